@@ -1,0 +1,1 @@
+"""Connectors: one package per platform; the services see only the protocols in `base`."""

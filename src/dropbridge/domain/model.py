@@ -1,0 +1,272 @@
+"""The records dropbridge keeps. Plain dataclasses; `storage` maps them to tables.
+
+Money fields are stored as integer minor units (`*_minor`) beside a currency code; use the `Money`
+accessors rather than the raw integers in business code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .money import Money
+
+entity = dataclass(kw_only=True, eq=False)
+
+
+@entity
+class Store:
+    id: int | None = None
+    name: str
+    platform: str  # headless | shopify | woocommerce | bigcommerce
+    base_url: str = ""
+    credentials: bytes | None = None  # Fernet ciphertext, never plain
+    config: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@entity
+class Supplier:
+    id: int | None = None
+    name: str
+    kind: str  # rest | csv | printful | ...
+    base_url: str = ""
+    credentials: bytes | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@entity
+class Product:
+    id: int | None = None
+    sku: str
+    title: str = ""
+    description: str = ""
+    created_at: datetime | None = None
+
+
+@entity
+class Variant:
+    id: int | None = None
+    product_id: int | None = None
+    sku: str
+    title: str = ""
+    gtin: str | None = None
+
+
+@entity
+class SupplierOffer:
+    id: int | None = None
+    supplier_id: int
+    supplier_sku: str
+    variant_id: int | None = None
+    cost_minor: int
+    currency: str
+    stock: int
+    reserved: int = 0  # held by orders the feed has not reflected yet
+    lead_time_days: int | None = None
+    ships_from: str | None = None
+    as_of: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def cost(self) -> Money:
+        return Money(self.cost_minor, self.currency)
+
+
+@entity
+class Listing:
+    id: int | None = None
+    store_id: int
+    variant_id: int
+    external_product_id: str | None = None
+    external_variant_id: str | None = None
+    price_minor: int | None = None
+    currency: str | None = None
+    pushed_stock: int | None = None
+    pushed_at: datetime | None = None
+
+
+@entity
+class OrderLine:
+    id: int | None = None
+    order_id: int | None = None
+    line_no: int
+    external_id: str | None = None
+    sku: str
+    variant_id: int | None = None
+    quantity: int
+    unit_price_minor: int
+    status: str = "pending"
+    offer_id: int | None = None
+    routing: dict[str, Any] | None = None  # the decision: every candidate, its score and reason
+
+
+@entity
+class Order:
+    id: int | None = None
+    store_id: int
+    external_id: str
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    intake_response: dict[str, Any] | None = None
+    currency: str
+    status: str = "accepted"
+    email: str | None = None
+    ship_to: dict[str, Any] = field(default_factory=dict)
+    shipping_price_minor: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    lines: list[OrderLine] = field(default_factory=list)
+
+
+@entity
+class Reservation:
+    id: int | None = None
+    offer_id: int
+    order_line_id: int
+    quantity: int
+    status: str = "held"  # held | released | settled
+    created_at: datetime | None = None
+
+
+@entity
+class SupplierOrderLine:
+    id: int | None = None
+    supplier_order_id: int | None = None
+    order_line_id: int
+    supplier_sku: str
+    quantity: int
+    unit_cost_minor: int
+    currency: str
+
+
+@entity
+class SupplierOrder:
+    id: int | None = None
+    supplier_id: int
+    order_id: int
+    idempotency_key: str
+    status: str = "pending"
+    external_id: str | None = None
+    shipping_cost_minor: int = 0
+    currency: str
+    last_error: str | None = None
+    submitted_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    lines: list[SupplierOrderLine] = field(default_factory=list)
+
+
+@entity
+class Shipment:
+    id: int | None = None
+    supplier_order_id: int
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None = None
+    lines: list[dict[str, Any]] = field(default_factory=list)  # [{order_line_id, quantity}]
+    shipped_at: datetime | None = None
+    pushed_at: datetime | None = None  # when the store accepted the fulfillment
+    created_at: datetime | None = None
+
+
+@entity
+class LedgerEntry:
+    id: int | None = None
+    order_id: int
+    order_line_id: int | None = None
+    store_id: int
+    supplier_id: int | None = None
+    kind: str
+    amount_minor: int  # signed: revenue positive, costs negative
+    currency: str
+    memo: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+@entity
+class SyncRun:
+    id: int | None = None
+    supplier_id: int
+    source: str
+    mode: str = "full"  # full | delta
+    status: str = "running"  # running | applied | quarantined | failed
+    rows_read: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    zeroed: int = 0
+    rejected: int = 0
+    report: dict[str, Any] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@entity
+class Alert:
+    id: int | None = None
+    kind: str
+    severity: str = "warning"
+    message: str
+    store_id: int | None = None
+    supplier_id: int | None = None
+    order_id: int | None = None
+    created_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+@entity
+class AuditEvent:
+    id: int | None = None
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    correlation_id: str | None = None
+    store_id: int | None = None
+    supplier_id: int | None = None
+    at: datetime | None = None
+
+
+@entity
+class WebhookEvent:
+    id: int | None = None
+    source: str  # "store:<name>" or "supplier:<name>"
+    event_id: str
+    topic: str = ""
+    headers: dict[str, Any] = field(default_factory=dict)
+    raw_body: bytes = b""
+    status: str = "received"  # received | processed | failed
+    received_at: datetime | None = None
+    processed_at: datetime | None = None
+
+
+@entity
+class ApiToken:
+    id: int | None = None
+    name: str
+    token_hash: str
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@entity
+class Job:
+    """A unit of work owed to the outside world (transactional outbox)."""
+
+    id: int | None = None
+    kind: str
+    key: str  # unique: the same work is never recorded twice
+    payload: dict[str, Any] = field(default_factory=dict)
+    status: str = "pending"  # pending | in_flight | done | failed
+    attempts: int = 0
+    available_at: datetime | None = None
+    lease_until: datetime | None = None
+    claim: str | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
