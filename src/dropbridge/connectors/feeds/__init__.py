@@ -1,0 +1,1 @@
+"""Supplier feed readers: CSV/TSV, XLSX, JSON, EDI X12 846."""
