@@ -17,7 +17,7 @@ class ValidationError(DropbridgeError):
 
 class IllegalTransition(DropbridgeError):
     def __init__(self, kind: str, current: str, new: str):
-        super().__init__(f"{kind} cannot go from {current!r} to {new!r}")
+        super().__init__(f"{kind} cannot go from {str(current)!r} to {str(new)!r}")
         self.current = current
         self.new = new
 

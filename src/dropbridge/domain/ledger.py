@@ -47,8 +47,9 @@ def margin(entries: Iterable[tuple[str, Money]], currency: str) -> dict[str, Mon
         if amount.currency != currency:
             raise CurrencyError(f"ledger entry in {amount.currency} on a {currency} order")
         by_kind[kind] = by_kind.get(kind, Money.zero(currency)) + amount
-        if amount.amount >= 0:
-            revenue = revenue + amount
-        else:
+        # By kind, not sign: a reversal of a cost (positive supplier_cost) lowers costs.
+        if kind in COSTS:
             cost = cost - amount
+        else:
+            revenue = revenue + amount
     return {**by_kind, "revenue_total": revenue, "cost_total": cost, "margin": revenue - cost}

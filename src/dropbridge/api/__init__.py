@@ -1,0 +1,1 @@
+"""FastAPI app: REST, webhook receivers, OpenAPI at /docs."""

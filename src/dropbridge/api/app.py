@@ -1,0 +1,149 @@
+"""The HTTP surface. `def` endpoints with sync SQLAlchemy (FastAPI runs them in its thread pool)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
+from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError, WebhookRejected
+from dropbridge.domain.money import Money
+from dropbridge.services import order_view
+from dropbridge.services.ingest_order import ingest_order
+from dropbridge.services.inbound_events import receive_webhook
+from dropbridge.services.records import new_correlation_id
+from dropbridge.services.sync_feed import sync_feed
+from dropbridge.services.tokens import check_token
+
+from .schemas import OrderIn
+
+
+def create_app(app_ctx) -> FastAPI:
+    """`app_ctx` is the bootstrap App (settings, engine, ctx)."""
+    ctx = app_ctx.ctx
+    api = FastAPI(title="dropbridge", version="0.1.0",
+                  description="Dropshipping integration: orders, routing, supplier orders, tracking, margins.")
+    registry = CollectorRegistry()
+    orders_in = Counter("dropbridge_orders_received_total", "Orders received", ["source", "created"],
+                        registry=registry)
+    webhooks_in = Counter("dropbridge_webhooks_total", "Webhooks received", ["source", "outcome"],
+                          registry=registry)
+    latency = Histogram("dropbridge_http_request_seconds", "Request latency", ["route"], registry=registry)
+
+    @api.middleware("http")
+    async def correlate(request: Request, call_next):
+        new_correlation_id()
+        route = request.url.path.split("/")[1] if request.url.path != "/" else "root"
+        with latency.labels(route).time():
+            return await call_next(request)
+
+    @api.exception_handler(DropbridgeError)
+    def _domain_error(request: Request, exc: DropbridgeError):
+        if isinstance(exc, ValidationError):
+            return JSONResponse({"detail": [{"loc": ["body", *(exc.field or "").split(".")],
+                                             "msg": str(exc), "type": "value_error"}]}, status_code=422)
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> str:
+        token = (authorization or "").removeprefix("Bearer ").strip()
+        name = check_token(ctx, token) if authorization and authorization.startswith("Bearer ") else None
+        if name is None:
+            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return name
+
+    Auth = Depends(require_token)
+
+    @api.get("/healthz", tags=["ops"])
+    def healthz():
+        with app_ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "database": app_ctx.engine.dialect.name}
+
+    @api.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics():
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @api.post("/api/v1/orders", status_code=201, tags=["orders"], dependencies=[Auth])
+    def create_order(body: OrderIn, response: Response,
+                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+        """Headless stores create orders here. Send an `Idempotency-Key`: repeating the request with the
+        same key returns the first response and creates nothing."""
+        ext = ExternalOrder(
+            external_id=body.external_id,
+            currency=body.currency,
+            email=body.email,
+            ship_to=Address(**body.ship_to.model_dump()),
+            shipping_price=Money.parse(body.shipping_price, body.currency, field="shipping_price"),
+            lines=[ExternalOrderLine(external_id=ln.external_id or str(i + 1), sku=ln.sku, quantity=ln.quantity,
+                                     unit_price=Money.parse(ln.unit_price, body.currency,
+                                                            field=f"lines.{i}.unit_price"))
+                   for i, ln in enumerate(body.lines)],
+        )
+        digest = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        result = ingest_order(ctx, body.store, ext, idempotency_key=idempotency_key, request_hash=digest)
+        orders_in.labels("api", str(result.created).lower()).inc()
+        if not result.created:
+            response.headers["Idempotent-Replayed"] = "true"
+        return result.response
+
+    @api.get("/api/v1/orders", tags=["orders"], dependencies=[Auth])
+    def list_orders(limit: int = Query(50, le=500), status: str | None = None):
+        return {"orders": order_view.list_orders(ctx, limit, status)}
+
+    @api.get("/api/v1/orders/{order_id}", tags=["orders"], dependencies=[Auth])
+    def get_order(order_id: int):
+        """Lines, the routing decision with every candidate and reason, supplier orders, shipments, margin."""
+        return order_view.order_detail(ctx, order_id)
+
+    @api.get("/api/v1/reports/margin", tags=["reports"], dependencies=[Auth])
+    def margin(by: str = Query("order", pattern="^(order|product|supplier|store)$")):
+        return {"by": by, "rows": order_view.margin_report(ctx, by)}
+
+    @api.get("/api/v1/alerts", tags=["ops"], dependencies=[Auth])
+    def alerts(limit: int = Query(50, le=500)):
+        return {"alerts": order_view.list_alerts(ctx, limit)}
+
+    @api.get("/api/v1/audit", tags=["ops"], dependencies=[Auth])
+    def audit(limit: int = Query(100, le=1000)):
+        return {"events": order_view.list_audit(ctx, limit)}
+
+    @api.post("/api/v1/suppliers/{supplier}/feeds", tags=["feeds"], dependencies=[Auth])
+    def upload_feed(supplier: str, file: Annotated[UploadFile, File()], mode: str = Query("full",
+                                                                                          pattern="^(full|delta)$")):
+        outcome = sync_feed(ctx, supplier, file.file, file.filename or "upload", mode=mode)
+        return JSONResponse(order_view.sync_run_detail(ctx, outcome.run_id),
+                            status_code=200 if outcome.status == "applied" else 422)
+
+    @api.get("/api/v1/sync-runs/{run_id}", tags=["feeds"], dependencies=[Auth])
+    def sync_run(run_id: int):
+        return order_view.sync_run_detail(ctx, run_id, rejects=1000)
+
+    @api.post("/webhooks/suppliers/{supplier}", tags=["webhooks"])
+    async def supplier_webhook(supplier: str, request: Request):
+        return await _webhook(request, "supplier", supplier)
+
+    @api.post("/webhooks/{platform}/{store}", tags=["webhooks"])
+    async def store_webhook(platform: str, store: str, request: Request):
+        return await _webhook(request, "store", store, platform)
+
+    async def _webhook(request: Request, kind: str, name: str, platform: str | None = None):
+        raw = await request.body()  # the exact bytes: signatures are over them
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            outcome = await run_in_threadpool(receive_webhook, ctx, kind, name, dict(request.headers), raw,
+                                              platform)
+        except WebhookRejected as exc:
+            webhooks_in.labels(kind, "rejected").inc()
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        webhooks_in.labels(kind, outcome).inc()
+        return {"status": outcome}
+
+    return api

@@ -1,0 +1,332 @@
+"""Pure builders and parsers for the dropship documents (X12 004010): 850 out; 855, 856, 810 in.
+
+Layouts follow ../shared/contracts/suppliers.md section 5. Partners vary in qualifier choices; the
+parsers read what that section shows and ignore segments they do not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+from .x12 import Segment, Transaction, X12Error
+
+
+class ShipTo(NamedTuple):
+    name: str
+    address1: str
+    address2: str | None
+    city: str
+    state: str
+    postal: str
+    country: str
+
+
+class PoItem(NamedTuple):
+    line_no: int
+    qty: int
+    unit_price: Decimal
+    vendor_sku: str
+    upc: str | None = None
+    description: str | None = None
+
+
+def _price(value: Decimal) -> str:
+    # X12 R type; keep cents visible ("9.50") as partners' guides show, never exponent notation.
+    if not isinstance(value, Decimal):
+        raise TypeError(f"unit price must be Decimal, not {type(value).__name__}")
+    if value.as_tuple().exponent > -2:  # type: ignore[operator]
+        value = value.quantize(Decimal("0.01"))
+    return f"{value:f}"
+
+
+def build_850(
+    po_number: str,
+    order_date: date,
+    ship_to: Sequence[str | None],
+    items: Sequence[Sequence[Any]],
+    *,
+    consumer_order: str | None = None,
+    requested_ship_date: date | None = None,
+    ship_service: str | None = None,
+    ship_to_phone: str | None = None,
+    purpose: str = "00",
+    order_type: str = "DS",
+) -> list[list[Any]]:
+    """An 850 drop-ship PO as a segment list (ST first, no SE: the writer adds it and ST02).
+
+    ship_to: (name, address1, address2, city, state, postal, country).
+    items: (line_no, qty, unit_price Decimal, vendor_sku, upc or None[, description]).
+    ship_service goes to TD505 with TD504 "ZZ" (mutually defined), as the section 5.3 example does.
+    BEG03 (the PO number) is the external reference the supplier echoes in 855/856/810.
+    """
+    st = ShipTo(*ship_to)
+    lines = [PoItem(*item) for item in items]
+    if not lines:
+        raise ValueError("an 850 needs at least one PO1 line")
+    segs: list[list[Any]] = [
+        ["ST", "850"],
+        ["BEG", purpose, order_type, po_number, None, order_date.strftime("%Y%m%d")],
+    ]
+    if consumer_order:
+        segs.append(["REF", "CO", consumer_order])
+    if requested_ship_date:
+        segs.append(["DTM", "010", requested_ship_date.strftime("%Y%m%d")])
+    if ship_service:
+        segs.append(["TD5", None, None, None, "ZZ", ship_service])
+    segs.append(["N1", "ST", st.name])
+    segs.append(["N3", st.address1, st.address2 or None])
+    segs.append(["N4", st.city, st.state, st.postal, st.country])
+    if ship_to_phone:
+        segs.append(["PER", "IC", st.name, "TE", ship_to_phone])
+    total_qty = 0
+    for item in lines:
+        if not isinstance(item.qty, int) or item.qty <= 0:
+            raise ValueError(f"PO1 line {item.line_no}: quantity must be a positive int, not {item.qty!r}")
+        total_qty += item.qty
+        po1: list[Any] = [
+            "PO1",
+            item.line_no,
+            item.qty,
+            "EA",
+            _price(item.unit_price),
+            None,
+            "VN",
+            item.vendor_sku,
+        ]
+        if item.upc:
+            po1 += ["UP", item.upc]
+        segs.append(po1)
+        if item.description:
+            segs.append(["PID", "F", None, None, None, item.description])
+    segs.append(["CTT", len(lines), total_qty])  # CTT02 hash total: the sum of PO1 quantities
+    return segs
+
+
+# -- shared helpers ----------------------------------------------------------------------------------
+
+
+def product_ids(seg: Segment, start: int) -> dict[str, str]:
+    """Qualifier/id pairs from element `start` on (LIN02, PO106, IT106, ...); first of each wins."""
+    ids: dict[str, str] = {}
+    n = start
+    while n + 1 <= len(seg.elements):
+        qualifier, value = seg.get(n), seg.get(n + 1)
+        if qualifier and value and qualifier not in ids:
+            ids[qualifier] = value
+        n += 2
+    return ids
+
+
+def _vendor_sku(ids: dict[str, str]) -> str | None:
+    return ids.get("VN") or next(iter(ids.values()), None)
+
+
+def _decimal(seg: Segment, n: int) -> Decimal | None:
+    raw = seg.get(n)
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise X12Error(f"{seg.tag}{n:02d} {raw!r} is not a number", seg.position, seg.tag) from None
+    if not value.is_finite():
+        raise X12Error(f"{seg.tag}{n:02d} {raw!r} is not a number", seg.position, seg.tag)
+    return value
+
+
+def _qty(seg: Segment, n: int) -> int | Decimal | None:
+    value = _decimal(seg, n)
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else value
+
+
+def _implied2(seg: Segment, n: int) -> int | None:
+    """An N2 element (2 implied decimals) as hundredths: "2380" -> 2380, "-480" -> -480."""
+    raw = seg.get(n)
+    if not raw:
+        return None
+    body = raw[1:] if raw[:1] in "+-" else raw
+    if not body.isdigit():
+        raise X12Error(f"{seg.tag}{n:02d} {raw!r} is not an N2 number", seg.position, seg.tag)
+    return -int(body) if raw.startswith("-") else int(body)
+
+
+def _require(txn: Transaction, set_id: str) -> list[Segment]:
+    if txn.set_id != set_id:
+        raise X12Error(f"expected a {set_id} transaction set, got {txn.set_id}", txn.position, "ST")
+    if not txn.segments:
+        raise X12Error("transaction was read without its segments (keep_segments=False)", txn.position, "ST")
+    return txn.body
+
+
+# -- 855 ---------------------------------------------------------------------------------------------
+
+
+def parse_855(transaction: Transaction) -> dict[str, Any]:
+    """{po_number, purpose, ack_type, date, lines: [{line_no, qty, unit_price, vendor_sku, upc,
+    acks: [{status, qty, uom, date_qualifier, date}]}]}. ack_type is BAK02 (AC/AD/AK/RD/RJ);
+    ACK01 statuses are IA accepted, IB backordered, IR rejected, IQ/IP quantity/price changed."""
+    result: dict[str, Any] = {"po_number": None, "purpose": None, "ack_type": None, "date": None, "lines": []}
+    line: dict[str, Any] | None = None
+    for seg in _require(transaction, "855"):
+        if seg.tag == "BAK":
+            result.update(purpose=seg.get(1), ack_type=seg.get(2), po_number=seg.get(3), date=seg.get(4))
+        elif seg.tag == "PO1":
+            ids = product_ids(seg, 6)
+            line = {
+                "line_no": seg.get(1),
+                "qty": _qty(seg, 2),
+                "unit_price": _decimal(seg, 4),
+                "vendor_sku": _vendor_sku(ids),
+                "upc": ids.get("UP"),
+                "acks": [],
+            }
+            result["lines"].append(line)
+        elif seg.tag == "ACK":
+            if line is None:
+                raise X12Error("ACK before any PO1", seg.position, seg.tag)
+            line["acks"].append(
+                {
+                    "status": seg.get(1),
+                    "qty": _qty(seg, 2),
+                    "uom": seg.get(3) or None,
+                    "date_qualifier": seg.get(4) or None,
+                    "date": seg.get(5) or None,
+                }
+            )
+    if not result["po_number"]:
+        raise X12Error("855 has no BAK03 (PO number)", transaction.position, "BAK")
+    return result
+
+
+# -- 856 ---------------------------------------------------------------------------------------------
+
+
+def parse_856(transaction: Transaction) -> list[dict[str, Any]]:
+    """One entry per order (HL level O) in the ship notice:
+    {shipment_id, ship_date, po_number, consumer_order, carrier_scac, service, tracking_numbers, items}.
+
+    Tracking numbers are the shipment's REF*CN plus MAN*CP from packs under that order, de-duplicated
+    in order of appearance. items are (vendor_sku, qty) from LIN + SN1 under that order.
+    """
+    segs = _require(transaction, "856")
+    shipment: dict[str, Any] = {"shipment_id": None, "ship_date": None, "carrier_scac": None, "service": None}
+    shipment_tracking: list[str] = []
+    levels: dict[str, tuple[str, str]] = {}  # HL id -> (level code, parent id)
+    orders: dict[str, dict[str, Any]] = {}  # HL id of the order -> entry
+    current: str | None = None
+    pending_sku: str | None = None
+
+    def order_of(hl_id: str | None) -> dict[str, Any] | None:
+        seen = set()
+        while hl_id and hl_id in levels and hl_id not in seen:
+            seen.add(hl_id)
+            level, parent = levels[hl_id]
+            if level == "O":
+                return orders.get(hl_id)
+            hl_id = parent
+        return None
+
+    def level_of(hl_id: str | None) -> str | None:
+        return levels[hl_id][0] if hl_id in levels else None
+
+    for seg in segs:
+        tag = seg.tag
+        if tag == "BSN":
+            shipment["shipment_id"] = seg.get(2)
+            shipment["ship_date"] = seg.get(3) or None
+        elif tag == "HL":
+            current = seg.get(1)
+            levels[current] = (seg.get(3), seg.get(2))
+            pending_sku = None
+            if seg.get(3) == "O":
+                orders[current] = {
+                    "po_number": None,
+                    "consumer_order": None,
+                    "tracking_numbers": [],
+                    "items": [],
+                }
+        elif tag == "TD5" and level_of(current) == "S":
+            if seg.get(3):
+                shipment["carrier_scac"] = seg.get(3)  # TD502 "2" says TD503 is a SCAC
+            shipment["service"] = seg.get(5) or shipment["service"]
+        elif tag == "REF" and seg.get(1) == "CN" and level_of(current) == "S":
+            shipment_tracking.append(seg.get(2))
+        elif tag == "REF" and seg.get(1) == "CO" and (entry := order_of(current)) is not None:
+            entry["consumer_order"] = seg.get(2)
+        elif tag == "PRF" and (entry := order_of(current)) is not None:
+            entry["po_number"] = seg.get(1)
+        elif tag == "MAN" and seg.get(1) == "CP" and seg.get(2):
+            entry = order_of(current)
+            target = entry["tracking_numbers"] if entry is not None else shipment_tracking
+            target.append(seg.get(2))
+        elif tag == "LIN":
+            pending_sku = _vendor_sku(product_ids(seg, 2))
+        elif tag == "SN1":
+            entry = order_of(current)
+            if entry is None:
+                raise X12Error("SN1 outside an order (HL level O)", seg.position, tag)
+            if pending_sku is None:
+                raise X12Error("SN1 without a LIN item id", seg.position, tag)
+            entry["items"].append((pending_sku, _qty(seg, 2)))
+    if not orders:
+        raise X12Error("856 has no order level (HL ... O)", transaction.position, "HL")
+    result = []
+    for entry in orders.values():
+        tracking = list(dict.fromkeys(shipment_tracking + entry["tracking_numbers"]))
+        result.append({**shipment, **entry, "tracking_numbers": tracking})
+    return result
+
+
+# -- 810 ---------------------------------------------------------------------------------------------
+
+
+def parse_810(transaction: Transaction) -> dict[str, Any]:
+    """{invoice_no, invoice_date, po_number, po_date, currency, lines: [(vendor_sku, qty, unit_price)],
+    total_minor, charges: [(code, amount_minor)]}.
+
+    TDS01 and SAC05 are N2 (2 implied decimals), so amounts are hundredths of the invoice currency
+    whatever its exponent. Allowances (SAC01 "A") are negative so charges and lines sum to the total.
+    """
+    result: dict[str, Any] = {
+        "invoice_no": None,
+        "invoice_date": None,
+        "po_number": None,
+        "po_date": None,
+        "currency": None,
+        "lines": [],
+        "total_minor": None,
+        "charges": [],
+    }
+    for seg in _require(transaction, "810"):
+        tag = seg.tag
+        if tag == "BIG":
+            result.update(
+                invoice_date=seg.get(1),
+                invoice_no=seg.get(2),
+                po_date=seg.get(3) or None,
+                po_number=seg.get(4) or None,
+            )
+        elif tag == "CUR":
+            result["currency"] = seg.get(2) or None
+        elif tag == "IT1":
+            sku = _vendor_sku(product_ids(seg, 6))
+            if sku is None:
+                raise X12Error("IT1 has no product id", seg.position, tag)
+            result["lines"].append((sku, _qty(seg, 2), _decimal(seg, 4)))
+        elif tag == "TDS":
+            result["total_minor"] = _implied2(seg, 1)
+        elif tag == "SAC":
+            amount = _implied2(seg, 5)
+            if amount is None:
+                continue
+            result["charges"].append((seg.get(2), -amount if seg.get(1) == "A" else amount))
+    if not result["invoice_no"]:
+        raise X12Error("810 has no BIG02 (invoice number)", transaction.position, "BIG")
+    if result["total_minor"] is None:
+        raise X12Error("810 has no TDS (total)", transaction.position, "TDS")
+    return result

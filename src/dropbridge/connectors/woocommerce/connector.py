@@ -1,0 +1,328 @@
+"""WooCommerce (REST API v3) as a `Storefront`."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+
+from dropbridge.connectors.base import (
+    ExternalOrder,
+    Fulfillment,
+    InboundEvent,
+    Page,
+    ProductDraft,
+    PublishedProduct,
+    PushResult,
+    StockUpdate,
+)
+from dropbridge.domain.errors import ConfigurationError, PermanentError
+
+from . import client as api
+from . import mapping, webhooks
+from .client import AUTH_QUERY_KEYS, WooCommerceClient
+
+BATCH_LIMIT = 100  # create + update + delete per batch call (filter woocommerce_rest_batch_items_limit)
+MAX_PER_PAGE = 100
+ORDER_TOPICS = ("order.created", "order.updated")
+TRACKING_MODES = ("meta", "shipment_tracking")
+_LIMIT_IN_413 = re.compile(r"more than (\d+) items")
+
+
+class WooCommerceStore:
+    platform = "woocommerce"
+
+    def __init__(
+        self,
+        client: WooCommerceClient,
+        webhook_secret: str,
+        *,
+        page_size: int = MAX_PER_PAGE,
+        batch_limit: int = BATCH_LIMIT,
+        tracking_mode: str = "meta",
+        webhook_max_age: timedelta | None = webhooks.DEFAULT_MAX_AGE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        if not 1 <= page_size <= MAX_PER_PAGE:
+            raise ConfigurationError(f"page_size must be 1..{MAX_PER_PAGE}")
+        if tracking_mode not in TRACKING_MODES:
+            raise ConfigurationError(f"tracking_mode must be one of {TRACKING_MODES}")
+        self.client = client
+        self.webhook_secret = webhook_secret
+        self.page_size = page_size
+        self.batch_limit = batch_limit
+        self.tracking_mode = tracking_mode
+        self.webhook_max_age = webhook_max_age
+        self.clock = clock
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ---- inbound -----------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
+        return webhooks.verify(headers, raw_body, self.webhook_secret, max_age=self.webhook_max_age, now=self.clock)
+
+    def order_from_event(self, event: InboundEvent) -> ExternalOrder | None:
+        payload = event.payload
+        if not isinstance(payload, dict):
+            return None
+        if event.topic.startswith("action."):
+            # Action topics carry {"action": hook, "arg": order id}: fetch the order itself.
+            if not str(payload.get("arg", "")).isdigit():
+                return None
+            data, _ = self.client.get(api.ORDER.format(order_id=payload["arg"]), what="woocommerce get order")
+            return mapping.order_from_wc(data)
+        if not event.topic.startswith("order.") or event.topic == "order.deleted":
+            return None
+        if "line_items" not in payload:
+            return None
+        return mapping.order_from_wc(payload)
+
+    def fetch_orders(self, cursor: str | None = None, since: datetime | None = None) -> Page[ExternalOrder]:
+        if cursor:
+            params: dict[str, Any] = dict(parse_qsl(cursor))
+        else:
+            # Oldest first by id: orders placed while we page append at the end instead of shifting pages.
+            params = {"per_page": self.page_size, "page": 1, "orderby": "id", "order": "asc"}
+            if since is not None:
+                params["modified_after"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+                params["dates_are_gmt"] = "true"
+        data, response = self.client.get(api.ORDERS, what="woocommerce list orders", params=params)
+        orders = [mapping.order_from_wc(o) for o in data or []]
+        return Page(orders, _next_cursor(response, params))
+
+    # ---- stock -------------------------------------------------------------------------------
+
+    def push_stock(self, updates: list[StockUpdate], idempotency_key: str) -> PushResult:
+        """Absolute quantities, batched per parent: simple products through `products/batch`, variations
+        through `products/{parent}/variations/batch` (their parent is `external_inventory_id`).
+        Last write wins in WooCommerce, so repeating a push is harmless."""
+        groups: dict[str | None, list[StockUpdate]] = {}
+        for update in updates:
+            parent = update.external_inventory_id
+            if parent == update.external_variant_id:
+                parent = None
+            groups.setdefault(parent, []).append(update)
+        calls = applied = 0
+        failed: list[tuple[str, str]] = []
+        for parent, group in groups.items():
+            path = api.PRODUCTS_BATCH if parent is None else api.VARIATIONS_BATCH.format(product_id=parent)
+            start = 0
+            while start < len(group):
+                chunk = group[start : start + self.batch_limit]
+                try:
+                    response = self.client.post(
+                        path, {"update": [mapping.stock_item(u) for u in chunk]}, what="woocommerce stock batch"
+                    )
+                except PermanentError as exc:
+                    calls += 1
+                    smaller = _LIMIT_IN_413.search(str(exc)) if exc.status == 413 else None
+                    if smaller and 0 < int(smaller.group(1)) < len(chunk):
+                        self.batch_limit = int(smaller.group(1))  # the store filtered its limit down
+                        continue
+                    raise
+                calls += 1
+                ok, bad = mapping.batch_errors(response)
+                applied += ok
+                failed.extend(bad)
+                start += len(chunk)
+        return PushResult(calls=calls, applied=applied, failed=failed)
+
+    def expected_stock_calls(self, n: int) -> int:
+        return math.ceil(n / self.batch_limit)
+
+    # ---- fulfillment -------------------------------------------------------------------------
+
+    def push_fulfillment(self, fulfillment: Fulfillment, idempotency_key: str) -> str:
+        """Tracking into the order (Shipment Tracking meta, or the extension's API when installed), a
+        customer note (which emails the customer) and status `completed` once every line has shipped.
+        Our record in order meta makes a repeat with the same key a no-op returning the same id."""
+        order_id = fulfillment.order_external_id
+        order, _ = self.client.get(api.ORDER.format(order_id=order_id), what="woocommerce get order")
+        records = list(mapping.meta_value(order, mapping.FULFILLMENTS_META) or [])
+        for record in records:
+            if record.get("key") == idempotency_key:
+                return str(record["tracking_id"])
+        shipped_on = self.clock().astimezone(UTC).strftime("%Y-%m-%d")
+        meta: list[dict[str, Any]] = []
+        if self.tracking_mode == "shipment_tracking":
+            tid = self._tracking_through_extension(order_id, fulfillment, shipped_on)
+        else:
+            item = mapping.tracking_item(fulfillment, idempotency_key, shipped_on)
+            tid = item["tracking_id"]
+            items = list(mapping.meta_value(order, mapping.TRACKING_META) or [])
+            if not any(i.get("tracking_id") == tid for i in items):
+                items.append(item)
+            meta.append({"key": mapping.TRACKING_META, "value": items})
+        if fulfillment.notify_customer:
+            self._notify(order_id, mapping.customer_note(fulfillment))
+        lines = {line.external_line_id: line.quantity for line in fulfillment.lines}
+        records.append({"key": idempotency_key, "tracking_id": tid, "lines": lines})
+        meta.append({"key": mapping.FULFILLMENTS_META, "value": records})
+        body: dict[str, Any] = {"meta_data": meta}
+        shipped = mapping.shipped_quantities(records, order)
+        if mapping.fully_shipped(order, shipped) and order.get("status") not in ("completed", "cancelled", "refunded"):
+            body["status"] = "completed"  # sends WooCommerce's "Completed order" email too
+        self.client.put(api.ORDER.format(order_id=order_id), body, what="woocommerce update order")
+        return tid
+
+    def _tracking_through_extension(self, order_id: str, fulfillment: Fulfillment, shipped_on: str) -> str:
+        path = api.SHIPMENT_TRACKINGS.format(order_id=order_id)
+        existing, _ = self.client.get(path, what="woocommerce list shipment trackings")
+        for item in existing or []:
+            if item.get("tracking_number") == fulfillment.tracking_number:
+                return str(item["tracking_id"])
+        created = self.client.post(
+            path, mapping.tracking_request(fulfillment, shipped_on), what="woocommerce create shipment tracking"
+        )
+        return str(created["tracking_id"])
+
+    def _notify(self, order_id: str, text: str) -> None:
+        path = api.ORDER_NOTES.format(order_id=order_id)
+        notes, _ = self.client.get(path, what="woocommerce list order notes", params={"type": "customer"})
+        if any(n.get("note") == text for n in notes or []):
+            return  # an earlier attempt got this far: do not email the customer twice
+        self.client.post(path, {"note": text, "customer_note": True}, what="woocommerce add order note")
+
+    # ---- catalog -----------------------------------------------------------------------------
+
+    def publish_product(self, product: ProductDraft, idempotency_key: str) -> PublishedProduct:
+        """Create a simple product (one variant, no options) or a variable product and its variations.
+        WooCommerce has no idempotency keys: SKUs are unique, so a repeat finds what an earlier attempt
+        created and adds only what is missing."""
+        if not product.variants:
+            raise PermanentError(f"product {product.sku} has no variants")
+        simple = mapping.is_simple(product)
+        lookup_sku = product.variants[0].sku if simple else product.sku
+        found, _ = self.client.get(api.PRODUCTS, what="woocommerce find product", params={"sku": lookup_sku})
+        if found:
+            created = found[0]
+        else:
+            created = self.client.post(
+                api.PRODUCTS, mapping.product_body(product, idempotency_key), what="woocommerce create product"
+            )
+        product_id = str(created["id"])
+        if simple:
+            return PublishedProduct(product_id, {product.variants[0].sku: product_id})
+        existing = {v["sku"]: str(v["id"]) for v in self._variations(product_id) if v.get("sku")}
+        missing = [v for v in product.variants if v.sku not in existing]
+        path = api.VARIATIONS_BATCH.format(product_id=product_id)
+        for start in range(0, len(missing), self.batch_limit):
+            chunk = missing[start : start + self.batch_limit]
+            response = self.client.post(
+                path, {"create": [mapping.variation_body(v) for v in chunk]}, what="woocommerce create variations"
+            )
+            for variant, item in zip(chunk, response.get("create") or [], strict=False):
+                if item.get("error"):
+                    error = item["error"]
+                    raise PermanentError(f"variation {variant.sku}: {error.get('code')}: {error.get('message')}")
+                existing[variant.sku] = str(item["id"])
+        variant_ids = {v.sku: existing[v.sku] for v in product.variants}
+        return PublishedProduct(product_id, variant_ids, {sku: product_id for sku in variant_ids})
+
+    def _variations(self, product_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            data, response = self.client.get(
+                api.VARIATIONS.format(product_id=product_id),
+                what="woocommerce list variations",
+                params={"per_page": MAX_PER_PAGE, "page": page},
+            )
+            out.extend(data or [])
+            if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
+                return out
+            page += 1
+
+    # ---- setup -------------------------------------------------------------------------------
+
+    def subscribe_webhooks(self, uri: str) -> list[str]:
+        """Order webhooks to `uri`, signed with our secret; re-activates ones WooCommerce disabled."""
+        existing: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            data, response = self.client.get(
+                api.WEBHOOKS, what="woocommerce list webhooks", params={"per_page": MAX_PER_PAGE, "page": page}
+            )
+            existing.extend(data or [])
+            if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
+                break
+            page += 1
+        ids = []
+        for topic in ORDER_TOPICS:
+            hook = next((h for h in existing if h.get("topic") == topic and h.get("delivery_url") == uri), None)
+            if hook is None:
+                hook = self.client.post(
+                    api.WEBHOOKS,
+                    {
+                        "name": f"dropbridge {topic}",
+                        "topic": topic,
+                        "delivery_url": uri,
+                        "secret": self.webhook_secret,
+                        "status": "active",
+                    },
+                    what="woocommerce create webhook",
+                )
+            elif hook.get("status") != "active":
+                # Disabled after repeated failures (or paused): turn it back on, with our secret.
+                hook = self.client.put(
+                    api.WEBHOOK.format(webhook_id=hook["id"]),
+                    {"status": "active", "secret": self.webhook_secret},
+                    what="woocommerce re-activate webhook",
+                )
+            ids.append(str(hook["id"]))
+        return ids
+
+
+def _next_cursor(response: httpx.Response, params: Mapping[str, Any]) -> str | None:
+    """The `Link: rel="next"` query (auth keys removed), falling back to X-WP-TotalPages."""
+    link = response.links.get("next")
+    if link and link.get("url"):
+        query = [(k, v) for k, v in parse_qsl(urlsplit(link["url"]).query) if k not in AUTH_QUERY_KEYS]
+        return urlencode(query)
+    total_pages = int(response.headers.get("X-WP-TotalPages", "0") or 0)
+    page = int(params.get("page", 1))
+    if page < total_pages:
+        query = {k: v for k, v in params.items() if k not in AUTH_QUERY_KEYS}
+        query["page"] = page + 1
+        return urlencode(query)
+    return None
+
+
+def from_config(base_url: str, credentials: Mapping[str, str], config: Mapping[str, Any]) -> WooCommerceStore:
+    """Credentials {"consumer_key", "consumer_secret", "webhook_secret"}; config (all optional):
+    "auth": "basic" | "query", "page_size", "batch_limit", "tracking_mode": "meta" | "shipment_tracking",
+    "webhook_max_age_seconds" (None disables the check), "timeout", "max_attempts", "max_wait",
+    "backoff_base"."""
+    try:
+        key, secret = credentials["consumer_key"], credentials["consumer_secret"]
+    except KeyError as exc:
+        raise ConfigurationError(f"woocommerce credentials need {exc.args[0]}") from None
+    auth = config.get("auth", "basic")
+    if auth not in ("basic", "query"):
+        raise ConfigurationError("woocommerce auth must be 'basic' or 'query'")
+    client = WooCommerceClient(
+        base_url,
+        key,
+        secret,
+        query_auth=auth == "query",
+        timeout=config.get("timeout"),
+        max_attempts=int(config.get("max_attempts", 5)),
+        max_wait=float(config.get("max_wait", 30.0)),
+        backoff_base=float(config.get("backoff_base", 1.0)),
+    )
+    max_age = config.get("webhook_max_age_seconds", webhooks.DEFAULT_MAX_AGE.total_seconds())
+    return WooCommerceStore(
+        client,
+        credentials.get("webhook_secret", ""),
+        page_size=int(config.get("page_size", MAX_PER_PAGE)),
+        batch_limit=int(config.get("batch_limit", BATCH_LIMIT)),
+        tracking_mode=config.get("tracking_mode", "meta"),
+        webhook_max_age=None if max_age is None else timedelta(seconds=float(max_age)),
+    )

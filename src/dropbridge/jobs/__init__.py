@@ -1,0 +1,1 @@
+"""Task definitions, the sweeper and the periodic ticker. No business logic: handlers call services."""

@@ -1,0 +1,83 @@
+"""The job engine: huey (SQLite storage embedded, Redis when scaled). It carries job ids only; our
+`jobs` table is the record of work, so a lost queue message delays work but never loses it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import structlog
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+
+from dropbridge.services.record_shipment import poll_tracking
+
+from . import runner
+
+log = structlog.get_logger("dropbridge.queue")
+
+
+def build_huey(queue_url: str, name: str = "dropbridge") -> Huey:
+    if queue_url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey(name, url=queue_url)
+    if queue_url.startswith("sqlite:///"):
+        path = Path(queue_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=str(path))
+    if queue_url == "memory://":
+        return MemoryHuey(name)
+    raise ValueError(f"unsupported DROPBRIDGE_QUEUE_URL {queue_url!r} (sqlite:///path, redis://host, memory://)")
+
+
+def register_tasks(huey: Huey, ctx):
+    """Define the tasks on this huey instance and return `enqueue(job_id, delay=0)`."""
+
+    @huey.task(name="dropbridge.run_job")
+    def run_job_task(job_id: int):
+        return runner.run_job(ctx, job_id)
+
+    @huey.task(name="dropbridge.poll_tracking")
+    def poll_tracking_task():
+        return poll_tracking(ctx)
+
+    def enqueue(job_id: int, delay: float = 0) -> None:
+        if delay and delay > 0:
+            run_job_task.schedule((job_id,), delay=delay)
+        else:
+            run_job_task(job_id)
+
+    ctx.enqueue = enqueue
+    huey.dropbridge_poll_tracking = poll_tracking_task
+    return enqueue
+
+
+class Ticker:
+    """The periodic part: the sweeper every few seconds and the tracking poll. Run it in exactly one
+    process per deployment (serve, or one `worker --scheduler`); sweeping twice is harmless anyway,
+    since claims are atomic."""
+
+    def __init__(self, ctx, huey: Huey):
+        self.ctx = ctx
+        self.huey = huey
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dropbridge-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        settings = self.ctx.settings
+        next_poll = time.monotonic() + settings.tracking_poll_seconds
+        while not self._stop.is_set():
+            try:
+                runner.sweep(self.ctx)
+                if time.monotonic() >= next_poll:
+                    self.huey.dropbridge_poll_tracking()
+                    next_poll = time.monotonic() + settings.tracking_poll_seconds
+            except Exception as exc:  # the ticker must outlive a database hiccup
+                log.warning("ticker error", error=str(exc))
+            self._stop.wait(settings.sweep_interval_seconds)

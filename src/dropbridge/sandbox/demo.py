@@ -1,0 +1,130 @@
+"""`dropbridge demo`: a complete day of a store against local emulators, on the embedded default.
+
+Feeds from two suppliers with overlapping SKUs; orders through the headless API (one split across both
+suppliers, one whose cheapest supplier has no stock, one the cheapest supplier rejects, one for a SKU
+nobody sells, and one sent twice with the same Idempotency-Key); supplier orders placed on the
+emulators; tracking back by webhook; fulfillments pushed to the store; the margin report."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime
+
+import httpx
+
+from dropbridge.api.app import create_app
+from dropbridge.jobs.queue import Ticker
+from dropbridge.services.order_view import list_alerts, margin_report, order_detail
+from dropbridge.services.sync_feed import sync_feed
+from dropbridge.services.tokens import create_token
+
+from .demo_env import STORE, DemoEnvironment
+from .server import start_server
+
+SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
+           "postal_code": "91311", "country_code": "US"}
+
+
+def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
+    return [
+        (f"{tag}-1", [("TEE-BLK-M", 2, "24.00")], "cheapest supplier wins"),
+        (f"{tag}-2", [("TEE-WHT-M", 1, "22.00"), ("CAP-RED", 1, "18.00")], "lines split across two suppliers"),
+        (f"{tag}-3", [("MUG-11OZ", 2, "12.50")], "cheapest supplier out of stock in its feed"),
+        (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier rejects the order: re-routed"),
+        (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
+    ]
+
+
+def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.0) -> int:
+    ctx, settings = built.ctx, built.settings
+    settings.sweep_interval_seconds = 0.5
+    settings.tracking_poll_seconds = 3.0
+    api = start_server(create_app(built))
+    env = DemoEnvironment(ctx, api.url)
+    consumer = built.huey.create_consumer(workers=4, worker_type="thread")
+    ticker = Ticker(ctx, built.huey)
+    try:
+        env.start()
+        consumer.start()
+        ticker.start()
+        console.rule("[bold]1. supplier feeds")
+        for name in env.suppliers:
+            out = sync_feed(ctx, name, io.BytesIO(env.feed_csv(name)), f"{name}-feed.csv")
+            console.print(f"{name}: {out.status}, read {out.rows_read}, changed {out.changed}, "
+                          f"rejected {out.rejected}")
+            for line, field, reason in out.rejects or []:
+                console.print(f"   line {line} {field}: {reason}")
+
+        console.rule("[bold]2. orders arrive through the headless API")
+        env.suppliers["acme"].inject("reject", count=1)  # acme will refuse the next order it receives
+        token = create_token(ctx, "demo")
+        tag = "D" + datetime.now(UTC).strftime("%H%M%S")
+        ids = []
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
+            plan = _orders(tag)
+            # Post the rejected-by-acme order first so the injected refusal lands on it.
+            for external_id, lines, why in [plan[3], *plan[:3], plan[4]]:
+                body = {"store": STORE, "external_id": external_id, "currency": "USD", "email": "jane@example.com",
+                        "ship_to": SHIP_TO, "shipping_price": "5.00",
+                        "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines]}
+                r = http.post("/api/v1/orders", json=body, headers={"Idempotency-Key": f"key-{external_id}"})
+                r.raise_for_status()
+                ids.append((r.json()["id"], why))
+                console.print(f"order {external_id} -> id {r.json()['id']} ({why})")
+                if external_id.endswith("-1"):
+                    again = http.post("/api/v1/orders", json=body, headers={"Idempotency-Key": f"key-{external_id}"})
+                    console.print(f"   sent again with the same Idempotency-Key: same order id {again.json()['id']}"
+                                  f", replayed={again.headers.get('Idempotent-Replayed')}")
+                    if again.json() != r.json():
+                        raise RuntimeError("idempotent replay returned a different response")
+
+        console.rule("[bold]3. routing, supplier orders, tracking, fulfillment")
+        done = _wait(ctx, [i for i, _ in ids[:-1]], timeout)
+        for order_id, why in ids:
+            from dropbridge.cli import print_order
+
+            console.print(f"[dim]{why}[/]")
+            print_order(order_detail(ctx, order_id))
+        console.print(f"\nthe store received {len(env.store.fulfillments())} fulfillments:")
+        for f in env.store.fulfillments():
+            console.print(f"   order {f['order_external_id']}: {f['carrier']} {f['tracking_number']}")
+        console.print("alerts:")
+        for a in list_alerts(ctx, 10):
+            console.print(f"   [{a['severity']}] {a['kind']}: {a['message']}")
+
+        console.rule("[bold]4. margin per order (from ledger entries)")
+        from rich.table import Table
+
+        ours = {d["external_id"] for d in (order_detail(ctx, i) for i, _ in ids)}
+        table = Table("order", "revenue", "costs", "margin", "margin %")
+        for row in margin_report(ctx, "order"):
+            if row["order"] in ours:
+                table.add_row(row["order"], row["revenue"], row["costs"], row["margin"], row["margin_pct"])
+        console.print(table)
+        if not done:
+            console.print("[bold red]not every order reached the store in time[/]")
+            return 1
+        console.print("[bold green]demo complete[/]")
+        if keep_running:
+            console.print(f"API at {api.url}; Ctrl-C to stop")
+            while True:
+                time.sleep(3600)
+        return 0
+    finally:
+        ticker.stop()
+        consumer.stop(graceful=True)
+        env.stop()
+        api.stop()
+
+
+def _wait(ctx, order_ids: list[int], timeout: float) -> bool:
+    """Until every routable order is shipped and its fulfillments pushed to the store."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        details = [order_detail(ctx, i) for i in order_ids]
+        if all(d["status"] == "shipped" and d["shipments"] and all(s["pushed_to_store"] for s in d["shipments"])
+               for d in details):
+            return True
+        time.sleep(0.3)
+    return False

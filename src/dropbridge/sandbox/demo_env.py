@@ -1,0 +1,56 @@
+"""The demo's little world: two REST suppliers with overlapping catalogs and a headless store, all
+emulated over real HTTP on localhost, and registered in dropbridge as ordinary connections."""
+
+from __future__ import annotations
+
+import secrets
+
+from dropbridge.services.connections import add_store, add_supplier
+
+from .headless_store import HeadlessStoreEmulator
+from .rest_supplier import RestSupplierEmulator
+
+STORE = "demo-shop"
+# name -> (currency, per-order shipping, stock buffer, feed rows sku,qty,cost)
+SUPPLIERS = {
+    "acme": ("USD", "4.00", 1, [("TEE-BLK-M", 20, "8.50"), ("TEE-WHT-M", 15, "8.00"), ("MUG-11OZ", 0, "3.20"),
+                                ("HOODIE-L", 6, "21.00")]),
+    "globex": ("USD", "3.50", 0, [("TEE-BLK-M", 30, "9.10"), ("MUG-11OZ", 40, "3.90"), ("CAP-RED", 12, "6.00"),
+                                  ("HOODIE-L", 9, "22.40")]),
+}
+
+
+class DemoEnvironment:
+    def __init__(self, ctx, api_url: str, ship_after_seconds: float = 1.0):
+        self.ctx = ctx
+        self.api_url = api_url.rstrip("/")
+        self.store_secret = secrets.token_hex(16)
+        self.store = HeadlessStoreEmulator(self.store_secret)
+        self.suppliers: dict[str, RestSupplierEmulator] = {}
+        for name in SUPPLIERS:
+            self.suppliers[name] = RestSupplierEmulator(
+                api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds,
+                webhook_url=f"{self.api_url}/webhooks/suppliers/{name}", webhook_secret=secrets.token_hex(16))
+
+    def start(self) -> None:
+        self.store.start()
+        add_store(self.ctx, STORE, "headless", self.store.events_url, {"webhook_secret": self.store_secret},
+                  {"payment_fee_percent": "2.9", "payment_fee_fixed": "0.30"})
+        for name, emulator in self.suppliers.items():
+            emulator.start()
+            currency, shipping, buffer, _ = SUPPLIERS[name]
+            add_supplier(self.ctx, name, "rest", emulator.url,
+                         {"api_key": emulator.api_key, "webhook_secret": emulator.webhook_secret},
+                         {"currency": currency, "shipping_per_order": shipping, "buffer": buffer,
+                          "feed": {"format": "csv", "mapping": {"preset": "generic"}}})
+
+    def feed_csv(self, name: str) -> bytes:
+        rows = ["sku,qty,cost"] + [f"{sku},{qty},{cost}" for sku, qty, cost in SUPPLIERS[name][3]]
+        if name == "globex":
+            rows.append("POSTER-A2,lots,4.00")  # a bad row: reported with its line number, the rest apply
+        return ("\n".join(rows) + "\n").encode()
+
+    def stop(self) -> None:
+        for emulator in self.suppliers.values():
+            emulator.stop()
+        self.store.stop()

@@ -1,0 +1,150 @@
+"""Read models: one order in full (as the API and CLI show it) and margin reports from the ledger."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from dropbridge.domain.errors import NotFound
+from dropbridge.domain.ledger import margin
+from dropbridge.domain.model import Order, Store
+from dropbridge.domain.money import Money
+
+
+def _money(amount: int, currency: str) -> str:
+    return str(Money(amount, currency).to_decimal())
+
+
+def order_detail(ctx, order_id: int) -> dict:
+    with ctx.uow(read_only=True) as uow:
+        order = uow.get(Order, order_id)
+        if order is None:
+            raise NotFound(f"no order {order_id}")
+        store = uow.get(Store, order.store_id)
+        suppliers = {s.id: s.name for s in uow.suppliers.all()}
+        entries = uow.ledger.for_order(order.id)
+        cur = order.currency
+        totals = margin([(e.kind, e.amount) for e in entries], cur)
+        sos = uow.supplier_orders.for_order(order.id)
+        shipments = uow.shipments.for_order(order.id)
+        return {
+            "id": order.id,
+            "store": store.name,
+            "external_id": order.external_id,
+            "status": order.status,
+            "currency": cur,
+            "email": order.email,
+            "ship_to": order.ship_to,
+            "created_at": order.created_at.isoformat(),
+            "lines": [
+                {
+                    "line_no": ln.line_no,
+                    "external_id": ln.external_id,
+                    "sku": ln.sku,
+                    "quantity": ln.quantity,
+                    "unit_price": _money(ln.unit_price_minor, cur),
+                    "status": ln.status,
+                    "routing": ln.routing,
+                }
+                for ln in order.lines
+            ],
+            "supplier_orders": [
+                {
+                    "id": so.id,
+                    "supplier": suppliers.get(so.supplier_id),
+                    "reference": so.idempotency_key,
+                    "external_id": so.external_id,
+                    "status": so.status,
+                    "last_error": so.last_error,
+                    "submitted_at": so.submitted_at.isoformat() if so.submitted_at else None,
+                    "lines": [{"line_no": next((ln.line_no for ln in order.lines if ln.id == sl.order_line_id),
+                                               None),
+                               "supplier_sku": sl.supplier_sku, "quantity": sl.quantity,
+                               "unit_cost": _money(sl.unit_cost_minor, sl.currency)} for sl in so.lines],
+                }
+                for so in sos
+            ],
+            "shipments": [
+                {
+                    "supplier_order_id": sh.supplier_order_id,
+                    "carrier": sh.carrier,
+                    "tracking_number": sh.tracking_number,
+                    "tracking_url": sh.tracking_url,
+                    "pushed_to_store": sh.pushed_at is not None,
+                }
+                for sh in shipments
+            ],
+            "margin": {k: str(v.to_decimal()) for k, v in totals.items()},
+            "ledger": [
+                {"kind": e.kind, "amount": _money(e.amount_minor, e.currency), "line_id": e.order_line_id,
+                 "supplier": suppliers.get(e.supplier_id), "memo": e.memo}
+                for e in entries
+            ],
+        }
+
+
+def list_orders(ctx, limit: int = 50, status: str | None = None) -> list[dict]:
+    with ctx.uow(read_only=True) as uow:
+        stores = {s.id: s.name for s in uow.stores.all()}
+        return [{"id": o.id, "store": stores[o.store_id], "external_id": o.external_id, "status": o.status,
+                 "lines": len(o.lines), "currency": o.currency, "created_at": o.created_at.isoformat()}
+                for o in uow.orders.recent(limit, status)]
+
+
+def margin_report(ctx, by: str = "order") -> list[dict]:
+    """Revenue, costs and margin per order | product | supplier | store, from ledger entries only.
+
+    By supplier or product, only entries tied to that supplier or line count (order-level fees and
+    shipping revenue have no supplier or product)."""
+    if by not in ("order", "product", "supplier", "store"):
+        raise ValueError("by is one of order, product, supplier, store")
+    with ctx.uow(read_only=True) as uow:
+        rows = uow.ledger.totals(by)
+    grouped: dict[tuple[str, str], list] = defaultdict(list)
+    for key, kind, currency, amount in rows:
+        if key is None:
+            continue
+        grouped[(key, currency)].append((kind, Money(int(amount), currency)))
+    report = []
+    for (key, currency), entries in grouped.items():
+        t = margin(entries, currency)
+        rev = t["revenue_total"]
+        report.append({
+            by: key,
+            "currency": currency,
+            "revenue": str(rev.to_decimal()),
+            "costs": str(t["cost_total"].to_decimal()),
+            "margin": str(t["margin"].to_decimal()),
+            "margin_pct": f"{(t['margin'].amount / rev.amount * 100):.1f}" if rev.amount else "",
+        })
+    return report
+
+
+def list_alerts(ctx, limit: int = 50) -> list[dict]:
+    with ctx.uow(read_only=True) as uow:
+        return [{"id": a.id, "kind": a.kind, "severity": a.severity, "message": a.message, "order_id": a.order_id,
+                 "supplier_id": a.supplier_id, "store_id": a.store_id, "created_at": a.created_at.isoformat(),
+                 "resolved": a.resolved_at is not None} for a in uow.alerts.recent(limit)]
+
+
+def list_audit(ctx, limit: int = 100) -> list[dict]:
+    with ctx.uow(read_only=True) as uow:
+        return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "subject": e.subject,
+                 "detail": e.detail, "correlation_id": e.correlation_id} for e in uow.audit.recent(limit)]
+
+
+def sync_run_detail(ctx, run_id: int, rejects: int = 100) -> dict:
+    from dropbridge.domain.model import SyncRun
+
+    with ctx.uow(read_only=True) as uow:
+        run = uow.get(SyncRun, run_id)
+        if run is None:
+            raise NotFound(f"no sync run {run_id}")
+        return {
+            "id": run.id, "supplier_id": run.supplier_id, "source": run.source, "mode": run.mode,
+            "status": run.status, "rows_read": run.rows_read, "changed": run.changed, "unchanged": run.unchanged,
+            "zeroed": run.zeroed, "rejected": run.rejected, "report": run.report,
+            "started_at": run.started_at.isoformat(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "rejects": [{"line": r.line, "field": r.field, "reason": r.reason, "raw": r.raw}
+                        for r in uow.sync_runs.rejects(run_id, rejects)],
+        }

@@ -1,0 +1,128 @@
+"""Tracking from a supplier (webhook, poll, EDI 856, CSV) becomes a Shipment, once, and a job that
+pushes the fulfillment to the store, which notifies the customer."""
+
+from __future__ import annotations
+
+from dropbridge.connectors.base import Fulfillment, FulfillmentLine, TrackingUpdate
+from dropbridge.domain.errors import NotFound
+from dropbridge.domain.model import Order, Shipment, Store, Supplier, SupplierOrder
+from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
+
+from .records import audit, log, schedule
+
+
+def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None:
+    """Returns the shipment id, or None when this tracking number was already recorded."""
+    with ctx.uow() as uow:
+        so = uow.supplier_orders.by_key(update.reference) if update.reference else None
+        if so is None and update.external_order_id:
+            so = uow.supplier_orders.by_external_id(supplier_id, update.external_order_id)
+        if so is None or so.supplier_id != supplier_id:
+            raise NotFound(f"no supplier order {update.reference or update.external_order_id} for this supplier")
+        so = uow.get_for_update(SupplierOrder, so.id)
+        if uow.shipments.find(so.id, update.tracking_number):
+            return None
+        now = ctx.clock()
+        by_sku = {ln.supplier_sku: ln for ln in so.lines}
+        if update.items:
+            lines = [{"order_line_id": by_sku[i.supplier_sku].order_line_id, "quantity": i.quantity}
+                     for i in update.items if i.supplier_sku in by_sku]
+        else:
+            lines = [{"order_line_id": ln.order_line_id, "quantity": ln.quantity} for ln in so.lines]
+        shipment = uow.add(Shipment(supplier_order_id=so.id, carrier=update.carrier,
+                                    tracking_number=update.tracking_number, tracking_url=update.tracking_url,
+                                    lines=lines, shipped_at=update.shipped_at or now, created_at=now))
+        if so.status == SupplierOrderStatus.PENDING:
+            # Tracking for an order we never saw confirmed: it evidently landed.
+            so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
+            so.external_id = so.external_id or update.external_order_id
+            so.submitted_at = now
+        uow.flush()
+        shipped_qty = _shipped_quantities(uow, so)
+        whole = all(shipped_qty.get(ln.order_line_id, 0) >= ln.quantity for ln in so.lines)
+        target = SupplierOrderStatus.SHIPPED if whole else SupplierOrderStatus.PARTIALLY_SHIPPED
+        so.status = advance("supplier order", so.status, target)
+        so.updated_at = now
+
+        order = uow.get_for_update(Order, so.order_id)
+        for line in order.lines:
+            if line.status == LineStatus.ROUTED and shipped_qty.get(line.id, 0) >= line.quantity:
+                line.status = LineStatus.SHIPPED
+        live = [ln for ln in order.lines if ln.status != LineStatus.CANCELLED]
+        target = OrderStatus.SHIPPED if all(ln.status == LineStatus.SHIPPED for ln in live) \
+            else OrderStatus.PARTIALLY_SHIPPED
+        if order.status != target and can_advance("order", order.status, target):
+            order.status = target
+        order.updated_at = now
+        uow.flush()
+        schedule(uow, ctx, "push_fulfillment", f"fulfill:{shipment.id}", {"shipment_id": shipment.id})
+        audit(uow, ctx, "shipment.recorded", f"shipment:{shipment.id}",
+              {"supplier_order": so.idempotency_key, "carrier": update.carrier,
+               "tracking_number": update.tracking_number}, supplier_id=supplier_id, store_id=order.store_id)
+        uow.commit()
+        return shipment.id
+
+
+def _shipped_quantities(uow, so) -> dict[int, int]:
+    """Units shipped per order line across every shipment of this supplier order (the new one included)."""
+    totals: dict[int, int] = {}
+    for shipment in uow.shipments.for_order(so.order_id):
+        if shipment.supplier_order_id == so.id:
+            for ln in shipment.lines:
+                totals[ln["order_line_id"]] = totals.get(ln["order_line_id"], 0) + ln["quantity"]
+    return totals
+
+
+def push_fulfillment(ctx, shipment_id: int) -> str:
+    with ctx.uow(read_only=True) as uow:
+        shipment = uow.get(Shipment, shipment_id)
+        if shipment is None:
+            raise NotFound(f"no shipment {shipment_id}")
+        if shipment.pushed_at is not None:
+            return "already pushed"
+        so = uow.get(SupplierOrder, shipment.supplier_order_id)
+        order = uow.get(Order, so.order_id)
+        store = uow.get(Store, order.store_id)
+        line_ids = {ln.id: ln.external_id for ln in order.lines}
+        fulfillment = Fulfillment(
+            order_external_id=order.external_id,
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+            tracking_url=shipment.tracking_url,
+            lines=[FulfillmentLine(line_ids[ln["order_line_id"]], ln["quantity"]) for ln in shipment.lines],
+        )
+    external_id = ctx.store_connector(store).push_fulfillment(fulfillment, f"db-fulfillment-{shipment_id}")
+    with ctx.uow() as uow:
+        shipment = uow.get_for_update(Shipment, shipment_id)
+        shipment.pushed_at = ctx.clock()
+        audit(uow, ctx, "fulfillment.pushed", f"shipment:{shipment_id}",
+              {"store_fulfillment_id": external_id, "tracking_number": shipment.tracking_number},
+              store_id=store.id)
+        uow.commit()
+    return "pushed"
+
+
+def poll_tracking(ctx, limit: int = 200) -> int:
+    """Ask suppliers about orders still waiting for tracking; returns shipments recorded."""
+    with ctx.uow(read_only=True) as uow:
+        waiting = [(so.id, so.supplier_id, so.external_id, so.idempotency_key)
+                   for so in uow.supplier_orders.awaiting_tracking(limit)]
+        suppliers = {s.id: s for s in uow.suppliers.all()}
+    recorded = 0
+    for _, supplier_id, external_id, key in waiting:
+        try:
+            updates = ctx.supplier_connector(suppliers[supplier_id]).fetch_tracking(external_id, key)
+            for update in updates:
+                if record_shipment(ctx, supplier_id, update) is not None:
+                    recorded += 1
+        except Exception as exc:  # one supplier's failure must not stop the others
+            log.warning("tracking poll failed", supplier_order=key, error=str(exc))
+    return recorded
+
+
+def supplier_by_name(ctx, name: str) -> Supplier:
+    with ctx.uow(read_only=True) as uow:
+        supplier = uow.suppliers.by_name(name)
+        if supplier is None:
+            raise NotFound(f"no supplier named {name!r}")
+        return supplier

@@ -1,0 +1,82 @@
+"""Small writers every use case shares: audit events, alerts and owed work (outbox jobs).
+
+Secrets never reach an audit record: `detail` is scrubbed of credential-looking keys."""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from dropbridge.domain.model import Alert, AuditEvent, Job
+
+log = structlog.get_logger("dropbridge")
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+_SECRET_WORDS = ("secret", "token", "password", "api_key", "apikey", "credential", "authorization", "key")
+
+
+def new_correlation_id() -> str:
+    cid = uuid.uuid4().hex[:16]
+    correlation_id.set(cid)
+    return cid
+
+
+def scrub(detail: Any) -> Any:
+    """Mask values whose key names a secret, recursively."""
+    if isinstance(detail, dict):
+        return {
+            k: ("***" if any(w in str(k).lower() for w in _SECRET_WORDS) and k != "idempotency_key" else scrub(v))
+            for k, v in detail.items()
+        }
+    if isinstance(detail, list):
+        return [scrub(v) for v in detail]
+    return detail
+
+
+def audit(uow, ctx, action: str, subject: str, detail: dict | None = None, *, store_id=None, supplier_id=None):
+    uow.add(
+        AuditEvent(
+            actor=ctx.actor,
+            action=action,
+            subject=subject,
+            detail=scrub(detail or {}),
+            correlation_id=correlation_id.get(),
+            store_id=store_id,
+            supplier_id=supplier_id,
+            at=ctx.clock(),
+        )
+    )
+
+
+def raise_alert(uow, ctx, kind: str, message: str, *, severity: str = "warning", **refs) -> Alert:
+    alert = uow.add(Alert(kind=kind, severity=severity, message=message, created_at=ctx.clock(), **refs))
+    log.warning("alert", kind=kind, message=message, **refs)
+    return alert
+
+
+def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0) -> Job:
+    """Record owed work in the current transaction; hand it to the queue only after commit.
+    The unique key makes scheduling the same work twice a no-op."""
+    existing = uow.jobs.by_key(key)
+    if existing is not None:
+        return existing
+    now = ctx.clock()
+    job = uow.add(
+        Job(
+            kind=kind,
+            key=key,
+            payload=payload or {},
+            available_at=now + timedelta(seconds=delay),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    uow.flush()
+    if delay <= 0:
+        job_id = job.id
+        uow.after_commit(lambda: ctx.enqueue(job_id))
+    return job

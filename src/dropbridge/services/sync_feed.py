@@ -1,0 +1,143 @@
+"""Feed sync: a supplier file becomes changed SupplierOffers, or a quarantine report. Never a damaged
+catalog: a full feed that is much shorter than the last good one, or full of errors, changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dropbridge.domain.errors import NotFound
+from dropbridge.domain.model import SyncRun
+
+from .records import audit, raise_alert
+
+MAX_STORED_REJECTS = 10_000
+
+
+@dataclass
+class SyncOutcome:
+    run_id: int
+    status: str  # applied | quarantined | failed
+    rows_read: int
+    changed: int
+    unchanged: int
+    zeroed: int
+    rejected: int
+    inserted: int
+    reason: str = ""
+    rejects: list | None = None  # the first few (line, field, reason)
+
+    @property
+    def pushes_owed(self) -> int:
+        """Offers whose stock or price changed: what stores will be sent."""
+        return self.changed + self.zeroed
+
+
+def feed_spec_for(supplier, overrides: dict | None = None):
+    from dropbridge.connectors.feeds.spec import FeedSpec
+
+    cfg = dict((supplier.config or {}).get("feed", {}))
+    cfg.setdefault("currency", (supplier.config or {}).get("currency", "USD"))
+    cfg.update(overrides or {})
+    return FeedSpec.from_dict(cfg)
+
+
+def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str = "full",
+              spec_overrides: dict | None = None, progress: Callable[[int], None] | None = None) -> SyncOutcome:
+    from dropbridge.connectors.feeds.reader import read_feed
+    from dropbridge.connectors.feeds.types import FeedFormatError, RowError
+
+    if mode not in ("full", "delta"):
+        raise ValueError("mode is full or delta")
+    with ctx.uow() as uow:
+        supplier = uow.suppliers.by_name(supplier_name)
+        if supplier is None:
+            raise NotFound(f"no supplier named {supplier_name!r}")
+        run = uow.add(SyncRun(supplier_id=supplier.id, source=name, mode=mode, started_at=ctx.clock()))
+        uow.commit()
+        run_id, supplier_id, cfg = run.id, supplier.id, dict(supplier.config or {})
+    spec = feed_spec_for(supplier, spec_overrides)
+
+    stage = ctx.uow.feed_stage()
+    errors = []
+    rejected = 0
+    try:
+        try:
+            for batch in read_feed(stream, name=name, spec=spec):
+                stage.add(batch.rows)
+                rejected += len(batch.errors)
+                if len(errors) < MAX_STORED_REJECTS:
+                    errors.extend(batch.errors[: MAX_STORED_REJECTS - len(errors)])
+                if progress:
+                    progress(len(batch.rows) + len(batch.errors))
+        except FeedFormatError as exc:
+            return _finish(ctx, run_id, supplier_id, "failed", f"unreadable feed: {exc}", errors, rejected,
+                           read=stage.count + rejected)
+        for sku in stage.unknown_without_cost(supplier_id):
+            errors.append(RowError(0, "cost", f"new SKU {sku} has no cost in this feed; not added"))
+            rejected += 1
+        good = stage.count
+        read = good + rejected
+
+        reason = _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg)
+        if reason:
+            return _finish(ctx, run_id, supplier_id, "quarantined", reason, errors, rejected, read=read)
+        counts = stage.apply(supplier_id, ctx.clock(), full=(mode == "full"))
+    finally:
+        stage.close()
+    changed = counts["updated"] + counts["inserted"]
+    return _finish(ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read, changed=changed,
+                   unchanged=good - changed, zeroed=counts["zeroed"], inserted=counts["inserted"])
+
+
+def _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg) -> str:
+    read = good + rejected
+    max_error_rate = float(cfg.get("feed_max_error_rate", 0.05))
+    min_share = float(cfg.get("feed_min_share", 0.5))
+    if read and rejected / read > max_error_rate:
+        return (f"{rejected} of {read} rows rejected ({rejected / read:.1%}), above the "
+                f"{max_error_rate:.0%} threshold")
+    if mode != "full":
+        return ""
+    if good == 0:
+        return "the feed has no readable rows; an empty or truncated file never zeroes a catalog"
+    with ctx.uow(read_only=True) as uow:
+        last = uow.sync_runs.last_applied_full(supplier_id)
+        baseline = (last.rows_read - last.rejected) if last else 0
+    if baseline and good < baseline * min_share:
+        return (f"{good} rows, below {min_share:.0%} of the last good run's {baseline}: "
+                "looks truncated, so absent SKUs were not zeroed and nothing was applied")
+    return ""
+
+
+def _finish(ctx, run_id, supplier_id, status, reason, errors, rejected, *, read, changed=0, unchanged=0,
+            zeroed=0, inserted=0) -> SyncOutcome:
+    with ctx.uow() as uow:
+        run = uow.get(SyncRun, run_id)
+        run.status = status
+        run.rows_read, run.changed, run.unchanged, run.zeroed, run.rejected = (
+            read, changed, unchanged, zeroed, rejected)
+        run.report = {"reason": reason, "inserted": inserted, "rejects_stored": len(errors)}
+        run.finished_at = ctx.clock()
+        if errors:
+            uow.sync_runs.add_rejects(run_id, errors)
+        if status != "applied":
+            raise_alert(uow, ctx, f"feed.{status}", f"feed {run.source} {status}: {reason}",
+                        severity="error", supplier_id=supplier_id)
+        else:
+            _settle_reservations(uow, supplier_id, run.started_at)
+        audit(uow, ctx, f"feed.{status}", f"sync_run:{run_id}",
+              {"source": run.source, "read": read, "changed": changed, "zeroed": zeroed, "rejected": rejected,
+               "reason": reason}, supplier_id=supplier_id)
+        uow.commit()
+    return SyncOutcome(run_id, status, read, changed, unchanged, zeroed, rejected, inserted, reason,
+                       [(e.line, e.field, e.reason) for e in errors[:20]])
+
+
+def _settle_reservations(uow, supplier_id, feed_time) -> None:
+    """A feed produced after a supplier order landed already counts those units out of its stock, so
+    the reservation no longer needs to hold them back."""
+    for res in uow.offers.held_for_supplier_before(supplier_id, feed_time):
+        res.status = "settled"
+        uow.offers.release(res.offer_id, res.quantity)

@@ -1,0 +1,106 @@
+"""Unit of work: one database transaction, the repositories that read inside it, and callbacks that
+run only after it commits (enqueueing jobs must never announce work that was rolled back)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import repositories as r
+
+
+class UnitOfWork:
+    def __init__(self, session: Session):
+        self.session = session
+        self._after_commit: list[Callable[[], Any]] = []
+        self.stores = r.StoreRepo(session)
+        self.suppliers = r.SupplierRepo(session)
+        self.catalog = r.CatalogRepo(session)
+        self.offers = r.OfferRepo(session)
+        self.orders = r.OrderRepo(session)
+        self.supplier_orders = r.SupplierOrderRepo(session)
+        self.shipments = r.ShipmentRepo(session)
+        self.ledger = r.LedgerRepo(session)
+        self.jobs = r.JobRepo(session)
+        self.events = r.WebhookEventRepo(session)
+        self.tokens = r.TokenRepo(session)
+        self.alerts = r.AlertRepo(session)
+        self.audit = r.AuditRepo(session)
+        self.sync_runs = r.SyncRunRepo(session)
+
+    # The generic verbs services need; anything query-shaped lives on a repository.
+    def add(self, obj: Any) -> Any:
+        self.session.add(obj)
+        return obj
+
+    def add_all(self, objs) -> None:
+        self.session.add_all(objs)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def get(self, cls: type, id_: int) -> Any:
+        return self.session.get(cls, id_)
+
+    def get_for_update(self, cls: type, id_: int) -> Any:
+        return self.session.get(cls, id_, with_for_update=True, populate_existing=True)
+
+    def refresh(self, obj: Any) -> None:
+        self.session.refresh(obj)
+
+    def after_commit(self, fn: Callable[[], Any]) -> None:
+        self._after_commit.append(fn)
+
+    def commit(self) -> None:
+        self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for fn in callbacks:
+            fn()
+
+    def rollback(self) -> None:
+        self._after_commit.clear()
+        self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """`with uow_factory() as uow:` for writers, `uow_factory(read_only=True)` for readers.
+
+    On SQLite writers start with BEGIN IMMEDIATE; readers use a deferred BEGIN so they never wait
+    behind a writer (WAL lets them read the last committed state)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._writer = sessionmaker(
+            bind=engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+        )
+        self._reader = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def feed_stage(self):
+        """A bulk staging area for one feed run (see feed_stage.py)."""
+        from .feed_stage import FeedStage
+
+        return FeedStage(self.engine)
+
+    def __call__(self, read_only: bool = False) -> _UowContext:
+        return _UowContext(self._reader if read_only else self._writer)
+
+
+class _UowContext:
+    def __init__(self, maker: sessionmaker):
+        self._maker = maker
+        self._uow: UnitOfWork | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._uow = UnitOfWork(self._maker())
+        return self._uow
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._uow is not None
+        try:
+            if self._uow.session.in_transaction():
+                self._uow.rollback()
+        finally:
+            self._uow.session.close()
