@@ -122,9 +122,11 @@ def worker(threads: int = typer.Option(None, help="job threads"),
 @app.command()
 def demo(keep_running: bool = typer.Option(False, help="leave the emulators and API up afterwards")):
     """Run a complete day of a store against local emulators and print what happened."""
+    from .bootstrap import configure_logging
     from .sandbox.demo import run_demo
 
     built = _app()
+    configure_logging("ERROR")  # the demo prints its own story
     code = run_demo(built, console, keep_running=keep_running)
     raise typer.Exit(code)
 

@@ -199,6 +199,7 @@ def strict_error(text: str) -> X12Error:
         ),
         ("CTT*2~\n", "CTT*2~\nSE*13*0001~\nCTT*2~\n", "CTT segment outside a transaction set", 16, "CTT"),
         ("N1*SU*", "ST*846*0002~\nN1*SU*", "missing SE for ST02 0001", 5, "SE"),
+        ("PID*F", "pid*F", "invalid segment tag 'pid'", 7, "pid"),
     ],
 )
 def test_strict_envelope_errors(old, new, message, position, tag):

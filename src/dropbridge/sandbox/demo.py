@@ -31,7 +31,7 @@ def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
         (f"{tag}-1", [("TEE-BLK-M", 2, "24.00")], "cheapest supplier wins"),
         (f"{tag}-2", [("TEE-WHT-M", 1, "22.00"), ("CAP-RED", 1, "18.00")], "lines split across two suppliers"),
         (f"{tag}-3", [("MUG-11OZ", 2, "12.50")], "cheapest supplier out of stock in its feed"),
-        (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier rejects the order: re-routed"),
+        (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier sold out since its feed: rejects, re-routed"),
         (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
     ]
 
@@ -57,14 +57,11 @@ def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.
                 console.print(f"   line {line} {field}: {reason}")
 
         console.rule("[bold]2. orders arrive through the headless API")
-        env.suppliers["acme"].inject("reject", count=1)  # acme will refuse the next order it receives
         token = create_token(ctx, "demo")
-        tag = "D" + datetime.now(UTC).strftime("%H%M%S")
+        tag = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
         ids = []
         with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
-            plan = _orders(tag)
-            # Post the rejected-by-acme order first so the injected refusal lands on it.
-            for external_id, lines, why in [plan[3], *plan[:3], plan[4]]:
+            for external_id, lines, why in _orders(tag):
                 body = {"store": STORE, "external_id": external_id, "currency": "USD", "email": "jane@example.com",
                         "ship_to": SHIP_TO, "shipping_price": "5.00",
                         "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines]}
@@ -94,6 +91,10 @@ def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.
             console.print(f"   [{a['severity']}] {a['kind']}: {a['message']}")
 
         console.rule("[bold]4. margin per order (from ledger entries)")
+        split = order_detail(ctx, ids[1][0])
+        console.print(f"ledger of order {split['external_id']} (margin is their sum):")
+        for e in split["ledger"]:
+            console.print(f"   {e['kind']:<18} {e['amount']:>8}  {e['supplier'] or '':<7} {e['memo']}")
         from rich.table import Table
 
         ours = {d["external_id"] for d in (order_detail(ctx, i) for i, _ in ids)}

@@ -11,6 +11,8 @@ from .headless_store import HeadlessStoreEmulator
 from .rest_supplier import RestSupplierEmulator
 
 STORE = "demo-shop"
+# The rest of each catalog: enough rows that one bad line stays under the feed error threshold.
+FILLER = [(f"STICKER-{n:03d}", 100 + n, f"{0.40 + n / 100:.2f}") for n in range(40)]
 # name -> (currency, per-order shipping, stock buffer, feed rows sku,qty,cost)
 SUPPLIERS = {
     "acme": ("USD", "4.00", 1, [("TEE-BLK-M", 20, "8.50"), ("TEE-WHT-M", 15, "8.00"), ("MUG-11OZ", 0, "3.20"),
@@ -28,8 +30,12 @@ class DemoEnvironment:
         self.store = HeadlessStoreEmulator(self.store_secret)
         self.suppliers: dict[str, RestSupplierEmulator] = {}
         for name in SUPPLIERS:
+            # acme's warehouse knows better than its feed: the hoodie sold out since the file was made,
+            # so acme refuses that order and dropbridge re-routes it.
+            stock = {sku: (0 if sku == "HOODIE-L" else qty) for sku, qty, _ in self.catalog(name)} \
+                if name == "acme" else None
             self.suppliers[name] = RestSupplierEmulator(
-                api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds,
+                api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds, stock=stock,
                 webhook_url=f"{self.api_url}/webhooks/suppliers/{name}", webhook_secret=secrets.token_hex(16))
 
     def start(self) -> None:
@@ -44,8 +50,12 @@ class DemoEnvironment:
                          {"currency": currency, "shipping_per_order": shipping, "buffer": buffer,
                           "feed": {"format": "csv", "mapping": {"preset": "generic"}}})
 
+    @staticmethod
+    def catalog(name: str) -> list[tuple[str, int, str]]:
+        return SUPPLIERS[name][3] + FILLER
+
     def feed_csv(self, name: str) -> bytes:
-        rows = ["sku,qty,cost"] + [f"{sku},{qty},{cost}" for sku, qty, cost in SUPPLIERS[name][3]]
+        rows = ["sku,qty,cost"] + [f"{sku},{qty},{cost}" for sku, qty, cost in self.catalog(name)]
         if name == "globex":
             rows.append("POSTER-A2,lots,4.00")  # a bad row: reported with its line number, the rest apply
         return ("\n".join(rows) + "\n").encode()

@@ -971,7 +971,8 @@ class ShopifyEmulator:
             "locations": lambda a: _connection(
                 [((n,), self._location_obj(k)) for n, k in enumerate(self.locations)], a, "LocationConnection",
                 self.max_page),
-            "location": lambda a: self._location_obj(a.get("id")),
+            # Without an id: the shop's primary location.
+            "location": lambda a: self._location_obj(a.get("id") or self.primary_location),
             "inventoryItem": lambda a: self._item_obj(a.get("id")),
             "fulfillmentOrder": lambda a: self._fo_obj(a.get("id")),
             "productOperation": lambda a: self._operation_obj(a.get("id")),
@@ -1154,18 +1155,7 @@ class ShopifyEmulator:
             self.operations[op_id] = {"id": op_id, "productId": product_id}
             result["productSetOperation"] = {"__typename": "ProductSetOperation", "id": op_id,
                                              "status": "CREATED", "product": None, "userErrors": []}
-        return self._snapshot(result)
-
-    def _snapshot(self, obj: Any) -> Any:
-        """Evaluate lazy fields with generous defaults so a stored mutation payload cannot change later."""
-        if isinstance(obj, dict):
-            return {k: self._snapshot(v(self._default_args()) if callable(v) else v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [self._snapshot(v) for v in obj]
-        return obj
-
-    def _default_args(self) -> dict[str, Any]:
-        return {"first": self.max_page}
+        return result
 
     def _operation_obj(self, ident: Any) -> dict[str, Any] | None:
         op = self.operations.get(ident)
@@ -1382,11 +1372,11 @@ class ShopifyEmulator:
                 continue
             current = level.get(name or "available", 0)
             # Compare-and-set, by version: see the contract's table in section 1.3.
-            if v2026_04:
-                if "changeFromQuantity" not in q:
-                    errors.append(_uerr(path + ["changeFromQuantity"], "changeFromQuantity is required; pass null "
-                                        "to opt out of the compare check", "CHANGE_FROM_QUANTITY_REQUIRED"))
-                    continue
+            if v2026_04 and "changeFromQuantity" not in q:
+                # [U] code: the changelog says omitting it "is an error".
+                errors.append(_uerr(path + ["changeFromQuantity"], "changeFromQuantity is required; pass null "
+                                    "to opt out of the compare check", "CHANGE_FROM_QUANTITY_REQUIRED"))
+                continue
             if q.get("changeFromQuantity") is not None and q["changeFromQuantity"] != current:
                 errors.append(_uerr(path + ["changeFromQuantity"], "The changeFromQuantity is stale: the current "
                                     f"quantity is {current}.", "CHANGE_FROM_QUANTITY_STALE"))
@@ -1815,7 +1805,7 @@ class ShopifyEmulator:
         order["updated_at"] = datetime.now(UTC).replace(microsecond=0).astimezone(self.shop_tz).isoformat()
         self._emit("ORDERS_FULFILLED" if remaining == 0 else "ORDERS_PARTIALLY_FULFILLED", order)
         self._emit("ORDERS_UPDATED", order)
-        payload["fulfillment"] = self._snapshot(self._fulfillment_obj(fid))
+        payload["fulfillment"] = self._fulfillment_obj(fid)
         return payload
 
     # -- webhooks ----------------------------------------------------------------------------------

@@ -99,8 +99,7 @@ class _UowContext:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self._uow is not None
-        try:
-            if self._uow.session.in_transaction():
-                self._uow.rollback()
-        finally:
-            self._uow.session.close()
+        # close() rolls back anything uncommitted but, unlike rollback(), leaves loaded objects readable
+        # (detached), which read-only callers rely on after the block.
+        self._uow._after_commit.clear()
+        self._uow.session.close()

@@ -41,9 +41,8 @@ class DecodedLines:
     an invalid line is decoded as Windows-1252 and reported as a non-fatal "encoding" error.
     """
 
-    def __init__(self, stream: BinaryIO, head: bytes, encoding: str, *, auto: bool):
+    def __init__(self, stream: BinaryIO, encoding: str, *, auto: bool):
         self.stream = stream
-        self.head = head
         self.encoding = encoding
         self.auto = auto
         self.ascii_so_far = True
@@ -54,11 +53,14 @@ class DecodedLines:
         return itertools.chain.from_iterable(self._pieces())
 
     def _pieces(self) -> Iterator[io.StringIO]:
-        pending = self.head
-        if pending.startswith(codecs.BOM_UTF8):
-            pending = pending[len(codecs.BOM_UTF8):]
+        pending = b""
+        first = True
         while True:
             block = self.stream.read(CHUNK)
+            if first:
+                first = False
+                if block.startswith(codecs.BOM_UTF8):
+                    block = block[len(codecs.BOM_UTF8):]
             data = pending + block if pending else block
             if block:
                 cut = data.rfind(b"\n") + 1
@@ -81,8 +83,8 @@ class DecodedLines:
     def _decode(self, piece: bytes) -> str:
         try:
             text = piece.decode(self.encoding)
-        except UnicodeDecodeError:
-            if self.auto and self.encoding == "utf-8" and self.ascii_so_far:
+        except UnicodeDecodeError as e:
+            if self.auto and self.encoding == "utf-8" and self.ascii_so_far and piece[: e.start].isascii():
                 self.encoding = "cp1252"
                 text = piece.decode("cp1252", "replace")
             else:
@@ -111,15 +113,17 @@ class DecodedLines:
 
 
 def text_lines(stream: BinaryIO, head: bytes, encoding: str | None) -> tuple[Iterator[str], DecodedLines | None]:
-    """Lines of the file (terminators kept) and the decoder that collects encoding errors, if any."""
+    """Lines of the file (terminators kept) and the decoder that collects encoding errors, if any.
+
+    `stream` reads the whole file from its start; `head` is its first bytes, for detection only.
+    """
     enc = encoding or detect_encoding(head)
     name = codecs.lookup(enc).name
     if "\n".encode(name) != b"\n" or name.startswith(("utf-16", "utf-32")):
         # Not ASCII-compatible: let TextIOWrapper cope (no per-line fallback).
-        raw = io.BufferedReader(_Prefixed(head, stream))
-        wrapper = io.TextIOWrapper(raw, encoding=name, errors="replace", newline="")
+        wrapper = io.TextIOWrapper(stream, encoding=name, errors="replace", newline="")
         return wrapper, None
-    lines = DecodedLines(stream, head, name, auto=encoding is None)
+    lines = DecodedLines(stream, name, auto=encoding is None)
     return iter(lines), lines
 
 
@@ -177,6 +181,8 @@ def prefixed(head: bytes, rest: BinaryIO) -> io.BufferedReader:
 class CsvTable:
     """A CSV file opened for reading: header, delimiter, and csv.reader positioned after the header."""
 
+    dirty = False  # the header never changes (JSON tables grow theirs)
+
     def __init__(self, stream: BinaryIO, head: bytes, *, delimiter: str | None, encoding: str | None,
                  decimal_comma: bool | None, has_header: bool):
         if b"\x00" in head[:4096] and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -195,10 +201,13 @@ class CsvTable:
         self.headers: list[str] | None = None
         self.last_line = 0  # physical line where the last record ended
         if has_header:
-            for row in self.reader:
-                if any(c.strip() for c in row):
-                    self.headers = [c.strip().lstrip("\ufeff") for c in row]
-                    break
+            try:
+                for row in self.reader:
+                    if any(c.strip() for c in row):
+                        self.headers = [c.strip().lstrip("\ufeff") for c in row]
+                        break
+            except csv.Error as e:
+                raise FeedFormatError(f"unreadable CSV header: {e}", line=self.reader.line_num) from None
             self.last_line = self.reader.line_num
         self.width = len(self.headers) if self.headers is not None else None
 

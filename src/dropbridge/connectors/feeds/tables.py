@@ -47,7 +47,8 @@ class XlsxTable:
         from openpyxl.utils.exceptions import InvalidFileException
 
         if not (hasattr(stream, "seekable") and stream.seekable()):
-            spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # zip needs seeking
+            # A zip needs seeking; the spool lives as long as the workbook that reads it.
+            spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # noqa: SIM115
             shutil.copyfileobj(stream, spool)
             spool.seek(0)
             stream = spool

@@ -1,0 +1,270 @@
+"""BigCommerce (v2 Orders, v3 Catalog/Inventory/Webhooks) as a `Storefront`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from dropbridge.connectors.base import (
+    ExternalOrder,
+    Fulfillment,
+    InboundEvent,
+    Page,
+    ProductDraft,
+    PublishedProduct,
+    PushResult,
+    StockUpdate,
+)
+from dropbridge.domain.errors import ConfigurationError, PermanentError
+
+from . import client as api
+from . import mapping, webhooks
+from .client import BigCommerceClient
+
+INVENTORY_BATCH_LIMIT = 2000  # items per absolute adjustment
+V2_MAX_LIMIT = 250
+ORDER_SCOPES = ("store/order/created", "store/order/statusUpdated")
+
+
+class BigCommerceStore:
+    platform = "bigcommerce"
+
+    def __init__(
+        self,
+        client: BigCommerceClient,
+        client_secret: str,
+        store_hash: str,
+        *,
+        page_size: int = 50,
+        batch_limit: int = INVENTORY_BATCH_LIMIT,
+        location_id: int = 1,
+        product_weight: Decimal = Decimal(0),
+        categories: list[int] | None = None,
+        webhook_tolerance: timedelta = webhooks.DEFAULT_TOLERANCE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        if not 1 <= page_size <= V2_MAX_LIMIT:
+            raise ConfigurationError(f"page_size must be 1..{V2_MAX_LIMIT}")
+        self.client = client
+        self.client_secret = client_secret
+        self.store_hash = store_hash
+        self.page_size = page_size
+        self.batch_limit = batch_limit
+        self.location_id = location_id
+        self.product_weight = product_weight
+        self.categories = list(categories or [])
+        self.webhook_tolerance = webhook_tolerance
+        self.clock = clock
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ---- inbound -----------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
+        return webhooks.verify(
+            headers,
+            raw_body,
+            self.client_secret,
+            store_hash=self.store_hash,
+            tolerance=self.webhook_tolerance,
+            now=self.clock,
+        )
+
+    def order_from_event(self, event: InboundEvent) -> ExternalOrder | None:
+        """Payloads are thin: fetch the order, its lines and shipping addresses. Incomplete orders
+        (status 0, e.g. a failed payment) also fire store/order/created; they are not orders yet."""
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        data = payload.get("data") or {}
+        if not event.topic.startswith("store/order/") or data.get("type") != "order" or not data.get("id"):
+            return None
+        if event.topic == "store/order/archived":
+            return None
+        order = self.client.get(api.ORDER.format(order_id=data["id"]), what="bigcommerce get order")
+        if order is None or int(order.get("status_id", 0)) == mapping.INCOMPLETE:
+            return None
+        return self._complete(order)
+
+    def _complete(self, order: dict[str, Any]) -> ExternalOrder:
+        oid = order["id"]
+        products = self.client.get(api.ORDER_PRODUCTS.format(order_id=oid), what="bigcommerce order products")
+        addresses = self.client.get(api.ORDER_ADDRESSES.format(order_id=oid), what="bigcommerce order addresses")
+        return mapping.order_from_bc(order, products or [], addresses or [])
+
+    def fetch_orders(self, cursor: str | None = None, since: datetime | None = None) -> Page[ExternalOrder]:
+        """v2 pages are bare arrays without totals: a short page (or 204) is the last."""
+        if cursor:
+            params: dict[str, Any] = dict(parse_qsl(cursor))
+        else:
+            params = {"page": 1, "limit": self.page_size, "sort": "id:asc"}
+            if since is not None:
+                params["min_date_modified"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        rows = self.client.get(api.ORDERS, what="bigcommerce list orders", params=params) or []
+        orders = [self._complete(o) for o in rows if int(o.get("status_id", 0)) != mapping.INCOMPLETE]
+        next_cursor = None
+        if len(rows) >= int(params["limit"]):
+            next_cursor = urlencode({**params, "page": int(params["page"]) + 1})
+        return Page(orders, next_cursor)
+
+    # ---- stock -------------------------------------------------------------------------------
+
+    def push_stock(self, updates: list[StockUpdate], idempotency_key: str) -> PushResult:
+        """Absolute adjustments, up to 2000 items per call, sent one after another (BigCommerce asks
+        that they not run in parallel). They apply asynchronously; repeating one is harmless. A 422
+        rejects the whole call: its items are reported failed and the other calls still go."""
+        calls = applied = 0
+        failed: list[tuple[str, str]] = []
+        for start in range(0, len(updates), self.batch_limit):
+            chunk = updates[start : start + self.batch_limit]
+            body = {
+                "reason": f"dropbridge stock sync {idempotency_key}"[:255],
+                "items": [mapping.inventory_item(u, self.location_id) for u in chunk],
+            }
+            calls += 1
+            try:
+                self.client.put(api.INVENTORY_ABSOLUTE, body, what="bigcommerce inventory adjustment")
+            except PermanentError as exc:
+                if exc.status != 422:
+                    raise
+                failed.extend((u.external_variant_id, str(exc)) for u in chunk)
+                continue
+            applied += len(chunk)
+        return PushResult(calls=calls, applied=applied, failed=failed)
+
+    # ---- fulfillment -------------------------------------------------------------------------
+
+    def push_fulfillment(self, fulfillment: Fulfillment, idempotency_key: str) -> str:
+        """A v2 shipment (BigCommerce emails the customer per the store's settings; the API has no
+        switch, so `notify_customer=False` cannot be honoured). No idempotency keys either: a shipment
+        with the same tracking number and items already on the order is the earlier attempt."""
+        oid = fulfillment.order_external_id
+        addresses = self.client.get(api.ORDER_ADDRESSES.format(order_id=oid), what="bigcommerce order addresses")
+        if not addresses:
+            raise PermanentError(f"bigcommerce order {oid} has no shipping address")
+        if fulfillment.lines:
+            items = [
+                {"order_product_id": int(line.external_line_id), "quantity": line.quantity}
+                for line in fulfillment.lines
+            ]
+        else:
+            products = self.client.get(api.ORDER_PRODUCTS.format(order_id=oid), what="bigcommerce order products")
+            items = mapping.remaining_items(products or [])
+        shipments = self.client.get(api.ORDER_SHIPMENTS.format(order_id=oid), what="bigcommerce list shipments")
+        for shipment in shipments or []:
+            if fulfillment.lines and mapping.same_shipment(shipment, fulfillment.tracking_number, items):
+                return str(shipment["id"])
+            if not fulfillment.lines and shipment.get("tracking_number") == fulfillment.tracking_number:
+                return str(shipment["id"])
+        if not items:
+            raise PermanentError(f"bigcommerce order {oid} has nothing left to ship")
+        address_id = int(addresses[0]["id"])
+        if fulfillment.lines:
+            line_ids = {i["order_product_id"] for i in items}
+            products = self.client.get(api.ORDER_PRODUCTS.format(order_id=oid), what="bigcommerce order products")
+            for p in products or []:
+                if int(p["id"]) in line_ids and p.get("order_address_id"):
+                    address_id = int(p["order_address_id"])
+                    break
+        created = self.client.post(
+            api.ORDER_SHIPMENTS.format(order_id=oid),
+            mapping.shipment_body(fulfillment, address_id, items),
+            what="bigcommerce create shipment",
+        )
+        return str(created["id"])
+
+    # ---- catalog -----------------------------------------------------------------------------
+
+    def publish_product(self, product: ProductDraft, idempotency_key: str) -> PublishedProduct:
+        """One product with inline variants. SKUs are unique, so a repeat finds the earlier product."""
+        if not product.variants:
+            raise PermanentError(f"product {product.sku} has no variants")
+        simple = mapping.is_simple(product)
+        lookup = product.variants[0].sku if simple else product.sku
+        found = self.client.get(
+            api.PRODUCTS, what="bigcommerce find product", params={"sku": lookup, "include": "variants"}
+        )
+        rows = (found or {}).get("data") or []
+        if rows:
+            data = rows[0]
+        else:
+            body = mapping.product_body(
+                product, weight=self.product_weight, categories=self.categories, idempotency_key=idempotency_key
+            )
+            data = self.client.post(api.PRODUCTS, body, what="bigcommerce create product")["data"]
+        pid = str(data["id"])
+        variants = data.get("variants") or []
+        if simple:
+            sku = product.variants[0].sku
+            base = str(data.get("base_variant_id") or variants[0]["id"])
+            return PublishedProduct(pid, {sku: base}, {sku: pid})
+        by_sku = {str(v.get("sku", "")).lower(): str(v["id"]) for v in variants}
+        missing = [v.sku for v in product.variants if v.sku.lower() not in by_sku]
+        if missing:
+            raise PermanentError(f"bigcommerce product {pid} lacks variants {missing}; add them in the store")
+        return PublishedProduct(pid, {v.sku: by_sku[v.sku.lower()] for v in product.variants})
+
+    # ---- setup -------------------------------------------------------------------------------
+
+    def subscribe_webhooks(self, uri: str) -> list[str]:
+        """Order hooks to `uri` (BigCommerce requires HTTPS on 443 in production); re-activates hooks
+        BigCommerce deactivated after failed retries."""
+        existing: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            found = self.client.get(api.HOOKS, what="bigcommerce list hooks", params={"page": page, "limit": 250})
+            existing.extend((found or {}).get("data") or [])
+            pagination = ((found or {}).get("meta") or {}).get("pagination") or {}
+            if page >= int(pagination.get("total_pages") or 1):
+                break
+            page += 1
+        ids = []
+        for scope in ORDER_SCOPES:
+            hook = next((h for h in existing if h.get("scope") == scope and h.get("destination") == uri), None)
+            if hook is None:
+                hook = self.client.post(
+                    api.HOOKS,
+                    {"scope": scope, "destination": uri, "is_active": True},
+                    what="bigcommerce create hook",
+                )["data"]
+            elif not hook.get("is_active"):
+                hook = self.client.put(
+                    api.HOOK.format(hook_id=hook["id"]), {"is_active": True}, what="bigcommerce re-activate hook"
+                )["data"]
+            ids.append(str(hook["id"]))
+        return ids
+
+
+def from_config(base_url: str, credentials: Mapping[str, str], config: Mapping[str, Any]) -> BigCommerceStore:
+    """Credentials {"access_token", "client_secret"}; config {"store_hash"} plus, optionally, "page_size",
+    "batch_limit", "location_id", "product_weight", "categories", "webhook_tolerance_seconds", "timeout",
+    "max_attempts", "max_wait", "backoff_base". `base_url` defaults to https://api.bigcommerce.com."""
+    try:
+        token = credentials["access_token"]
+        store_hash = config["store_hash"]
+    except KeyError as exc:
+        raise ConfigurationError(f"bigcommerce needs {exc.args[0]}") from None
+    client = BigCommerceClient(
+        store_hash,
+        token,
+        base_url=base_url or api.DEFAULT_BASE_URL,
+        timeout=config.get("timeout"),
+        max_attempts=int(config.get("max_attempts", 5)),
+        max_wait=float(config.get("max_wait", 60.0)),
+        backoff_base=float(config.get("backoff_base", 1.0)),
+    )
+    return BigCommerceStore(
+        client,
+        credentials.get("client_secret", ""),
+        store_hash,
+        page_size=int(config.get("page_size", 50)),
+        batch_limit=int(config.get("batch_limit", INVENTORY_BATCH_LIMIT)),
+        location_id=int(config.get("location_id", 1)),
+        product_weight=Decimal(str(config.get("product_weight", "0"))),
+        categories=list(config.get("categories") or []),
+        webhook_tolerance=timedelta(
+            seconds=float(config.get("webhook_tolerance_seconds", webhooks.DEFAULT_TOLERANCE.total_seconds()))
+        ),
+    )

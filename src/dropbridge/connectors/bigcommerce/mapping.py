@@ -1,0 +1,226 @@
+"""Pure translation between BigCommerce v2/v3 JSON and the boundary types in `connectors.base`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from dropbridge.connectors.base import (
+    Address,
+    ExternalOrder,
+    ExternalOrderLine,
+    Fulfillment,
+    ProductDraft,
+    ProductVariantDraft,
+    StockUpdate,
+    decimal_money,
+)
+
+INCOMPLETE = 0
+CANCELLED = 5
+PAID_STATUSES = {
+    2,
+    3,
+    8,
+    9,
+    10,
+    11,
+}  # shipped, partially shipped, awaiting pickup/shipment, completed, awaiting fulfillment
+REFUNDED = 4
+PARTIALLY_REFUNDED = 14
+# BigCommerce's shipping_provider enum; any other carrier goes in tracking_carrier (an AfterShip slug).
+PROVIDERS = {
+    "ups": "ups",
+    "usps": "usps",
+    "fedex": "fedex",
+    "royal mail": "royalmail",
+    "royalmail": "royalmail",
+    "canada post": "canadapost",
+    "canadapost": "canadapost",
+    "australia post": "auspost",
+    "auspost": "auspost",
+    "endicia": "endicia",
+}
+
+
+def _dec(value: Any) -> Decimal:
+    if value in (None, ""):
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """v2 dates are RFC 2822 ("Tue, 20 Nov 2012 00:00:00 +0000")."""
+    if not value:
+        return None
+    return parsedate_to_datetime(value).astimezone(UTC)
+
+
+def financial_status(status_id: int) -> str:
+    if status_id in PAID_STATUSES:
+        return "paid"
+    if status_id == REFUNDED:
+        return "refunded"
+    if status_id == PARTIALLY_REFUNDED:
+        return "partially_refunded"
+    if status_id in (6, 13):
+        return "declined" if status_id == 6 else "disputed"
+    return "pending"
+
+
+def _address(data: dict[str, Any] | None) -> Address | None:
+    if not data:
+        return None
+    name = " ".join(p for p in (data.get("first_name", ""), data.get("last_name", "")) if p)
+    return Address(
+        name=name,
+        address1=data.get("street_1", "") or "",
+        address2=data.get("street_2", "") or "",
+        city=data.get("city", "") or "",
+        province_code=data.get("state", "") or "",  # v2 gives the state's name, not a code
+        postal_code=data.get("zip", "") or "",
+        country_code=(data.get("country_iso2", "") or "").upper(),
+        company=data.get("company", "") or "",
+        phone=data.get("phone", "") or "",
+    )
+
+
+def order_from_bc(
+    order: dict[str, Any], products: list[dict[str, Any]], addresses: list[dict[str, Any]]
+) -> ExternalOrder:
+    currency = str(order.get("currency_code") or order.get("default_currency_code")).upper()
+    lines = []
+    for p in products:
+        discount = sum((_dec(d.get("amount")) for d in p.get("applied_discounts") or []), Decimal(0))
+        lines.append(
+            ExternalOrderLine(
+                external_id=str(p["id"]),
+                sku=p.get("sku") or "",
+                quantity=int(p["quantity"]),
+                unit_price=decimal_money(_dec(p.get("base_price")), currency, "products.base_price"),
+                title=p.get("name") or "",
+                external_variant_id=str(p["variant_id"]) if p.get("variant_id") else None,
+                discount=decimal_money(discount, currency, "products.applied_discounts"),
+                tax=decimal_money(_dec(p.get("total_tax")), currency, "products.total_tax"),
+            )
+        )
+    billing = order.get("billing_address") or {}
+    status_id = int(order.get("status_id", 0))
+    return ExternalOrder(
+        external_id=str(order["id"]),
+        currency=currency,
+        lines=lines,
+        ship_to=_address(addresses[0]) if addresses else _address(billing),
+        number=str(order["id"]),
+        email=billing.get("email") or None,
+        shipping_price=decimal_money(_dec(order.get("shipping_cost_ex_tax")), currency, "shipping_cost_ex_tax"),
+        total_tax=decimal_money(_dec(order.get("total_tax")), currency, "total_tax"),
+        total_discounts=decimal_money(_dec(order.get("discount_amount")), currency, "discount_amount"),
+        total_price=decimal_money(_dec(order.get("total_inc_tax")), currency, "total_inc_tax"),
+        financial_status=financial_status(status_id),
+        cancelled=status_id == CANCELLED,
+        created_at=parse_date(order.get("date_created")),
+    )
+
+
+# ---- catalog -------------------------------------------------------------------------------------
+
+
+def _num(money) -> Decimal:
+    return money.to_decimal()
+
+
+def is_simple(draft: ProductDraft) -> bool:
+    return len(draft.variants) == 1 and not draft.variants[0].options
+
+
+def product_body(
+    draft: ProductDraft, *, weight: Decimal, categories: list[int], idempotency_key: str
+) -> dict[str, Any]:
+    """One product per call with its variants inline; options come from display-name/label pairs.
+    `price` is what the shopper pays; the compare-at price is `retail_price` (shown as "was")."""
+    base = min(v.price.to_decimal() for v in draft.variants)
+    body: dict[str, Any] = {
+        "name": draft.title,
+        "type": "physical",
+        "weight": weight,
+        "price": base,
+        "description": draft.description_html,
+        "categories": categories,
+        "is_visible": True,
+        "images": [{"image_url": url, "is_thumbnail": i == 0, "sort_order": i} for i, url in enumerate(draft.images)],
+    }
+    if draft.vendor:
+        body["brand_name"] = draft.vendor
+    if is_simple(draft):
+        variant = draft.variants[0]
+        body.update(sku=variant.sku, inventory_tracking="product", inventory_level=variant.quantity)
+        body["price"] = _num(variant.price)
+        if variant.compare_at_price is not None:
+            body["retail_price"] = _num(variant.compare_at_price)
+        if variant.barcode:
+            body["upc"] = variant.barcode
+        return body
+    body.update(sku=draft.sku, inventory_tracking="variant", variants=[variant_body(v) for v in draft.variants])
+    return body
+
+
+def variant_body(variant: ProductVariantDraft) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "sku": variant.sku,
+        "price": _num(variant.price),
+        "inventory_level": variant.quantity,
+        "option_values": [{"option_display_name": k, "label": v} for k, v in variant.options.items()],
+    }
+    if variant.compare_at_price is not None:
+        body["retail_price"] = _num(variant.compare_at_price)
+    if variant.barcode:
+        body["upc"] = variant.barcode
+    return body
+
+
+def inventory_item(update: StockUpdate, location_id: int) -> dict[str, Any]:
+    """Products tracked by product are adjusted by product id (`external_inventory_id`), others by variant."""
+    if update.external_inventory_id and update.external_inventory_id != update.external_variant_id:
+        return {
+            "location_id": location_id,
+            "product_id": int(update.external_inventory_id),
+            "quantity": update.quantity,
+        }
+    return {"location_id": location_id, "variant_id": int(update.external_variant_id), "quantity": update.quantity}
+
+
+# ---- shipments -----------------------------------------------------------------------------------
+
+
+def shipment_body(fulfillment: Fulfillment, order_address_id: int, items: list[dict[str, int]]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "order_address_id": order_address_id,
+        "tracking_number": fulfillment.tracking_number,
+        "items": items,
+    }
+    provider = PROVIDERS.get(fulfillment.carrier.strip().lower())
+    if provider:
+        body["shipping_provider"] = provider
+    else:
+        body["shipping_provider"] = ""
+        body["tracking_carrier"] = fulfillment.carrier.strip().lower().replace(" ", "-")
+    if fulfillment.tracking_url:
+        body["tracking_link"] = fulfillment.tracking_url
+    return body
+
+
+def remaining_items(products: list[dict[str, Any]]) -> list[dict[str, int]]:
+    return [
+        {"order_product_id": int(p["id"]), "quantity": int(p["quantity"]) - int(p.get("quantity_shipped") or 0)}
+        for p in products
+        if int(p["quantity"]) > int(p.get("quantity_shipped") or 0)
+    ]
+
+
+def same_shipment(existing: dict[str, Any], number: str, items: list[dict[str, int]]) -> bool:
+    mine = sorted((i["order_product_id"], i["quantity"]) for i in items)
+    theirs = sorted((int(i["order_product_id"]), int(i["quantity"])) for i in existing.get("items") or [])
+    return existing.get("tracking_number") == number and mine == theirs

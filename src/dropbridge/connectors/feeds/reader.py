@@ -1,0 +1,280 @@
+"""read_feed: any supplier feed file to batches of ParsedRow and RowError, streaming.
+
+    for batch in read_feed(f, name="inventory_031524.csv", spec=FeedSpec.from_dict(config)):
+        stage(batch.rows); report(batch.errors)
+
+Errors are raised lazily: FeedFormatError (wrong format, missing required column) comes from the
+first iteration. An empty or header-only file yields no batches and no error; deciding whether that
+is acceptable is the sync engine's safety check.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from itertools import islice
+from typing import Any, BinaryIO
+
+from dropbridge.domain.money import exponent
+
+from .convert import RowConverter
+from .csvfeed import CsvTable, prefixed
+from .spec import FeedSpec
+from .tables import DictTable, XlsxTable, json_objects, jsonl_objects
+from .types import FeedBatch, FeedFormatError, ParsedRow, RowError
+from .values import MAX_QTY
+
+HEAD = 64 * 1024
+_EXTENSIONS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv", ".psv": "csv",
+    ".xlsx": "xlsx", ".xlsm": "xlsx", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".edi": "x12", ".x12": "x12", ".846": "x12",
+}
+
+
+def sniff_format(name: str, head_bytes: bytes) -> str:
+    """"csv", "xlsx", "json", "jsonl" or "x12", from the content first and the file name second."""
+    head = head_bytes
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FeedFormatError("legacy .xls workbook: save it as .xlsx or CSV")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    base = name.lower()
+    if base.endswith(".gz"):
+        base = base[:-3]
+    by_name = _EXTENSIONS.get(os.path.splitext(base)[1])
+    if text.startswith(b"ISA") and len(text) > 3 and not text[3:4].isalnum():
+        return "x12"
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{"):
+        if by_name in ("json", "jsonl"):
+            return by_name
+        first, _, rest = text.partition(b"\n")
+        # Two lines that each hold an object: JSON Lines; one object alone is a JSON document.
+        return "jsonl" if first.rstrip().endswith(b"}") and rest.lstrip().startswith(b"{") else "json"
+    return by_name or "csv"
+
+
+def _open(stream: BinaryIO, name: str, spec: FeedSpec) -> tuple[str, BinaryIO, bytes]:
+    """The format, a stream positioned at the start, and its head bytes (gzip undone)."""
+    original = stream
+    seekable = getattr(stream, "seekable", lambda: False)()
+    start = stream.tell() if seekable else 0
+    head = stream.read(HEAD)
+    stream = prefixed(head, stream)
+    if head.startswith(b"\x1f\x8b"):
+        seekable = False
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        head = stream.read(HEAD)
+        stream = prefixed(head, stream)
+    fmt = spec.format
+    if fmt == "auto":
+        fmt = sniff_format(name, head) if head.strip() else "csv"
+    elif head.strip():
+        _check_declared(fmt, head)
+    if fmt == "xlsx" and seekable:
+        original.seek(start)  # a zip reader seeks anyway; spare the copy
+        return fmt, original, head
+    return fmt, stream, head
+
+
+def _check_declared(fmt: str, head: bytes) -> None:
+    is_zip = head.startswith(b"PK\x03\x04")
+    if fmt == "xlsx" and not is_zip:
+        raise FeedFormatError("declared XLSX but the file is not a zip workbook")
+    if fmt != "xlsx" and is_zip:
+        raise FeedFormatError(f"declared {fmt} but the file is a zip (an XLSX workbook?)")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if fmt in ("json", "jsonl") and not text.startswith((b"[", b"{")):
+        raise FeedFormatError(f"declared {fmt} but the file does not start with JSON")
+
+
+def _table(fmt: str, stream: BinaryIO, head: bytes, spec: FeedSpec):
+    if fmt == "csv":
+        return CsvTable(stream, head, delimiter=spec.delimiter, encoding=spec.encoding,
+                        decimal_comma=spec.decimal_comma, has_header=spec.has_header)
+    if fmt == "xlsx":
+        return XlsxTable(stream, sheet=spec.sheet, has_header=spec.has_header)
+    if fmt == "json":
+        return DictTable(json_objects(stream, spec.json_path))
+    if fmt == "jsonl":
+        return DictTable(jsonl_objects(stream))
+    raise FeedFormatError(f"unsupported feed format {fmt!r}")
+
+
+def _converter(table, spec: FeedSpec) -> RowConverter | None:
+    """None when there is nothing to convert (empty file)."""
+    keyed = isinstance(table, DictTable)  # JSON keys are its header, whatever has_header says
+    headers = table.headers
+    if not headers and (spec.has_header or keyed):
+        return None
+    comma = table.comma_decimal if spec.decimal_comma is None else spec.decimal_comma
+    return RowConverter(
+        spec.mapping, spec.mapping.resolve(headers if spec.has_header or keyed else None),
+        currency=spec.currency, comma_decimal=comma, raw_text=table.raw_text, width=table.width,
+    )
+
+
+def read_feed(stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000) -> Iterator[FeedBatch]:
+    """Batches of at most `batch_size` records (rows plus errors) from a feed file, streaming.
+
+    `stream` is a binary file object; `name` the file name (for format sniffing and messages).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    fmt, stream, head = _open(stream, name, spec)
+    if fmt == "x12":
+        from dropbridge.connectors.edi.feed846 import read_846  # written separately; imported on use
+
+        yield from read_846(stream, name=name, spec=spec, batch_size=batch_size)
+        return
+    if not head.strip():
+        return
+    table = _table(fmt, stream, head, spec)
+    conv = _converter(table, spec)
+    if conv is None:
+        errors = table.take_errors()
+        if errors:
+            yield FeedBatch([], errors)
+        return
+    if isinstance(table, CsvTable) and conv.fast_path_ok():
+        yield from _csv_fast(table, conv, batch_size)
+    else:
+        yield from _generic(table, conv, spec, batch_size)
+
+
+def _generic(table, conv: RowConverter, spec: FeedSpec, batch_size: int) -> Iterator[FeedBatch]:
+    rows: list[ParsedRow] = []
+    conv.errors = []
+    count = 0
+    for line, cells in table.records():
+        if table.dirty:
+            conv.bind(spec.mapping.resolve(table.headers))
+            table.dirty = False
+        row = conv.convert(cells, line)
+        if row is not None:
+            rows.append(row)
+        count += 1
+        if count >= batch_size:
+            yield _batch(rows, conv.errors + table.take_errors(line))
+            rows, conv.errors, count = [], [], 0
+    errors = conv.errors + table.take_errors()
+    if rows or errors:
+        yield _batch(rows, errors)
+
+
+def _batch(rows: list[ParsedRow], errors: list[RowError]) -> FeedBatch:
+    errors.sort(key=lambda e: e.line)
+    return FeedBatch(rows, errors)
+
+
+def _csv_fast(table: CsvTable, conv: RowConverter, batch_size: int) -> Iterator[FeedBatch]:
+    """sku/qty/cost only: convert inline; anything unusual falls through to RowConverter.convert."""
+    import csv
+
+    reader = table.reader
+    isku, iqty, icost = conv.idx["sku"], conv.idx["qty"], conv.idx["cost"]
+    width = table.width
+    currency = conv.default_currency
+    exp = exponent(currency)
+    scale = Decimal(10) ** exp
+    seen = conv.seen
+    convert = conv.convert
+    new = tuple.__new__
+    PR = ParsedRow
+    half_even = ROUND_HALF_EVEN
+    max_minor = 10**15
+    bad = (ValueError, InvalidOperation, OverflowError, IndexError)
+    eof = False
+    while not eof:
+        rows: list[ParsedRow] = []
+        append = rows.append
+        conv.errors = []
+        consumed = 0
+        while consumed < batch_size:
+            want = batch_size - consumed
+            n = 0
+            last = table.last_line
+            try:
+                for n, row in enumerate(islice(reader, want), 1):  # noqa: B007  (n counts records)
+                    line = last + 1
+                    last = reader.line_num
+                    if len(row) == width:
+                        sku = row[isku].strip()
+                        try:
+                            q = int(row[iqty])
+                            w, _, f = row[icost].partition(".")
+                            if len(f) == exp and f.isdigit():
+                                c = int(w + f)  # "12.50" -> 1250 exactly, without a Decimal
+                            else:
+                                m = Decimal(row[icost]) * scale
+                                c = int(m)
+                                if c != m:
+                                    c = int(m.to_integral_value(half_even))
+                            if (
+                                sku and 0 <= q <= MAX_QTY and 0 <= c <= max_minor and len(sku) <= 200
+                                and seen.setdefault(sku, line) == line
+                            ):
+                                append(new(PR, (line, sku, q, c, currency, None, None, None)))
+                                continue
+                        except bad:
+                            pass
+                    r = convert(row, line)
+                    if r is not None:
+                        append(r)
+                table.last_line = last
+                consumed += n
+                if n < want:
+                    eof = True
+                    break
+            except csv.Error as e:
+                consumed += n + 1
+                line = last + 1
+                table.last_line = reader.line_num
+                table.bad_record(line, str(e))
+        errors = conv.errors + table.take_errors(None if eof else table.last_line)
+        if rows or errors:
+            yield _batch(rows, errors)
+
+
+def dry_run(stream: BinaryIO, name: str, spec: FeedSpec, rows: int = 5) -> list[dict[str, Any]]:
+    """What the first `rows` records became, for a preview table.
+
+    Each item: {"line", "raw": {header: cell}, "fields": {field: {"column", "raw", "value", "error"}},
+    "kept": bool, "errors": [{"field", "reason"}]} (errors include whole-row ones, field None).
+    """
+    fmt, stream, head = _open(stream, name, spec)
+    if fmt == "x12":
+        raise FeedFormatError("dry_run does not preview X12 846 files")
+    if not head.strip():
+        return []
+    table = _table(fmt, stream, head, spec)
+    conv = _converter(table, spec)
+    if conv is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for line, cells in table.records():
+        if table.dirty:
+            conv.bind(spec.mapping.resolve(table.headers))
+            table.dirty = False
+        if not any(c.strip() for c in cells):
+            continue
+        conv.errors = []
+        trace: dict[str, Any] = {}
+        row = conv.convert(cells, line, trace)
+        errors = conv.errors + [e for e in table.take_errors(line) if e.line == line]
+        headers = table.headers or [f"#{i + 1}" for i in range(len(cells))]
+        out.append({
+            "line": line,
+            "raw": {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(headers)},
+            "fields": trace,
+            "kept": row is not None,
+            "errors": [{"field": e.field, "reason": e.reason} for e in errors],
+        })
+        if len(out) >= rows:
+            break
+    return out

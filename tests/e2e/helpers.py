@@ -1,0 +1,53 @@
+"""Running dropbridge for real in tests: API server, in-process huey consumer, emulators."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+
+from dropbridge.api.app import create_app
+from dropbridge.jobs.queue import Ticker
+from dropbridge.sandbox.server import start_server
+from dropbridge.services.sync_feed import sync_feed
+
+SHIP_TO = {"name": "Jane Doe", "address1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+           "country_code": "US"}
+
+
+@contextlib.contextmanager
+def running(app, *, workers: int = 2):
+    """The API on a real port plus a worker consumer and the sweeper, as `dropbridge serve` runs them."""
+    api = start_server(create_app(app))
+    consumer = app.huey.create_consumer(workers=workers, worker_type="thread")
+    ticker = Ticker(app.ctx, app.huey)
+    consumer.start()
+    ticker.start()
+    try:
+        yield api
+    finally:
+        ticker.stop()
+        consumer.stop(graceful=True)
+        api.stop()
+
+
+def load_feed(ctx, supplier: str, rows: list[tuple[str, int, str]], extra: str = ""):
+    text = "sku,qty,cost\n" + "".join(f"{s},{q},{c}\n" for s, q, c in rows) + extra
+    return sync_feed(ctx, supplier, io.BytesIO(text.encode()), f"{supplier}.csv")
+
+
+def order_body(external_id: str, lines, store: str = "shop", shipping: str = "0.00") -> dict:
+    return {"store": store, "external_id": external_id, "currency": "USD", "ship_to": dict(SHIP_TO),
+            "shipping_price": shipping,
+            "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines]}
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
