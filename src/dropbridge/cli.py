@@ -195,8 +195,8 @@ def sync_feed_cmd(supplier: str, path: Path = typer.Argument(..., exists=True, d
     built = _app()
     if dry_run:
         from .connectors.feeds.reader import dry_run as preview
-        from .services.sync_feed import feed_spec_for
         from .services.record_shipment import supplier_by_name
+        from .services.sync_feed import feed_spec_for
 
         spec = feed_spec_for(supplier_by_name(built.ctx, supplier))
         with path.open("rb") as fh:

@@ -15,8 +15,8 @@ from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError, WebhookRejected
 from dropbridge.domain.money import Money
 from dropbridge.services import order_view
-from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.inbound_events import receive_webhook
+from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.records import new_correlation_id
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import check_token

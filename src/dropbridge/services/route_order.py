@@ -67,9 +67,8 @@ def route_order(ctx, order_id: int) -> str:
                             f"order {order.external_id} line {line.line_no} ({line.sku} x{line.quantity}): "
                             f"{line.routing['reason']}", severity="error", order_id=order.id,
                             store_id=order.store_id)
-        elif all(ln.status != LineStatus.PENDING for ln in order.lines):
-            if order.status != OrderStatus.ROUTED:
-                order.status = advance("order", order.status, OrderStatus.ROUTED)
+        elif order.status != OrderStatus.ROUTED and all(ln.status != LineStatus.PENDING for ln in order.lines):
+            order.status = advance("order", order.status, OrderStatus.ROUTED)
         order.updated_at = ctx.clock()
         audit(uow, ctx, "order.routed", f"order:{order.id}",
               {"lines": {ln.line_no: (ln.routing or {}).get("reason") for ln in pending},

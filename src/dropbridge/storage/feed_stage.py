@@ -116,7 +116,8 @@ class FeedStage:
                        s.cost_minor, s.currency, s.stock, 0, s.lead_time_days, :now, :now
                 FROM feed_stage s
                 WHERE s.cost_minor IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM supplier_offers o WHERE o.supplier_id = :sid AND o.supplier_sku = s.sku)"""),
+                  AND NOT EXISTS (SELECT 1 FROM supplier_offers o
+                                  WHERE o.supplier_id = :sid AND o.supplier_sku = s.sku)"""),
                 p(sid=supplier_id, now=ts))
             inserted = cur.rowcount
             zeroed = 0

@@ -107,9 +107,18 @@ mutation PublishProduct($input: ProductSetInput!, $identifier: ProductSetIdentif
   productSet(input: $input, identifier: $identifier, synchronous: true) {
     product {
       id
-      variants(first: 250) { nodes { id sku inventoryItem { id } } }
+      variants(first: 250) { pageInfo { hasNextPage endCursor } nodes { id sku inventoryItem { id } } }
     }
     userErrors { field message code }
+  }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/queries/product (variants past the first 250)
+PRODUCT_VARIANTS_QUERY = """
+query ProductVariants($id: ID!, $after: String) {
+  product(id: $id) {
+    variants(first: 250, after: $after) { pageInfo { hasNextPage endCursor } nodes { id sku inventoryItem { id } } }
   }
 }
 """
@@ -395,9 +404,16 @@ class ShopifyStore:
         if payload["userErrors"]:
             raise PermanentError(f"productSet {product.sku}: {payload['userErrors']}")
         published = payload["product"]
+        nodes = list(published["variants"]["nodes"])
+        info = published["variants"]["pageInfo"]
+        while info["hasNextPage"]:
+            more = self.client.execute(PRODUCT_VARIANTS_QUERY, {"id": published["id"], "after": info["endCursor"]},
+                                       what="shopify product variants")
+            nodes.extend(more["product"]["variants"]["nodes"])
+            info = more["product"]["variants"]["pageInfo"]
         variant_ids: dict[str, str] = {}
         inventory_ids: dict[str, str] = {}
-        for node in published["variants"]["nodes"]:
+        for node in nodes:
             variant_ids[node["sku"]] = node["id"]
             if node.get("inventoryItem"):
                 inventory_ids[node["sku"]] = node["inventoryItem"]["id"]

@@ -61,7 +61,7 @@ def verify(
     if given is None:
         ping = PING_BODY.match(raw_body.strip())
         if ping and _header(headers, "X-WC-Webhook-Topic") is None:
-            return InboundEvent(event_id=f"ping:{ping.group(1)}", topic="ping", payload=None)
+            return InboundEvent(event_id=f"ping:{ping.group(1).decode()}", topic="ping", payload=None)
         raise WebhookRejected("missing X-WC-Webhook-Signature")
     if not secret:
         raise WebhookRejected("no webhook secret configured")

@@ -1,0 +1,42 @@
+"""The scaled queue: the same order flow with huey on Redis instead of SQLite."""
+
+from __future__ import annotations
+
+from dropbridge.bootstrap import bootstrap
+from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
+from dropbridge.domain.money import Money
+from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
+from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
+from dropbridge.services.connections import add_store, add_supplier
+from dropbridge.services.ingest_order import ingest_order
+from dropbridge.services.order_view import order_detail
+from dropbridge.storage.migrate import upgrade
+
+from ..conftest import make_settings
+from .helpers import load_feed, running, wait_for
+
+
+def test_order_reaches_supplier_through_redis_queue(tmp_path, redis_url):
+    app = bootstrap(make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", queue_url=redis_url))
+    assert type(app.huey).__name__ == "RedisHuey"
+    upgrade(app.engine)
+    emu = RestSupplierEmulator(api_key="k", name="acme", ship_after_seconds=None)
+    store = HeadlessStoreEmulator("s")
+    emu.start()
+    store.start()
+    try:
+        add_store(app.ctx, "shop", "headless", store.events_url, {"webhook_secret": "s"})
+        add_supplier(app.ctx, "acme", "rest", emu.url, {"api_key": "k"}, {"currency": "USD"})
+        load_feed(app.ctx, "acme", [("TEE", 10, "8.50")])
+        with running(app):
+            ext = ExternalOrder(external_id="R-1", currency="USD",
+                                ship_to=Address(name="J", address1="1 Main", city="X", country_code="US"),
+                                lines=[ExternalOrderLine("1", "TEE", 3, Money(2400, "USD"))])
+            order_id = ingest_order(app.ctx, "shop", ext).order_id
+            d = wait_for(lambda: (x := order_detail(app.ctx, order_id))["status"] == "submitted" and x)
+        assert [(o["reference"], o["items"][0]["quantity"]) for o in emu.orders()] == [
+            (d["supplier_orders"][0]["reference"], 3)]
+    finally:
+        emu.stop()
+        store.stop()
+        app.close()

@@ -1,0 +1,78 @@
+"""Feed sync on real databases: changed rows only, bad rows reported by line, quarantine of short feeds."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from dropbridge.domain.model import SupplierOffer
+from dropbridge.services.connections import add_supplier
+from dropbridge.services.order_view import list_alerts, sync_run_detail
+from dropbridge.services.sync_feed import sync_feed
+
+
+def feed(rows, extra=""):
+    return io.BytesIO(("sku,qty,cost\n" + "".join(f"{s},{q},{c}\n" for s, q, c in rows) + extra).encode())
+
+
+def stock(app) -> dict[str, tuple[int, int]]:
+    with app.ctx.uow(read_only=True) as uow:
+        from sqlalchemy import select
+
+        return {o.supplier_sku: (o.stock, o.cost_minor) for o in uow.session.scalars(select(SupplierOffer))}
+
+
+@pytest.fixture
+def acme(app):
+    add_supplier(app.ctx, "acme", "rest", "http://x", {"api_key": "k"},
+                 {"currency": "USD", "feed_max_error_rate": 0.2})
+    return app
+
+
+ROWS = [(f"SKU-{i:03d}", i, f"{i}.50") for i in range(1, 21)]
+
+
+def test_full_then_changed_rows_only(acme):
+    app = acme
+    first = sync_feed(app.ctx, "acme", feed(ROWS), "a.csv")
+    assert (first.status, first.rows_read, first.changed, first.inserted, first.unchanged) == ("applied", 20, 20, 20, 0)
+    changed = [(s, q + 1, c) if i % 5 == 0 else (s, q, c) for i, (s, q, c) in enumerate(ROWS)]
+    changed[1] = (changed[1][0], changed[1][1], "99.99")  # a price change
+    second = sync_feed(app.ctx, "acme", feed(changed[:-1]), "b.csv")  # the last SKU is absent
+    assert (second.status, second.changed, second.unchanged, second.zeroed, second.pushes_owed) == (
+        "applied", 5, 14, 1, 6)
+    s = stock(app)
+    assert s["SKU-001"] == (2, 150) and s["SKU-002"] == (2, 9999) and s["SKU-020"] == (0, 2050)
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_good_rows_apply(acme):
+    app = acme
+    out = sync_feed(app.ctx, "acme", feed(ROWS[:10], extra="BAD-1,-3,1.00\nBAD-2,4,abc\n"), "c.csv")
+    assert (out.status, out.rows_read, out.changed, out.rejected) == ("applied", 12, 10, 2)
+    detail = sync_run_detail(app.ctx, out.run_id)
+    assert [(r["line"], r["field"]) for r in detail["rejects"]] == [(12, "qty"), (13, "cost")]
+    assert "BAD-1" not in stock(app) and len(stock(app)) == 10
+
+
+def test_truncated_full_feed_is_quarantined_and_changes_nothing(acme):
+    app = acme
+    sync_feed(app.ctx, "acme", feed(ROWS), "full.csv")
+    before = stock(app)
+    out = sync_feed(app.ctx, "acme", feed([(s, 0, c) for s, q, c in ROWS[:8]]), "half.csv")
+    assert out.status == "quarantined"
+    assert "below 50% of the last good run's 20" in out.reason
+    assert stock(app) == before
+    assert [a["kind"] for a in list_alerts(app.ctx)][:1] == ["feed.quarantined"]
+    empty = sync_feed(app.ctx, "acme", io.BytesIO(b""), "empty.csv")
+    assert empty.status == "quarantined" and "never zeroes" in empty.reason
+    assert stock(app) == before
+
+
+def test_delta_feed_touches_only_its_rows(acme):
+    app = acme
+    sync_feed(app.ctx, "acme", feed(ROWS), "full.csv")
+    out = sync_feed(app.ctx, "acme", feed([("SKU-003", 0, "3.50")]), "delta.csv", mode="delta")
+    assert (out.status, out.changed, out.zeroed) == ("applied", 1, 0)
+    s = stock(app)
+    assert s["SKU-003"] == (0, 350) and s["SKU-004"] == (4, 450) and len(s) == 20
