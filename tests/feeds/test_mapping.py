@@ -52,7 +52,8 @@ def test_round_trip_and_preset_override():
     assert m.fields["cost"] == ("Retailer's Cost",)
     again = ColumnMapping.from_dict(m.to_dict())
     assert again == m
-    spec = FeedSpec.from_dict({"format": "csv", "delimiter": "tab", "currency": "eur", "mapping": m.to_dict()})
+    spec = FeedSpec.from_dict(
+        {"format": "csv", "delimiter": "tab", "currency": "eur", "mapping": m.to_dict()})
     assert spec.delimiter == "\t" and spec.currency == "EUR"
     assert FeedSpec.from_dict(spec.to_dict()) == spec
     assert FeedSpec.from_dict({"mapping": "doba"}).mapping == preset("doba")
@@ -68,8 +69,10 @@ def test_bad_mappings_are_rejected(bad):
         ColumnMapping.from_dict(bad)
 
 
-@pytest.mark.parametrize("bad", [{"format": "xml"}, {"delimiter": ";;"}, {"encoding": "nope-8"}, {"currency": "XX"},
-                                 {"colour": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"format": "xml"}, {"delimiter": ";;"}, {"encoding": "nope-8"}, {"currency": "XX"}, {"colour": 1}],
+)
 def test_bad_specs_are_rejected(bad):
     with pytest.raises((ValueError, LookupError)):
         FeedSpec.from_dict(bad)

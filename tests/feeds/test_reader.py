@@ -17,9 +17,9 @@ NO_CATALOG = None
 
 
 def catalog(**kw):
-    base = {"title": None, "description": None, "parent_sku": None, "options": {}, "images": [], "brand": None,
-            "mpn": None, "msrp_minor": None, "map_minor": None, "weight": None, "weight_unit": None,
-            "category": None, "status": None}
+    base = {"title": None, "description": None, "parent_sku": None, "options": {}, "images": [],
+            "brand": None, "mpn": None, "msrp_minor": None, "map_minor": None, "weight": None,
+            "weight_unit": None, "category": None, "status": None}
     base.update(kw)
     return base
 
@@ -176,7 +176,7 @@ def test_xlsx_float_cells():
     rows, errors = read(SAMPLES / "inventory.xlsx")
     assert rows == [
         ParsedRow(2, "X-1", 5, 1250, "USD", None, "00012345678905", catalog(title="Tee")),
-        ParsedRow(3, "X-2", 3, 10, "USD", None, None, catalog(title="Mug")),  # 0.1 via repr, not 0.1000000000000000055
+        ParsedRow(3, "X-2", 3, 10, "USD", None, None, catalog(title="Mug")),  # 0.1 by repr, exactly
         ParsedRow(5, "X-3", 1, 725, "USD", None, "04006381333931", catalog()),  # row 4 is empty
     ]
     assert brief(errors) == [(6, "qty", "-1 is negative")]
@@ -242,7 +242,8 @@ def test_jsonl():
 def test_jsonl_later_objects_may_add_keys():
     data = b'{"sku": "A", "qty": 1, "cost": 1}\n{"sku": "B", "qty": 2, "cost": 2, "upc": "012345678905"}\n'
     rows, errors = read(data, name="x.jsonl")
-    assert rows == [ParsedRow(1, "A", 1, 100, "USD"), ParsedRow(2, "B", 2, 200, "USD", None, "00012345678905")]
+    assert rows == [
+        ParsedRow(1, "A", 1, 100, "USD"), ParsedRow(2, "B", 2, 200, "USD", None, "00012345678905")]
     assert errors == []
 
 
@@ -304,8 +305,8 @@ def test_batches_stream_and_keep_line_numbers():
     assert [(len(b.rows), len(b.errors)) for b in batches] == [(10, 0), (10, 0), (5, 1)]  # records per batch
     assert [r.line for b in batches for r in b.rows] == list(range(2, 27))
     assert brief(batches[-1].errors) == [(27, "sku", "duplicate sku, first seen on line 5")]
-    assert list(read_feed(io.BytesIO(b"sku,qty,cost\nA,1,1\n"), name="f.csv", spec=FeedSpec(), batch_size=1)) == [
-        FeedBatch([ParsedRow(2, "A", 1, 100, "USD")], [])]
+    one = read_feed(io.BytesIO(b"sku,qty,cost\nA,1,1\n"), name="f.csv", spec=FeedSpec(), batch_size=1)
+    assert list(one) == [FeedBatch([ParsedRow(2, "A", 1, 100, "USD")], [])]
 
 
 def test_fast_and_general_paths_agree():
@@ -325,7 +326,8 @@ def test_fast_and_general_paths_agree():
 
 
 def test_headerless_with_positions():
-    spec = FeedSpec.from_dict({"has_header": False, "mapping": {"fields": {"sku": [2], "qty": [3], "cost": [1]}}})
+    spec = FeedSpec.from_dict(
+        {"has_header": False, "mapping": {"fields": {"sku": [2], "qty": [3], "cost": [1]}}})
     rows, errors = read(b"1.50,A,3\n2.00,B,x\n", spec)
     assert rows == [ParsedRow(1, "A", 3, 150, "USD")]
     assert brief(errors) == [(2, "qty", "'x' is not a whole number")]
@@ -349,7 +351,8 @@ def test_transforms_defaults_status_and_stock_only():
         ParsedRow(4, "3", 1, 5, "EUR", 4, None, catalog()),
     ]
     assert errors == []
-    stock_only = FeedSpec.from_dict({"mapping": {"fields": {"sku": ["sku"], "qty": ["qty"]}, "stock_only": True}})
+    stock_only = FeedSpec.from_dict(
+        {"mapping": {"fields": {"sku": ["sku"], "qty": ["qty"]}, "stock_only": True}})
     rows, errors = read(b"sku,qty\nA,1\n", stock_only)
     assert rows == [ParsedRow(2, "A", 1, None, "USD")]
 
@@ -365,7 +368,8 @@ def test_currency_column_and_codes_in_amounts():
 
 
 def test_catalog_fields_with_options_and_prices():
-    data = (b"sku,qty,cost,msrp,map,option1 name,option1 value,option2 name,option2 value,weight,parent sku,brand\n"
+    data = (b"sku,qty,cost,msrp,map,option1 name,option1 value,option2 name,option2 value,weight,"
+            b"parent sku,brand\n"
             b"T-M,1,5,$19.99,15.00,Size,M,Color,Black,0.4 lb,T,Acme\n"
             b"T-L,1,5,abc,,,L,,,,T,Acme\n")
     rows, errors = read(data)
@@ -422,7 +426,8 @@ def test_dry_run():
     }
     assert out[3]["kept"] is True
     assert out[3]["fields"]["gtin"]["error"] == "upc: check digit of 12345678906 is 6, expected 5"
-    assert out[3]["errors"] == [{"field": "gtin", "reason": "upc: check digit of 12345678906 is 6, expected 5"}]
+    assert out[3]["errors"] == [
+        {"field": "gtin", "reason": "upc: check digit of 12345678906 is 6, expected 5"}]
     bad = dry_run(io.BytesIO((SAMPLES / "malformed.csv").read_bytes()), "m.csv", FeedSpec(), rows=3)
     assert bad[1]["kept"] is False
     assert bad[1]["fields"]["sku"] == {"column": "sku", "raw": "", "value": None, "error": "blank sku"}
@@ -434,3 +439,16 @@ def test_non_fatal_classification():
     assert is_fatal(RowError(1, "qty", "x"))
     assert is_fatal(RowError(1, None, "x"))
     assert not is_fatal(RowError(1, "gtin", "x"))
+
+
+def test_dry_run_table_is_flat_strings():
+    from dropbridge.connectors.feeds.reader import dry_run_table
+
+    preview = dry_run(io.BytesIO((SAMPLES / "malformed.csv").read_bytes()), "m.csv", FeedSpec(), rows=20)
+    table = dry_run_table(preview)
+    assert table[0] == {"line": "2", "kept": "yes", "sku": "'OK-1' -> OK-1", "qty": "'5' -> 5",
+                        "cost": "'10.00' -> 1000", "currency": "USD", "row errors": ""}
+    assert table[1]["sku"] == "'' -> ERROR blank sku"
+    by_line = {r["line"]: r for r in table}
+    assert by_line["11"]["row errors"].startswith("row has 4 fields but the header has 3")
+    assert all(isinstance(v, str) for row in table for v in row.values())

@@ -111,7 +111,8 @@ def test_two_decimal_amounts_are_exact(d):
     assert parse_amount(f"{d:,.2f}")[0] == d
 
 
-@pytest.mark.parametrize("text, days", [("3", 3), ("3 days", 3), ("3-5", 5), ("2 to 4 business days", 4), ("", None)])
+@pytest.mark.parametrize(
+    "text, days", [("3", 3), ("3 days", 3), ("3-5", 5), ("2 to 4 business days", 4), ("", None)])
 def test_lead_time(text, days):
     assert parse_lead_time(text) == days
 

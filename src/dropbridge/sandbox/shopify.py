@@ -862,13 +862,14 @@ class ShopifyEmulator:
             except GraphQLError as exc:
                 return 200, {"errors": [exc.as_json()]}
             self._refill()
-            if requested > self.max_query_cost:
+            # A query the bucket could never hold would be throttled forever: refuse it outright.
+            max_cost = min(self.max_query_cost, int(self.bucket_size))
+            if requested > max_cost:
                 return 200, {
                     "errors": [{
                         "message": f"Query cost is {requested}, which exceeds the single query max cost "
-                        f"limit ({self.max_query_cost}).",
-                        "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested,
-                                       "maxCost": self.max_query_cost},
+                        f"limit ({max_cost}).",
+                        "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": max_cost},
                     }],
                     "extensions": self._cost_ext(requested, None),
                 }

@@ -169,6 +169,7 @@ class WooCommerceEmulator:
             self.notes: dict[int, list[dict[str, Any]]] = {}
             self.webhooks: dict[int, dict[str, Any]] = {}
             self._pending: set[tuple[int, int]] = set()
+            self._inflight = 0
             self.deliveries: list[dict[str, Any]] = []
             self.emails: list[dict[str, Any]] = []
             self.calls = 0
@@ -285,7 +286,7 @@ class WooCommerceEmulator:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._pending and self._queue.empty():
+                if not self._pending and not self._inflight and self._queue.empty():
                     return
             time.sleep(0.01)
         raise TimeoutError("webhook deliveries still pending")
@@ -619,6 +620,8 @@ class WooCommerceEmulator:
             job = self._queue.get()
             if job is None:
                 return
+            with self._lock:
+                self._inflight += 1
             kind, hook_id, arg = job
             if self.delivery_delay:
                 time.sleep(self.delivery_delay)
@@ -629,6 +632,9 @@ class WooCommerceEmulator:
                     self._deliver(hook_id, int(arg))
             except Exception:  # the emulator must keep delivering whatever one delivery did
                 pass
+            finally:
+                with self._lock:
+                    self._inflight -= 1
 
     def _ping(self, hook_id: int) -> None:
         with self._lock:

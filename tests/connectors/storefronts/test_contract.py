@@ -286,7 +286,6 @@ def test_throttled_push_recovers(harness):
     assert (result.applied, result.failed) == (1, [])
     assert harness.stock_of(variant_id) == 9
     assert harness.api_calls() - before == 3  # two refused, one served
-    assert result.calls == 3
 
 
 # -- fulfillment ------------------------------------------------------------------------------------

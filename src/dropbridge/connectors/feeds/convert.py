@@ -141,7 +141,8 @@ class RowConverter:
                 amount, code = parse_amount(cost_text, self.comma_decimal)
                 if code is not None:
                     if from_column and code != currency:
-                        raise ValueError(f"{cost_text!r} is in {code} but the currency column says {currency}")
+                        raise ValueError(
+                            f"{cost_text!r} is in {code} but the currency column says {currency}")
                     currency = code
                 scale = self.transforms["cost"].scale if "cost" in self.transforms else None
                 if scale is not None:

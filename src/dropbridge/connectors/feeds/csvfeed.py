@@ -112,7 +112,9 @@ class DecodedLines:
         return "".join(out)
 
 
-def text_lines(stream: BinaryIO, head: bytes, encoding: str | None) -> tuple[Iterator[str], DecodedLines | None]:
+def text_lines(
+    stream: BinaryIO, head: bytes, encoding: str | None
+) -> tuple[Iterator[str], DecodedLines | None]:
     """Lines of the file (terminators kept) and the decoder that collects encoding errors, if any.
 
     `stream` reads the whole file from its start; `head` is its first bytes, for detection only.

@@ -119,7 +119,9 @@ def _converter(table, spec: FeedSpec) -> RowConverter | None:
     )
 
 
-def read_feed(stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000) -> Iterator[FeedBatch]:
+def read_feed(
+    stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000
+) -> Iterator[FeedBatch]:
     """Batches of at most `batch_size` records (rows plus errors) from a feed file, streaming.
 
     `stream` is a binary file object; `name` the file name (for format sniffing and messages).
@@ -277,4 +279,18 @@ def dry_run(stream: BinaryIO, name: str, spec: FeedSpec, rows: int = 5) -> list[
         })
         if len(out) >= rows:
             break
+    return out
+
+
+def dry_run_table(preview: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """dry_run output flattened to one string per cell: line, kept, each field as "raw -> value" or
+    "raw -> ERROR reason", and whole-row errors; ready for a CLI table."""
+    out: list[dict[str, str]] = []
+    for item in preview:
+        flat = {"line": str(item["line"]), "kept": "yes" if item["kept"] else "NO"}
+        for name, f in item["fields"].items():
+            raw = "" if f["raw"] is None else repr(f["raw"]) + " -> "
+            flat[name] = raw + (f"ERROR {f['error']}" if f["error"] else str(f["value"]))
+        flat["row errors"] = "; ".join(e["reason"] for e in item["errors"] if e["field"] is None)
+        out.append(flat)
     return out

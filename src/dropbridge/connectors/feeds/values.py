@@ -58,7 +58,8 @@ def normalize_number(text: str, comma_decimal: bool) -> str:
         if not frac.isdigit() or not (whole.isdigit() or whole == ""):
             raise ValueError(f"{text!r} is not a number")
         is_thousands = (
-            len(frac) == 3 and whole[:1] not in ("", "0") and len(whole) <= 3 and comma_decimal == (sep == ".")
+            len(frac) == 3 and whole[:1] not in ("", "0") and len(whole) <= 3
+            and comma_decimal == (sep == ".")
         )
         return whole + frac if is_thousands else whole + "." + frac
     if not s.isdigit():
