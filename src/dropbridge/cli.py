@@ -195,13 +195,14 @@ def sync_feed_cmd(supplier: str, path: Path = typer.Argument(..., exists=True, d
     built = _app()
     if dry_run:
         from .connectors.feeds.reader import dry_run as preview
+        from .connectors.feeds.reader import dry_run_table
         from .services.record_shipment import supplier_by_name
         from .services.sync_feed import feed_spec_for
 
         spec = feed_spec_for(supplier_by_name(built.ctx, supplier))
         with path.open("rb") as fh:
-            rows = preview(fh, path.name, spec)
-        _table(rows, list(rows[0]) if rows else [])
+            rows = dry_run_table(preview(fh, path.name, spec))
+        _table(rows, list(rows[0]) if rows else [], title=f"{path.name}: first rows as dropbridge reads them")
         return
     total = path.stat().st_size
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
