@@ -16,7 +16,11 @@ from dropbridge.storage.tables import metadata
 
 
 def test_migrations_reach_head_and_match_the_tables(app):
-    assert current(app.engine) == "0001"
+    from alembic.script import ScriptDirectory
+
+    from dropbridge.storage.migrate import alembic_config
+
+    assert current(app.engine) == ScriptDirectory.from_config(alembic_config(app.engine)).get_current_head()
     with app.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []

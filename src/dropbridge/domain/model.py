@@ -43,6 +43,14 @@ class Product:
     title: str = ""
     description: str = ""
     created_at: datetime | None = None
+    # Catalog import (services/import_catalog.py); all optional.
+    description_html: str | None = None  # sanitised HTML; `description` holds its plain text
+    brand: str | None = None
+    category: str | None = None  # ours, from the supplier's category mapping rules
+    supplier_category: str | None = None  # as the supplier wrote it
+    option_names: list[str] | None = None  # ["Size", "Color"], in display order
+    supplier_id: int | None = None  # the supplier whose feed created it: only its feed rewrites content
+    updated_at: datetime | None = None
 
 
 @entity
@@ -52,6 +60,57 @@ class Variant:
     sku: str
     title: str = ""
     gtin: str | None = None
+    # Catalog import; all optional.
+    options: dict[str, str] | None = None  # {"Size": "M", "Color": "Black"}
+    position: int | None = None  # order within its product
+    mpn: str | None = None
+    msrp_minor: int | None = None
+    map_minor: int | None = None
+    currency: str | None = None  # of msrp_minor and map_minor
+    weight: str | None = None  # decimal text, in weight_unit
+    weight_unit: str | None = None
+    status: str | None = None  # the supplier's status text (active, discontinued, ...)
+
+
+@entity
+class VariantSource:
+    """Which variant a supplier SKU describes, and how that was decided (created, sku, gtin)."""
+
+    id: int | None = None
+    supplier_id: int
+    supplier_sku: str
+    variant_id: int
+    matched_by: str  # created | sku | gtin
+    gtin: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@entity
+class CatalogImage:
+    """A stored image file, content-addressed: `sha256` of the stored bytes names the file."""
+
+    id: int | None = None
+    source_sha256: str  # of the downloaded bytes: the deduplication key, with `profile`
+    profile: str  # how it was processed (size, format, watermark); another profile is another file
+    sha256: str
+    path: str  # relative to data_dir / "images"
+    format: str  # jpeg | webp
+    width: int
+    height: int
+    size_bytes: int
+    created_at: datetime | None = None
+
+
+@entity
+class ProductImage:
+    id: int | None = None
+    product_id: int
+    image_id: int
+    variant_id: int | None = None  # None: the whole product's image
+    supplier_id: int | None = None
+    position: int = 0
+    source_url: str | None = None
 
 
 @entity
@@ -115,6 +174,9 @@ class Order:
     email: str | None = None
     ship_to: dict[str, Any] = field(default_factory=dict)
     shipping_price_minor: int = 0
+    hold_reason: str | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+    fx: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     lines: list[OrderLine] = field(default_factory=list)

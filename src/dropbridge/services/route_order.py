@@ -1,27 +1,71 @@
 """Route an order's pending lines to supplier offers, reserve stock atomically, and write the supplier
-orders with their idempotency keys and the jobs that send them, all in one transaction."""
+orders with their idempotency keys and the jobs that send them, all in one transaction.
+
+The decision itself is `domain.routing.plan_order`; this module gathers its inputs (offers, supplier
+terms, measured reliability and lead times, FX rates, the merchant's rules) and acts on its result."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from statistics import median
 
-from dropbridge.domain.ledger import EntryKind, signed
-from dropbridge.domain.model import LedgerEntry, Order, Reservation, SupplierOrder, SupplierOrderLine
+from dropbridge.domain.ledger import EntryKind, margin, signed
+from dropbridge.domain.model import LedgerEntry, Order, Reservation, Store, SupplierOrder, SupplierOrderLine
 from dropbridge.domain.money import Money
-from dropbridge.domain.routing import Candidate, route_line
+from dropbridge.domain.routing import Candidate, LineRequest, Rules, convert, plan_order
 from dropbridge.domain.states import LineStatus, OrderStatus, advance
 
+from .fx import rate_table
 from .records import audit, raise_alert, schedule
 
 ROUTABLE = {OrderStatus.ACCEPTED, OrderStatus.ON_HOLD, OrderStatus.ROUTED, OrderStatus.SUBMITTED,
             OrderStatus.PARTIALLY_SHIPPED}
+STATS_WINDOW = timedelta(days=90)
 
 
-def supplier_terms(supplier, currency: str) -> tuple[int, Money]:
-    """(stock buffer, shipping per supplier order) from the supplier's configuration."""
+@dataclass(frozen=True)
+class SupplierTerms:
+    """What a supplier's configuration says about serving an order (see README, supplier --config)."""
+
+    buffer: int
+    shipping: Money
+    fees: Money | None
+    ships_to: frozenset[str] | None
+    stale_after_hours: float | None
+    lead_time_days: int | None
+
+
+def supplier_terms(supplier, destination: str | None, currency: str) -> SupplierTerms:
     cfg = supplier.config or {}
-    shipping = Money.parse(str(cfg.get("shipping_per_order", "0")), cfg.get("currency", currency))
-    return int(cfg.get("buffer", 0)), shipping
+    cur = cfg.get("currency", currency)
+    rates = cfg.get("shipping_rates") or {}  # {"US": "4.00", "*": "9.00"}
+    ship = rates.get(destination) or rates.get("*") or cfg.get("shipping_per_order", "0")
+    ships_to = cfg.get("ships_to")
+    return SupplierTerms(
+        buffer=int(cfg.get("buffer", 0)),
+        shipping=Money.parse(str(ship), cur),
+        fees=Money.parse(str(cfg["order_fee"]), cur) if cfg.get("order_fee") else None,
+        ships_to=frozenset(ships_to) if ships_to else None,
+        stale_after_hours=float(cfg["stale_after_hours"]) if cfg.get("stale_after_hours") else None,
+        lead_time_days=int(cfg["lead_time_days"]) if cfg.get("lead_time_days") is not None else None,
+    )
+
+
+def merchant_rules(store) -> tuple[Rules, dict[str, str], Decimal | None]:
+    """(rules, per-SKU pins, margin floor percent) from the store's `routing` configuration."""
+    cfg = (store.config or {}).get("routing") or {}
+    per_day = cfg.get("lead_time_cost_per_day")
+    rules = Rules(
+        excluded=frozenset(cfg.get("exclude", [])),
+        priority=tuple(cfg.get("priority", [])),
+        prefer_single_supplier=bool(cfg.get("prefer_single_supplier", False)),
+        lead_time_cost_per_day=Money.parse(str(per_day), cfg.get("currency", "USD")) if per_day else None,
+    )
+    floor = cfg.get("margin_floor_percent")
+    return rules, dict(cfg.get("pins", {})), Decimal(str(floor)) if floor is not None else None
 
 
 def route_order(ctx, order_id: int) -> str:
@@ -32,35 +76,95 @@ def route_order(ctx, order_id: int) -> str:
         pending = [ln for ln in order.lines if ln.status == LineStatus.PENDING]
         if not pending:
             return "nothing to route"
+        store = uow.get(Store, order.store_id)
+        rules, pins, floor = merchant_rules(store)
+        destination = (order.ship_to or {}).get("country_code")
+        rates, sources = rate_table(uow)
+        now = ctx.clock()
+        outcomes = uow.supplier_stats.outcomes(now - STATS_WINDOW)
+        measured = uow.supplier_stats.shipping_days(now - STATS_WINDOW)
 
-        chosen: dict[int, list] = defaultdict(list)  # supplier id -> [(line, offer)]
-        suppliers = {}
-        unroutable = []
         for line in pending:
             if line.variant_id is None:
                 variant = uow.catalog.variant_by_sku(line.sku)
                 line.variant_id = variant.id if variant else None
-            previous = line.routing or {}
-            excluded = frozenset(previous.get("excluded", []))
-            decision, offer, supplier = _decide_and_reserve(uow, order, line, excluded)
-            line.routing = {**decision.as_dict(), "excluded": sorted(excluded),
-                            "attempt": previous.get("attempt", 0) + 1}
-            if offer is None:
-                line.status = LineStatus.UNROUTABLE
-                line.offer_id = None
-                unroutable.append(line)
-                continue
-            uow.add(Reservation(offer_id=offer.id, order_line_id=line.id, quantity=line.quantity,
-                                created_at=ctx.clock()))
-            line.status = LineStatus.ROUTED
-            line.offer_id = offer.id
-            chosen[supplier.id].append((line, offer))
-            suppliers[supplier.id] = supplier
 
-        for supplier_id, items in chosen.items():
-            _write_supplier_order(ctx, uow, order, suppliers[supplier_id], items)
+        unroutable, routed = [], []
+        assigned: dict[int, tuple] = {}  # line id -> (offer, supplier, terms) reserved for it
+        excluded_now: dict[int, set[int]] = defaultdict(set)  # offers another order took meanwhile
+        for _attempt in range(5):
+            requests, context = [], {}
+            for line in pending:
+                if line in routed:
+                    continue
+                cands, ctx_rows = _candidates(uow, order, line, destination, outcomes, measured, now)
+                context[line.id] = ctx_rows
+                excluded = frozenset((line.routing or {}).get("excluded", [])) | excluded_now[line.id]
+                requests.append(LineRequest(line.id, line.quantity, cands, excluded, pins.get(line.sku)))
+            if not requests:
+                break
+            plan = plan_order(requests, order.currency, destination=destination, rates=rates, rules=rules)
+            if floor is not None and not (order.flags or {}).get("accept_low_margin"):
+                held = _margin_hold(uow, order, plan, floor)
+                if held:
+                    for line in pending:
+                        line.routing = {**(plan[line.id].as_dict() if line.id in plan else {}),
+                                        "excluded": (line.routing or {}).get("excluded", [])}
+                    order.hold_reason = held
+                    order.status = advance("order", order.status, OrderStatus.ON_HOLD)
+                    order.updated_at = now
+                    raise_alert(uow, ctx, "order.margin_below_floor", f"order {order.external_id}: {held}",
+                                order_id=order.id, store_id=order.store_id)
+                    audit(uow, ctx, "order.held", f"order:{order.id}", {"reason": held}, store_id=order.store_id)
+                    uow.commit()
+                    return "on hold: margin"
+            raced = False
+            for req in requests:
+                line = next(ln for ln in pending if ln.id == req.line_id)
+                decision = plan[line.id]
+                previous = line.routing or {}
+                line.routing = {**decision.as_dict(), "excluded": sorted(req.excluded - excluded_now[line.id]),
+                                "attempt": previous.get("attempt", 0) + 1,
+                                **({"rejected_by": previous["rejected_by"]} if "rejected_by" in previous else {})}
+                if decision.offer_id is None:
+                    line.status = LineStatus.UNROUTABLE
+                    line.offer_id = None
+                    unroutable.append(line)
+                    routed.append(line)
+                    continue
+                offer, supplier, terms = context[line.id][decision.offer_id]
+                if not uow.offers.try_reserve(offer.id, line.quantity, terms.buffer):
+                    excluded_now[line.id].add(offer.id)  # taken by a concurrent order: decide again
+                    raced = True
+                    continue
+                uow.add(Reservation(offer_id=offer.id, order_line_id=line.id, quantity=line.quantity,
+                                    created_at=now))
+                line.status = LineStatus.ROUTED
+                line.offer_id = offer.id
+                assigned[line.id] = (offer, supplier, terms)
+                _note_fx(order, offer.currency, rates, sources)
+                routed.append(line)
+            if not raced:
+                break
+            uow.flush()  # keep what this pass decided, then re-read stock that other orders changed
+            uow.session.expire_all()
 
+        by_supplier: dict[int, list] = defaultdict(list)
+        for line in pending:
+            if line.id in assigned:
+                offer, supplier, terms = assigned[line.id]
+                by_supplier[supplier.id].append((line, offer, supplier, terms))
+        for items in by_supplier.values():
+            _, _, supplier, terms = items[0]
+            _write_supplier_order(ctx, uow, order, supplier, terms, [(ln, of) for ln, of, _, _ in items], rates)
+
+        still_pending = [ln for ln in pending if ln.status == LineStatus.PENDING]
+        for line in still_pending:  # lost every race for stock: nothing left to take
+            line.status = LineStatus.UNROUTABLE
+            line.routing = {**(line.routing or {}), "reason": "stock taken by concurrent orders"}
+            unroutable.append(line)
         if unroutable:
+            order.hold_reason = "lines without an eligible supplier"
             order.status = advance("order", order.status, OrderStatus.ON_HOLD)
             for line in unroutable:
                 raise_alert(uow, ctx, "order.unroutable",
@@ -68,8 +172,9 @@ def route_order(ctx, order_id: int) -> str:
                             f"{line.routing['reason']}", severity="error", order_id=order.id,
                             store_id=order.store_id)
         elif order.status != OrderStatus.ROUTED and all(ln.status != LineStatus.PENDING for ln in order.lines):
+            order.hold_reason = None
             order.status = advance("order", order.status, OrderStatus.ROUTED)
-        order.updated_at = ctx.clock()
+        order.updated_at = now
         audit(uow, ctx, "order.routed", f"order:{order.id}",
               {"lines": {ln.line_no: (ln.routing or {}).get("reason") for ln in pending},
                "unroutable": [ln.line_no for ln in unroutable]}, store_id=order.store_id)
@@ -77,37 +182,56 @@ def route_order(ctx, order_id: int) -> str:
         return "routed" if not unroutable else "on hold"
 
 
-def _decide_and_reserve(uow, order, line, excluded):
-    """Pure decision, then an atomic reservation; if another order took the stock in between, decide
-    again with fresh numbers (bounded: each retry sees strictly less stock)."""
-    for _ in range(5):
-        rows = uow.offers.candidates(line.variant_id) if line.variant_id else []
-        candidates, by_offer = [], {}
-        for offer, supplier in rows:
-            buffer, shipping = supplier_terms(supplier, order.currency)
-            candidates.append(Candidate(
-                offer_id=offer.id, supplier_id=supplier.id, supplier=supplier.name,
-                supplier_sku=offer.supplier_sku, unit_cost=offer.cost, shipping=shipping, stock=offer.stock,
-                reserved=offer.reserved, buffer=buffer, lead_time_days=offer.lead_time_days))
-            by_offer[offer.id] = (offer, supplier, buffer)
-        decision = route_line(line.quantity, order.currency, candidates, excluded=excluded)
-        if decision.offer_id is None:
-            return decision, None, None
-        offer, supplier, buffer = by_offer[decision.offer_id]
-        if uow.offers.try_reserve(offer.id, line.quantity, buffer):
-            uow.refresh(offer)
-            return decision, offer, supplier
-        uow.session.expire_all()
-    return decision, None, None
+def _candidates(uow, order, line, destination, outcomes, measured, now):
+    rows = uow.offers.candidates(line.variant_id) if line.variant_id else []
+    cands, by_offer = [], {}
+    for offer, supplier in rows:
+        terms = supplier_terms(supplier, destination, order.currency)
+        good, bad = outcomes.get(supplier.id, (0, 0))
+        days = measured.get(supplier.id, [])
+        lead = round(median(days)) if len(days) >= 3 else (offer.lead_time_days or terms.lead_time_days)
+        age = (now - offer.as_of).total_seconds() / 3600 if offer.as_of else None
+        cands.append(Candidate(
+            offer_id=offer.id, supplier_id=supplier.id, supplier=supplier.name, supplier_sku=offer.supplier_sku,
+            unit_cost=offer.cost, shipping=terms.shipping, stock=offer.stock, reserved=offer.reserved,
+            buffer=terms.buffer, lead_time_days=lead, fees=terms.fees, ships_to=terms.ships_to,
+            feed_age_hours=age, stale_after_hours=terms.stale_after_hours,
+            # four notional good orders first, so one early refusal does not condemn a new supplier
+            reliability=(good + 4) / (good + bad + 4)))
+        by_offer[offer.id] = (offer, supplier, terms)
+    return cands, by_offer
 
 
-def _write_supplier_order(ctx, uow, order, supplier, items) -> SupplierOrder:
+def _margin_hold(uow, order, plan, floor: Decimal) -> str | None:
+    """Expected margin of the plan (revenue and fees already in the ledger, plus the planned landed
+    costs); a reason to hold when it falls below the floor."""
+    if any(d.offer_id is None for d in plan.values()):
+        return None  # unroutable lines hold the order anyway
+    entries = [(e.kind, e.amount) for e in uow.ledger.for_order(order.id)]
+    landed = sum((d.landed_cost.amount for d in plan.values() if d.landed_cost), 0)
+    entries.append((EntryKind.SUPPLIER_COST, Money(-landed, order.currency)))
+    totals = margin(entries, order.currency)
+    revenue = totals["revenue_total"].amount
+    pct = Decimal(totals["margin"].amount * 100) / revenue if revenue else Decimal(0)
+    if pct < floor:
+        return f"expected margin {pct:.1f}% ({totals['margin']}) is below the {floor}% floor"
+    return None
+
+
+def _note_fx(order, currency, rates, sources) -> None:
+    if currency != order.currency:
+        key = f"{currency}->{order.currency}"
+        order.fx = {**(order.fx or {}), key: {"rate": str(rates[(currency, order.currency)]),
+                                              "source": sources.get((currency, order.currency), "")}}
+
+
+def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates) -> SupplierOrder:
     now = ctx.clock()
     seq = uow.supplier_orders.count_for(order.id, supplier.id) + 1
     key = f"db-{order.id}-{supplier.id}-{seq}"  # derived from our ids: the supplier's external reference
-    _, shipping = supplier_terms(supplier, order.currency)
+    shipping = terms.shipping + (terms.fees or Money.zero(terms.shipping.currency))
     so = SupplierOrder(supplier_id=supplier.id, order_id=order.id, idempotency_key=key,
-                       currency=order.currency, shipping_cost_minor=shipping.amount, created_at=now,
+                       currency=terms.shipping.currency, shipping_cost_minor=shipping.amount, created_at=now,
                        updated_at=now)
     for line, offer in items:
         so.lines.append(SupplierOrderLine(order_line_id=line.id, supplier_sku=offer.supplier_sku,
@@ -115,17 +239,21 @@ def _write_supplier_order(ctx, uow, order, supplier, items) -> SupplierOrder:
                                           currency=offer.currency))
     uow.add(so)
     uow.flush()
-    # What we expect to pay, recorded at order time; invoices are reconciled against these.
+    # What we expect to pay, recorded at order time in the order's currency (at the stored rate);
+    # supplier invoices are reconciled against these.
     for line, offer in items:
-        cost = offer.cost * line.quantity
+        cost, _ = convert(offer.cost * line.quantity, order.currency, rates)
         uow.add(LedgerEntry(order_id=order.id, order_line_id=line.id, store_id=order.store_id,
                             supplier_id=supplier.id, kind=EntryKind.SUPPLIER_COST,
                             amount_minor=signed(EntryKind.SUPPLIER_COST, cost).amount, currency=cost.currency,
-                            memo=f"{so.idempotency_key}: {line.quantity} x {offer.supplier_sku}", created_at=now))
+                            memo=f"{so.idempotency_key}: {line.quantity} x {offer.supplier_sku}"
+                                 + (f" ({offer.cost * line.quantity})" if offer.currency != order.currency else ""),
+                            created_at=now))
     if shipping.amount:
+        ship, _ = convert(shipping, order.currency, rates)
         uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, supplier_id=supplier.id,
                             kind=EntryKind.SUPPLIER_SHIPPING,
-                            amount_minor=signed(EntryKind.SUPPLIER_SHIPPING, shipping).amount,
-                            currency=shipping.currency, memo=so.idempotency_key, created_at=now))
+                            amount_minor=signed(EntryKind.SUPPLIER_SHIPPING, ship).amount,
+                            currency=ship.currency, memo=so.idempotency_key, created_at=now))
     schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id})
     return so

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -363,3 +363,119 @@ class SyncRunRepo(_Repo):
         self.session.execute(insert(t.sync_run_rejects), [
             {"sync_run_id": run_id, "line": e.line, "field": e.field, "reason": e.reason[:500],
              "raw": e.raw[:1000] if e.raw else None} for e in errors])
+
+
+class FxRepo(_Repo):
+    def add_rates(self, base: str, rates: dict[str, str], source: str, as_of: datetime) -> int:
+        """Insert a day's rates; a day already loaded is left as it was."""
+        existing = set(self.session.scalars(
+            select(t.fx_rates.c.quote).where(t.fx_rates.c.base == base, t.fx_rates.c.as_of == as_of)))
+        rows = [{"base": base, "quote": q, "rate": r, "source": source, "as_of": as_of}
+                for q, r in rates.items() if q not in existing]
+        if rows:
+            self.session.execute(insert(t.fx_rates), rows)
+        return len(rows)
+
+    def latest(self) -> list[tuple[str, str, str, str, datetime]]:
+        """The newest rate of every (base, quote) pair: (base, quote, rate, source, as_of)."""
+        newest = (select(t.fx_rates.c.base, t.fx_rates.c.quote, func.max(t.fx_rates.c.as_of).label("as_of"))
+                  .group_by(t.fx_rates.c.base, t.fx_rates.c.quote).subquery())
+        q = select(t.fx_rates.c.base, t.fx_rates.c.quote, t.fx_rates.c.rate, t.fx_rates.c.source,
+                   t.fx_rates.c.as_of).join(newest, and_(t.fx_rates.c.base == newest.c.base,
+                                                         t.fx_rates.c.quote == newest.c.quote,
+                                                         t.fx_rates.c.as_of == newest.c.as_of))
+        return [tuple(r) for r in self.session.execute(q).all()]
+
+
+class SupplierStatsRepo(_Repo):
+    def outcomes(self, since: datetime) -> dict[int, tuple[int, int]]:
+        """Per supplier: (orders that landed, orders refused or failed) since `since`."""
+        so = t.supplier_orders
+        bad = func.sum(case((so.c.status.in_(["rejected", "failed"]), 1), else_=0))
+        good = func.sum(case((so.c.status.in_(["submitted", "partially_shipped", "shipped", "delivered"]), 1),
+                             else_=0))
+        rows = self.session.execute(select(so.c.supplier_id, good, bad).where(so.c.created_at >= since)
+                                    .group_by(so.c.supplier_id))
+        return {sid: (int(g or 0), int(b or 0)) for sid, g, b in rows.all()}
+
+    def shipping_days(self, since: datetime) -> dict[int, list[float]]:
+        """Per supplier: days from submission to shipment, for measured lead times."""
+        so, sh = t.supplier_orders, t.shipments
+        rows = self.session.execute(select(so.c.supplier_id, so.c.submitted_at, sh.c.shipped_at)
+                                    .join(sh, sh.c.supplier_order_id == so.c.id)
+                                    .where(so.c.submitted_at >= since, sh.c.shipped_at.is_not(None)))
+        out: dict[int, list[float]] = {}
+        for sid, submitted, shipped in rows.all():
+            out.setdefault(sid, []).append(max(0.0, (shipped - submitted).total_seconds() / 86400))
+        return out
+
+
+class CatalogImportRepo(_Repo):
+    """Catalog import (services/import_catalog.py): supplier SKU -> variant links, GTIN lookups, images."""
+
+    def sources(self, supplier_id: int, skus: list[str]) -> dict[str, m.VariantSource]:
+        q = select(m.VariantSource).where(t.variant_sources.c.supplier_id == supplier_id,
+                                          t.variant_sources.c.supplier_sku.in_(skus))
+        return {s.supplier_sku: s for s in self.session.scalars(q)}
+
+    def variants_by_gtin(self, gtins: list[str]) -> list[m.Variant]:
+        q = select(m.Variant).where(t.variants.c.gtin.in_(gtins)).order_by(t.variants.c.id)
+        return list(self.session.scalars(q))
+
+    def variants_by_sku(self, skus: list[str]) -> dict[str, m.Variant]:
+        return {v.sku: v for v in self.session.scalars(select(m.Variant).where(t.variants.c.sku.in_(skus)))}
+
+    def variants_by_id(self, ids: list[int]) -> dict[int, m.Variant]:
+        return {v.id: v for v in self.session.scalars(select(m.Variant).where(t.variants.c.id.in_(ids)))}
+
+    def products_by_sku(self, skus: list[str]) -> dict[str, m.Product]:
+        return {p.sku: p for p in self.session.scalars(select(m.Product).where(t.products.c.sku.in_(skus)))}
+
+    def products_by_id(self, ids: list[int]) -> dict[int, m.Product]:
+        return {p.id: p for p in self.session.scalars(select(m.Product).where(t.products.c.id.in_(ids)))}
+
+    def variants_of(self, product_id: int) -> list[m.Variant]:
+        q = select(m.Variant).where(t.variants.c.product_id == product_id).order_by(t.variants.c.position,
+                                                                                    t.variants.c.id)
+        return list(self.session.scalars(q))
+
+    def fetched_urls(self, url_hashes: list[str]) -> dict[str, str]:
+        """url_sha256 -> source_sha256 of the content the URL served when it was fetched."""
+        rows = self.session.execute(select(t.image_urls.c.url_sha256, t.image_urls.c.source_sha256)
+                                    .where(t.image_urls.c.url_sha256.in_(url_hashes)))
+        return dict(rows.all())
+
+    def record_url(self, url: str, url_sha256: str, source_sha256: str, now: datetime) -> None:
+        """Remember what a URL served; a URL already recorded (by a concurrent import) is left alone."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(insert(t.image_urls).values(url_sha256=url_sha256, url=url,
+                                                                 source_sha256=source_sha256, fetched_at=now))
+        except IntegrityError:
+            pass
+
+    def images_by_source(self, source_hashes: list[str], profile: str) -> dict[str, m.CatalogImage]:
+        q = select(m.CatalogImage).where(t.catalog_images.c.source_sha256.in_(source_hashes),
+                                         t.catalog_images.c.profile == profile)
+        return {i.source_sha256: i for i in self.session.scalars(q)}
+
+    def add_image_if_absent(self, image: m.CatalogImage) -> tuple[m.CatalogImage, bool]:
+        """(the stored row, True if this call added it). Savepoint: a concurrent import that stored the same
+        (source, profile) first wins and this one reuses its row."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(image)
+            return image, True
+        except IntegrityError:
+            existing = self.images_by_source([image.source_sha256], image.profile)
+            return existing[image.source_sha256], False
+
+    def image_links(self, product_id: int) -> list[m.ProductImage]:
+        q = select(m.ProductImage).where(t.product_images.c.product_id == product_id).order_by(
+            t.product_images.c.position, t.product_images.c.id)
+        return list(self.session.scalars(q))
+
+    def delete_image_links(self, product_id: int, supplier_id: int) -> int:
+        result = self.session.execute(t.product_images.delete().where(
+            t.product_images.c.product_id == product_id, t.product_images.c.supplier_id == supplier_id))
+        return result.rowcount

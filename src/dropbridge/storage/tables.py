@@ -74,6 +74,13 @@ products = Table(
     Column("title", String(500), nullable=False, default=""),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("description_html", Text),
+    Column("brand", String(200)),
+    Column("category", String(500)),
+    Column("supplier_category", String(500)),
+    Column("option_names", JSON),
+    fk("supplier_id", "suppliers", nullable=True),
+    Column("updated_at", UTCDateTime),
 )
 
 variants = Table(
@@ -84,6 +91,73 @@ variants = Table(
     Column("sku", String(200), nullable=False, unique=True),
     Column("title", String(500), nullable=False, default=""),
     Column("gtin", String(14), index=True),
+    Column("options", JSON),
+    Column("position", Integer),
+    Column("mpn", String(100)),
+    Column("msrp_minor", BigInteger),
+    Column("map_minor", BigInteger),
+    Column("currency", String(3)),
+    Column("weight", String(30)),
+    Column("weight_unit", String(10)),
+    Column("status", String(50)),
+)
+Index("ix_variants_product", variants.c.product_id)
+
+# Catalog import: which variant each supplier SKU describes, and stored images with their links.
+variant_sources = Table(
+    "variant_sources",
+    metadata,
+    pk(),
+    fk("supplier_id", "suppliers"),
+    Column("supplier_sku", String(200), nullable=False),
+    fk("variant_id", "variants"),
+    Column("matched_by", String(10), nullable=False),
+    Column("gtin", String(14)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("supplier_id", "supplier_sku"),
+)
+Index("ix_variant_sources_variant", variant_sources.c.variant_id)
+
+catalog_images = Table(
+    "catalog_images",
+    metadata,
+    pk(),
+    Column("source_sha256", String(64), nullable=False),
+    Column("profile", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_sha256", "profile"),
+)
+Index("ix_catalog_images_sha256", catalog_images.c.sha256)
+
+# url -> content hash of what it served, so a URL is downloaded once (only successful fetches).
+image_urls = Table(
+    "image_urls",
+    metadata,
+    pk(),
+    Column("url_sha256", String(64), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+)
+
+product_images = Table(
+    "product_images",
+    metadata,
+    pk(),
+    fk("product_id", "products", ondelete="CASCADE"),
+    fk("image_id", "catalog_images"),
+    fk("variant_id", "variants", nullable=True, ondelete="SET NULL"),
+    fk("supplier_id", "suppliers", nullable=True),
+    Column("position", Integer, nullable=False, default=0),
+    Column("source_url", Text),
+    UniqueConstraint("product_id", "image_id"),
 )
 
 supplier_offers = Table(
@@ -134,6 +208,9 @@ orders = Table(
     Column("email", String(320)),
     Column("ship_to", JSON, nullable=False, default=dict),
     Column("shipping_price_minor", BigInteger, nullable=False, default=0),
+    Column("hold_reason", String(500)),
+    Column("flags", JSON, nullable=False, default=dict),  # merchant overrides, e.g. accept_low_margin
+    Column("fx", JSON, nullable=False, default=dict),  # rates used: {"EUR->USD": {"rate", "source"}}
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("store_id", "external_id"),
@@ -314,6 +391,18 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime),
+)
+
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    pk(),
+    Column("base", String(3), nullable=False),
+    Column("quote", String(3), nullable=False),
+    Column("rate", String(40), nullable=False),  # a Decimal as text: exact on every database
+    Column("source", String(200), nullable=False),
+    Column("as_of", UTCDateTime, nullable=False),
+    UniqueConstraint("base", "quote", "as_of"),
 )
 
 jobs = Table(

@@ -19,6 +19,7 @@ class UnitOfWork:
         self.stores = r.StoreRepo(session)
         self.suppliers = r.SupplierRepo(session)
         self.catalog = r.CatalogRepo(session)
+        self.catalog_import = r.CatalogImportRepo(session)
         self.offers = r.OfferRepo(session)
         self.orders = r.OrderRepo(session)
         self.supplier_orders = r.SupplierOrderRepo(session)
@@ -30,6 +31,8 @@ class UnitOfWork:
         self.alerts = r.AlertRepo(session)
         self.audit = r.AuditRepo(session)
         self.sync_runs = r.SyncRunRepo(session)
+        self.fx = r.FxRepo(session)
+        self.supplier_stats = r.SupplierStatsRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:
