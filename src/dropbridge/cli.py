@@ -260,6 +260,45 @@ def print_order(d: dict) -> None:
     console.print(f"  margin {m['margin']} {d['currency']} = revenue {m['revenue_total']} - costs {m['cost_total']}")
 
 
+@orders_app.command("retry")
+def orders_retry(order_id: int, accept_low_margin: bool = typer.Option(False, help="waive the margin floor")):
+    """Route held lines again and resend supplier orders that gave up (the supplier is asked first)."""
+    from .services.order_actions import retry_order
+
+    for action in retry_order(_app().ctx, order_id, accept_low_margin=accept_low_margin):
+        console.print(action)
+
+
+@orders_app.command("reroute")
+def orders_reroute(order_id: int, exclude: list[str] = typer.Option([], help="supplier to avoid (repeatable)")):
+    """Send lines not yet at a supplier back to routing, optionally avoiding suppliers."""
+    from .services.order_actions import reroute_order
+
+    for action in reroute_order(_app().ctx, order_id, exclude=exclude):
+        console.print(action)
+
+
+@orders_app.command("cancel")
+def orders_cancel(order_id: int, reason: str = typer.Option("cancelled by the merchant")):
+    """Cancel an order: supplier orders not yet shipped are cancelled, stock released, refund recorded."""
+    from .services.cancel_order import cancel_order
+
+    console.print(cancel_order(_app().ctx, order_id, reason))
+
+
+fx_app = typer.Typer(help="Currency rates.", no_args_is_help=True)
+app.add_typer(fx_app, name="fx")
+
+
+@fx_app.command("import")
+def fx_import(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="the ECB eurofxref.csv")):
+    """Import ECB reference rates (EUR based; cross rates are derived)."""
+    from .services.fx import import_ecb_csv
+
+    added = import_ecb_csv(_app().ctx, path.read_text(encoding="utf-8-sig"), source=f"ECB {path.name}")
+    console.print(f"{added} rates added")
+
+
 @report_app.command("margin")
 def report_margin(by: str = typer.Option("order", help="order | product | supplier | store"),
                   fmt: str = typer.Option("table", "--format", help="table | csv | json")):

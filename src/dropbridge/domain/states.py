@@ -61,7 +61,7 @@ _SUPPLIER_ORDER = {
     S.DELIVERED: set(),
     S.REJECTED: set(),
     S.CANCELLED: set(),
-    S.FAILED: {S.PENDING},  # a person may retry it
+    S.FAILED: {S.PENDING, S.CANCELLED},  # a person may retry it, or the store cancel it
 }
 
 TRANSITIONS = {"order": _ORDER, "supplier order": _SUPPLIER_ORDER}

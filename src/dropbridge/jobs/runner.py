@@ -14,6 +14,7 @@ import structlog
 
 from dropbridge.domain.errors import ConfigurationError, ExternalError, NotFound, PermanentError
 from dropbridge.domain.model import Job
+from dropbridge.services.cancel_order import cancel_supplier_order
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.place_supplier_order import place_supplier_order
 from dropbridge.services.record_shipment import push_fulfillment
@@ -27,6 +28,8 @@ HANDLERS = {
     "submit_supplier_order": lambda ctx, p, attempt: place_supplier_order(ctx, p["supplier_order_id"], attempt),
     "push_fulfillment": lambda ctx, p, attempt: push_fulfillment(ctx, p["shipment_id"]),
     "process_webhook": lambda ctx, p, attempt: process_webhook(ctx, p["event_id"]),
+    "cancel_supplier_order": lambda ctx, p, attempt: cancel_supplier_order(ctx, p["supplier_order_id"],
+                                                                           p.get("late", False)),
 }
 
 

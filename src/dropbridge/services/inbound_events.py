@@ -10,6 +10,7 @@ from dropbridge.connectors.base import InboundEvent
 from dropbridge.domain.errors import WebhookRejected
 from dropbridge.domain.model import WebhookEvent
 
+from .cancel_order import cancel_order
 from .ingest_order import ingest_order
 from .record_shipment import record_shipment
 from .records import audit, schedule
@@ -55,7 +56,8 @@ def process_webhook(ctx, stored_id: int) -> str:
         if order is None:
             outcome = "not an order event"
         elif order.cancelled:
-            outcome = "cancellation recorded"  # supplier-side cancellation flows are routed by issue 4's lifecycle
+            known = _known_order(ctx, name, order.external_id)
+            outcome = cancel_order(ctx, known, "cancelled in the store") if known else "cancelled before we saw it"
         else:
             result = ingest_order(ctx, name, order, source=f"webhook:{event.topic}")
             outcome = "order created" if result.created else "order already known"
@@ -67,3 +69,10 @@ def process_webhook(ctx, stored_id: int) -> str:
                                                                        "outcome": outcome})
         uow.commit()
     return outcome
+
+
+def _known_order(ctx, store_name: str, external_id: str) -> int | None:
+    with ctx.uow(read_only=True) as uow:
+        store = uow.stores.by_name(store_name)
+        found = uow.orders.by_external_id(store.id, external_id)
+        return found.id if found else None

@@ -46,6 +46,14 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
 
     with ctx.uow() as uow:
         so = uow.get_for_update(SupplierOrder, supplier_order_id)
+        if so.status == SupplierOrderStatus.CANCELLED and not so.external_id:
+            # The store cancelled while our request was in flight: the supplier holds an order we no
+            # longer want. Remember its id and ask the supplier to cancel it.
+            so.external_id = placed.external_id
+            schedule(uow, ctx, "cancel_supplier_order", f"cancel:{so.idempotency_key}:late",
+                     {"supplier_order_id": so.id, "late": True})
+            uow.commit()
+            return "landed after cancellation: cancelling at the supplier"
         if so.status != SupplierOrderStatus.PENDING:
             return "already handled"
         now = ctx.clock()
@@ -107,13 +115,7 @@ def _reject(ctx, supplier_order_id: int, reason: str) -> None:
             line.routing = routing
             line.status = LineStatus.PENDING
             line.offer_id = None
-        for entry in uow.ledger.for_order(order.id):
-            if entry.supplier_id == so.supplier_id and entry.memo.startswith(so.idempotency_key) \
-                    and entry.kind in (EntryKind.SUPPLIER_COST, EntryKind.SUPPLIER_SHIPPING):
-                uow.add(LedgerEntry(order_id=entry.order_id, order_line_id=entry.order_line_id,
-                                    store_id=entry.store_id, supplier_id=entry.supplier_id, kind=entry.kind,
-                                    amount_minor=-entry.amount_minor, currency=entry.currency,
-                                    memo=f"reversal of {entry.memo}: rejected", created_at=now))
+        reverse_expected_costs(uow, so, now, "rejected")
         raise_alert(uow, ctx, "supplier_order.rejected",
                     f"supplier order {so.idempotency_key} rejected: {reason[:200]}; re-routing",
                     order_id=order.id, supplier_id=so.supplier_id)
@@ -121,3 +123,14 @@ def _reject(ctx, supplier_order_id: int, reason: str) -> None:
               supplier_id=so.supplier_id, store_id=order.store_id)
         schedule(uow, ctx, "route_order", f"route:{order.id}:after:{so.id}", {"order_id": order.id})
         uow.commit()
+
+
+def reverse_expected_costs(uow, so: SupplierOrder, now, why: str) -> None:
+    """Append entries that cancel the costs recorded for a supplier order we will not pay (append-only:
+    the originals stay, so the ledger shows what was expected and why it no longer is)."""
+    for entry in uow.ledger.for_order(so.order_id):
+        if entry.supplier_id == so.supplier_id and entry.memo.startswith(so.idempotency_key) \
+                and entry.kind in (EntryKind.SUPPLIER_COST, EntryKind.SUPPLIER_SHIPPING):
+            uow.add(LedgerEntry(order_id=entry.order_id, order_line_id=entry.order_line_id, store_id=entry.store_id,
+                                supplier_id=entry.supplier_id, kind=entry.kind, amount_minor=-entry.amount_minor,
+                                currency=entry.currency, memo=f"reversal of {entry.memo}: {why}", created_at=now))

@@ -479,3 +479,15 @@ class CatalogImportRepo(_Repo):
         result = self.session.execute(t.product_images.delete().where(
             t.product_images.c.product_id == product_id, t.product_images.c.supplier_id == supplier_id))
         return result.rowcount
+
+
+class JobAdminRepo(_Repo):
+    """People's actions on owed work: put failed jobs back in line."""
+
+    def requeue(self, key: str, now: datetime) -> int | None:
+        """A failed (or done) job back to pending, due now; returns its id, None if no such job."""
+        job = self.session.scalar(select(m.Job).where(t.jobs.c.key == key))
+        if job is None or job.status == "in_flight":
+            return None
+        job.status, job.available_at, job.attempts, job.updated_at = "pending", now, 0, now
+        return job.id

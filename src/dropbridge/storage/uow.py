@@ -33,6 +33,7 @@ class UnitOfWork:
         self.sync_runs = r.SyncRunRepo(session)
         self.fx = r.FxRepo(session)
         self.supplier_stats = r.SupplierStatsRepo(session)
+        self.job_admin = r.JobAdminRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:
