@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
+import sys
 import time
 
 from dropbridge.api.app import create_app
@@ -51,3 +54,33 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def start_worker(settings, **env_overrides) -> subprocess.Popen:
+    """`dropbridge worker` as its own process, on the same database and queue as `settings`."""
+    env = {**os.environ,
+           "DROPBRIDGE_DATA_DIR": str(settings.data_dir),
+           "DROPBRIDGE_DATABASE_URL": settings.resolved_database_url,
+           "DROPBRIDGE_QUEUE_URL": settings.resolved_queue_url,
+           "DROPBRIDGE_SECRET_KEYS": settings.secret_keys,
+           "DROPBRIDGE_HTTP_TIMEOUT_SECONDS": "2",
+           "DROPBRIDGE_JOB_LEASE_SECONDS": "3",
+           "DROPBRIDGE_SWEEP_INTERVAL_SECONDS": "0.5",
+           "DROPBRIDGE_JOB_BACKOFF_BASE_SECONDS": "0.2",
+           "DROPBRIDGE_JOB_BACKOFF_MAX_SECONDS": "1",
+           "DROPBRIDGE_LOG_LEVEL": "WARNING",
+           **env_overrides}
+    return subprocess.Popen([sys.executable, "-m", "dropbridge.cli", "worker", "--threads", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_workers(workers) -> None:
+    for w in workers:
+        if w.poll() is None:
+            w.terminate()
+    for w in workers:
+        try:
+            w.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
@@ -19,21 +17,7 @@ from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.order_view import list_audit
 
-from .helpers import load_feed, wait_for
-
-
-def start_worker(settings) -> subprocess.Popen:
-    env = {**os.environ,
-           "DROPBRIDGE_DATA_DIR": str(settings.data_dir),
-           "DROPBRIDGE_DATABASE_URL": settings.resolved_database_url,
-           "DROPBRIDGE_QUEUE_URL": settings.resolved_queue_url,
-           "DROPBRIDGE_SECRET_KEYS": settings.secret_keys,
-           "DROPBRIDGE_HTTP_TIMEOUT_SECONDS": "2",
-           "DROPBRIDGE_JOB_LEASE_SECONDS": "3",
-           "DROPBRIDGE_SWEEP_INTERVAL_SECONDS": "0.5",
-           "DROPBRIDGE_JOB_BACKOFF_BASE_SECONDS": "0.2"}
-    return subprocess.Popen([sys.executable, "-m", "dropbridge.cli", "worker", "--threads", "2"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+from .helpers import load_feed, start_worker, wait_for
 
 
 @pytest.fixture

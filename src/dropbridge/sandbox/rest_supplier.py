@@ -60,7 +60,8 @@ from fastapi.responses import JSONResponse
 from dropbridge.connectors.http import build_client
 from dropbridge.sandbox.server import RunningServer, start_server
 
-FAULT_MODES = ("hang_after_accept", "timeout_before_accept", "error_500", "reject", "rate_limit")
+# "none" answers normally: it lets a test script a sequence such as none, hang, none, error_500.
+FAULT_MODES = ("none", "hang_after_accept", "timeout_before_accept", "error_500", "reject", "rate_limit")
 SHIP_ADDRESS_FIELDS = (
     "name",
     "address1",
