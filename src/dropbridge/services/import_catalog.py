@@ -105,7 +105,8 @@ class ImportProblem:
 class ImportReport:
     """Counts of one import. Images are counted per reference (a product's row listing a URL): each is
     stored (a new file), deduplicated (content already stored, found by URL or by SHA-256), or rejected.
-    `images_fetched` counts downloads: a URL is downloaded at most once, and never again once known."""
+    `images_fetched` counts completed downloads, whatever they turned out to hold; a URL is downloaded at
+    most once per import, and not at all once it served a stored image."""
 
     rows_read: int = 0  # rows with catalog data
     rows_skipped: int = 0  # rows without catalog data, or refused (see problems)
@@ -330,7 +331,7 @@ class _Run:
         values = {
             "title": title,
             "description_html": safe,
-            "description": description_text(safe) if safe else "",
+            "description": description_text(safe) if safe else None,
             "brand": group.first("brand"),
             "supplier_category": supplier_category,
             "category": match.category if match else None,
@@ -482,8 +483,3 @@ class _Run:
             uow.add(ProductImage(product_id=w.product_id, image_id=result, variant_id=variant_id,
                                  supplier_id=self.supplier_id, position=position, source_url=url))
             position += 1
-
-
-def image_file(ctx, relative_path: str):
-    """Where a stored image lives on disk (for serving it)."""
-    return ImageStore(ctx.settings.data_dir / "images").path(relative_path)

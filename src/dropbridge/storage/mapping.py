@@ -56,5 +56,8 @@ def map_domain() -> None:
     mr.map_imperatively(m.WebhookEvent, t.webhook_events)
     mr.map_imperatively(m.ApiToken, t.api_tokens)
     mr.map_imperatively(m.Job, t.jobs)
+    mr.map_imperatively(m.VariantSource, t.variant_sources)
+    mr.map_imperatively(m.CatalogImage, t.catalog_images)
+    mr.map_imperatively(m.ProductImage, t.product_images)
     mr.configure()
     _mapped = True

@@ -1,0 +1,308 @@
+"""Product images: download (streamed, size-capped), decode safely, resize, re-encode, watermark, store.
+
+Supplier image URLs are untrusted input. A download is aborted past `max_bytes` (decoded bytes, so a
+gzip bomb is capped too); Pillow's decompression-bomb guard runs with our pixel limit and its warning
+raised as an error; the file is verified and fully decoded (truncation is an error, never padded);
+re-encoding drops EXIF/ICC/XMP metadata. Stored files are content-addressed:
+<root>/<first 2 hex of sha256>/<sha256>.<ext>.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import struct
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError, features
+
+from .http import build_client
+
+DEFAULT_MAX_BYTES = 15 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: above any real product photo, far below a bomb
+DEFAULT_MAX_DIMENSION = 2048
+FORMATS = {"jpeg": "jpg", "webp": "webp"}
+POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
+CHUNK = 64 * 1024
+
+# MAX_IMAGE_PIXELS and the warnings filter are process-wide in Pillow: decode under one lock so two
+# imports with different limits never see each other's setting.
+_decode_lock = threading.Lock()
+
+
+class ImageRejected(Exception):
+    """An image we will not use. `reason` is short and stable; `detail` says more when there is more."""
+
+    def __init__(self, reason: str, detail: str | None = None):
+        super().__init__(reason if not detail else f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Watermark:
+    text: str | None = None
+    image: bytes | None = None  # PNG/WebP bytes of a logo, alpha respected
+    position: str = "bottom-right"
+    opacity: float = 0.5  # 0..1
+    scale: float = 0.06  # text height, or logo width / 3, as a share of the image's shorter side
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_dimension: int = DEFAULT_MAX_DIMENSION
+    format: str = "webp"  # webp | jpeg
+    quality: int = 85
+    lossless: bool = False  # webp only
+    watermark: Watermark | None = None
+
+    @property
+    def ext(self) -> str:
+        return FORMATS[self.format]
+
+    @property
+    def profile(self) -> str:
+        """What processing produced a stored file; a different profile is a different file."""
+        spec = {"d": self.max_dimension, "f": self.format, "q": self.quality, "l": self.lossless}
+        if self.watermark:
+            wm = self.watermark
+            spec["w"] = [wm.text, hashlib.sha256(wm.image).hexdigest() if wm.image else None, wm.position,
+                         wm.opacity, wm.scale]
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+        return f"{self.format}-{self.max_dimension}-{digest}"
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any] | None, **defaults: Any) -> ImagePolicy:
+        """A supplier's `images` config over the deployment's defaults. Raises ValueError naming the key."""
+        values = {k: v for k, v in defaults.items() if v is not None}
+        cfg = dict(cfg or {})
+        for key in ("max_bytes", "max_pixels", "max_dimension", "quality"):
+            if key in cfg:
+                value = cfg[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise ValueError(f"images.{key} must be a positive integer, not {value!r}")
+                values[key] = value
+        if "format" in cfg:
+            fmt = str(cfg["format"]).lower().replace("jpg", "jpeg")
+            if fmt not in FORMATS:
+                raise ValueError(f"images.format must be jpeg or webp, not {cfg['format']!r}")
+            values["format"] = fmt
+        if "lossless" in cfg:
+            values["lossless"] = bool(cfg["lossless"])
+        wm = cfg.get("watermark")
+        if wm:
+            values["watermark"] = _watermark_from_config(wm)
+        return cls(**values)
+
+
+def _watermark_from_config(wm: Any) -> Watermark:
+    if isinstance(wm, str):
+        wm = {"text": wm}
+    if not isinstance(wm, dict) or not (wm.get("text") or wm.get("image")):
+        raise ValueError("images.watermark needs text or image (a path to a PNG)")
+    image = None
+    if wm.get("image"):
+        try:
+            image = Path(wm["image"]).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"images.watermark.image: cannot read {wm['image']!r}: {exc.strerror}") from exc
+    position = wm.get("position", "bottom-right")
+    if position not in POSITIONS:
+        raise ValueError(f"images.watermark.position must be one of {', '.join(POSITIONS)}")
+    opacity = float(wm.get("opacity", 0.5))
+    scale = float(wm.get("scale", 0.06))
+    if not (0 < opacity <= 1 and 0 < scale <= 1):
+        raise ValueError("images.watermark opacity and scale are between 0 and 1")
+    return Watermark(text=wm.get("text") or None, image=image, position=position, opacity=opacity, scale=scale)
+
+
+# ---- download ----------------------------------------------------------------------------------------
+
+
+class ImageFetcher:
+    """One HTTP client for a whole import (connection reuse); `with ImageFetcher(...) as f:`."""
+
+    def __init__(self, timeout: float = 15.0, transport: httpx.BaseTransport | None = None):
+        self.client = build_client(timeout=timeout, transport=transport,
+                                   headers={"User-Agent": "dropbridge-image-fetcher", "Accept": "image/*"})
+
+    def fetch(self, url: str, max_bytes: int) -> bytes:
+        """The body of `url`, at most `max_bytes`; raises ImageRejected with the reason otherwise."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ImageRejected("not an http(s) URL")
+        try:
+            # Image CDNs redirect routinely; build_client disables redirects for API calls only.
+            with self.client.stream("GET", url, follow_redirects=True) as response:
+                if not response.is_success:
+                    raise ImageRejected(f"HTTP {response.status_code}")
+                length = response.headers.get("Content-Length", "")
+                if length.isdigit() and int(length) > max_bytes:
+                    raise ImageRejected(f"larger than {max_bytes} bytes", f"Content-Length {length}")
+                body = bytearray()
+                for chunk in response.iter_bytes(CHUNK):
+                    body += chunk
+                    if len(body) > max_bytes:  # abort mid-stream: never hold more than the limit
+                        raise ImageRejected(f"larger than {max_bytes} bytes")
+                return bytes(body)
+        except httpx.TimeoutException as exc:
+            raise ImageRejected("timed out", type(exc).__name__) from exc
+        except httpx.HTTPError as exc:
+            raise ImageRejected("network error", f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> ImageFetcher:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+# ---- processing --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    data: bytes
+    sha256: str
+    format: str
+    ext: str
+    width: int
+    height: int
+
+
+def _decode(data: bytes, max_pixels: int) -> Image.Image:
+    with _decode_lock, warnings.catch_warnings():
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                width, height = probe.size
+                probe.verify()  # structure and checksums (PNG CRCs); the object is unusable afterwards
+            if width * height > max_pixels:  # also refuses what Pillow only warns about
+                raise ImageRejected(f"decompression bomb: more than {max_pixels} pixels", f"{width}x{height}")
+            image = Image.open(io.BytesIO(data))
+            image.load()  # full decode: a truncated file raises here instead of being padded grey
+            return image
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageRejected(f"decompression bomb: more than {max_pixels} pixels", str(exc)) from exc
+        except UnidentifiedImageError as exc:
+            raise ImageRejected("not an image") from exc
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+            raise ImageRejected("truncated or corrupt image", str(exc) or type(exc).__name__) from exc
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous  # the rest of the process keeps Pillow's own setting
+
+
+def process_image(data: bytes, policy: ImagePolicy) -> ProcessedImage:
+    """Decode under the guards, orient by EXIF, fit within max_dimension, watermark, re-encode without
+    metadata. Raises ImageRejected."""
+    image = _decode(data, policy.max_pixels)
+    with contextlib.suppress(OSError, ValueError, SyntaxError):  # a broken EXIF block: keep the pixels as they are
+        image = ImageOps.exif_transpose(image)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    image = image.convert("RGBA" if has_alpha else "RGB")
+    image.thumbnail((policy.max_dimension, policy.max_dimension), Image.Resampling.LANCZOS)
+    if policy.watermark:
+        image = apply_watermark(image, policy.watermark)
+    if policy.format == "jpeg" and image.mode == "RGBA":
+        flat = Image.new("RGB", image.size, (255, 255, 255))
+        flat.paste(image, mask=image.getchannel("A"))
+        image = flat
+    image.info = {}  # nothing of the source's metadata travels on (EXIF, ICC, XMP, comments)
+    out = io.BytesIO()
+    if policy.format == "jpeg":
+        image.save(out, "JPEG", quality=policy.quality, optimize=True, progressive=True)
+    else:
+        image.save(out, "WEBP", quality=policy.quality, lossless=policy.lossless, method=4)
+    encoded = out.getvalue()
+    return ProcessedImage(encoded, hashlib.sha256(encoded).hexdigest(), policy.format, policy.ext,
+                          image.width, image.height)
+
+
+def apply_watermark(image: Image.Image, wm: Watermark) -> Image.Image:
+    """Draw text and/or a logo at the configured corner, blended at `opacity`."""
+    base = image.convert("RGBA")
+    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    short = min(base.size)
+    margin = max(2, short // 50)
+    alpha = round(255 * wm.opacity)
+    if wm.image:
+        with Image.open(io.BytesIO(wm.image)) as logo_file:
+            logo = logo_file.convert("RGBA")
+        target_w = max(1, round(short * wm.scale * 3))
+        logo = logo.resize((target_w, max(1, round(logo.height * target_w / logo.width))),
+                           Image.Resampling.LANCZOS)
+        logo.putalpha(logo.getchannel("A").point(lambda a: a * alpha // 255))
+        overlay.alpha_composite(logo, _place(base.size, logo.size, wm.position, margin))
+    if wm.text:
+        size = max(10, round(short * wm.scale))
+        font = (ImageFont.load_default(size=size) if features.check("freetype2") else ImageFont.load_default())
+        draw = ImageDraw.Draw(overlay)
+        stroke = max(1, size // 12)
+        left, top, right, bottom = draw.textbbox((0, 0), wm.text, font=font, stroke_width=stroke)
+        x, y = _place(base.size, (right - left, bottom - top), wm.position, margin)
+        draw.text((x - left, y - top), wm.text, font=font, fill=(255, 255, 255, alpha),
+                  stroke_width=stroke, stroke_fill=(0, 0, 0, alpha))
+    out = Image.alpha_composite(base, overlay)
+    return out if image.mode == "RGBA" else out.convert("RGB")
+
+
+def _place(size: tuple[int, int], item: tuple[int, int], position: str, margin: int) -> tuple[int, int]:
+    (w, h), (iw, ih) = size, item
+    if position == "center":
+        return max(0, (w - iw) // 2), max(0, (h - ih) // 2)
+    x = margin if position.endswith("left") else max(0, w - iw - margin)
+    y = margin if position.startswith("top") else max(0, h - ih - margin)
+    return x, y
+
+
+# ---- storage -------------------------------------------------------------------------------------------
+
+
+class ImageStore:
+    """Content-addressed files under `root`; writing the same content twice is a no-op."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @staticmethod
+    def relative_path(sha256: str, ext: str) -> str:
+        return f"{sha256[:2]}/{sha256}.{ext}"
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+    def put(self, image: ProcessedImage) -> str:
+        relative = self.relative_path(image.sha256, image.ext)
+        target = self.root / relative
+        if target.exists():
+            return relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write aside and rename: a reader (or a crash) never sees half a file under the final name.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(image.data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return relative
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
