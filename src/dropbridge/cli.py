@@ -143,13 +143,19 @@ def token_create(name: str = typer.Argument("default")):
 def store_add(name: str, platform: str = typer.Option(..., help="headless | shopify | woocommerce | bigcommerce"),
               url: str = typer.Option(..., help="the store's base or event URL"),
               credentials: str = typer.Option(None, help="JSON object, stored encrypted"),
-              config: str = typer.Option(None, help="JSON object")):
+              config: str = typer.Option(None, help="JSON object"),
+              public_url: str = typer.Option(None, help="where the platform can reach this dropbridge: "
+                                                         "subscribes the store's order webhooks")):
     """Add or update a store connection."""
-    from .services.connections import add_store
+    from .services.connections import add_store, subscribe_store_webhooks
 
-    store_id = add_store(_app().ctx, name, platform, url, _json_opt(credentials, "credentials"),
-                         _json_opt(config, "config"))
+    ctx = _app().ctx
+    store_id = add_store(ctx, name, platform, url, _json_opt(credentials, "credentials"), _json_opt(config, "config"))
     console.print(f"store {name} (id {store_id}) saved")
+    if public_url:
+        ids = subscribe_store_webhooks(ctx, name, public_url)
+        console.print(f"{len(ids)} webhook subscriptions in place" if ids else f"{platform} stores push orders "
+                      "to our API; nothing to subscribe")
 
 
 @store_app.command("list")

@@ -195,7 +195,7 @@ def _why_won(best: _Priced, priced: list[_Priced], rules: Rules) -> str:
         return "only eligible offer"
     if rules.priority and best.candidate.supplier in rules.priority:
         return f"merchant priority #{rules.priority.index(best.candidate.supplier) + 1}"
-    if best.score != best.landed:
+    if best.score != best.landed or any(p.landed.amount < best.landed.amount for p in priced):
         return "best score (landed cost with reliability and lead-time allowances)"
     return "lowest landed cost"
 

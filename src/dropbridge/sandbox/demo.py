@@ -19,7 +19,7 @@ from dropbridge.services.order_view import list_alerts, margin_report, order_det
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token
 
-from .demo_env import STORE, DemoEnvironment
+from .demo_env import SHOPIFY_STORE, STORE, DemoEnvironment
 from .server import start_server
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
@@ -76,16 +76,32 @@ def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.
                     if again.json() != r.json():
                         raise RuntimeError("idempotent replay returned a different response")
 
+        console.print("a shopper buys on the Shopify store (the emulator sends orders/create to our webhook):")
+        shop_order = env.shopify.create_order(
+            [{"sku": "TEE-BLK-M", "quantity": 1, "price": "24.00"}, {"sku": "MUG-11OZ", "quantity": 1,
+                                                                   "price": "12.50"}],
+            shipping_address={"first_name": "Bob", "last_name": "Norman", "address1": "Chestnut Street 92",
+                              "city": "Louisville", "province_code": "KY", "zip": "40202", "country_code": "US"},
+            shipping_price="4.90")
+        shopify_id = _wait_for_order(ctx, SHOPIFY_STORE, shop_order["admin_graphql_api_id"], timeout)
+        console.print(f"order {shop_order['name']} (Shopify {shop_order['id']}) -> id {shopify_id}")
+        ids.append((shopify_id, "a Shopify order (webhook verified by its HMAC); acme's refusal of order 4 now counts against it"))
+
         console.rule("[bold]3. routing, supplier orders, tracking, fulfillment")
-        done = _wait(ctx, [i for i, _ in ids[:-1]], timeout)
+        done = _wait(ctx, [i for i, why in ids if "nobody sells" not in why], timeout)
         for order_id, why in ids:
             from dropbridge.cli import print_order
 
             console.print(f"[dim]{why}[/]")
             print_order(order_detail(ctx, order_id))
-        console.print(f"\nthe store received {len(env.store.fulfillments())} fulfillments:")
+        console.print(f"\nthe headless store received {len(env.store.fulfillments())} fulfillments:")
         for f in env.store.fulfillments():
             console.print(f"   order {f['order_external_id']}: {f['carrier']} {f['tracking_number']}")
+        shopify_fulfillments = env.shopify.fulfillments_for(shop_order["admin_graphql_api_id"])
+        console.print(f"the Shopify store received {len(shopify_fulfillments)} fulfillments:")
+        for f in shopify_fulfillments:
+            tracking = ", ".join(t.get("number", "") for t in f.get("trackingInfo", []))
+            console.print(f"   order {shop_order['name']}: {tracking} (customer notified: {f.get('notifyCustomer')})")
         console.print("alerts:")
         for a in list_alerts(ctx, 10):
             console.print(f"   [{a['severity']}] {a['kind']}: {a['message']}")
@@ -129,3 +145,15 @@ def _wait(ctx, order_ids: list[int], timeout: float) -> bool:
             return True
         time.sleep(0.3)
     return False
+
+
+def _wait_for_order(ctx, store_name: str, external_id: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with ctx.uow(read_only=True) as uow:
+            store = uow.stores.by_name(store_name)
+            found = uow.orders.by_external_id(store.id, external_id)
+            if found is not None:
+                return found.id
+        time.sleep(0.1)
+    raise RuntimeError(f"order {external_id} never arrived from {store_name}")

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import secrets
 
-from dropbridge.services.connections import add_store, add_supplier
+from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks
 
 from .headless_store import HeadlessStoreEmulator
 from .rest_supplier import RestSupplierEmulator
+from .shopify import ShopifyEmulator
 
 STORE = "demo-shop"
+SHOPIFY_STORE = "demo-shopify"
+SHOPIFY_TOKEN = "shpat_static_emulator_token"
 # The rest of each catalog: enough rows that one bad line stays under the feed error threshold.
 FILLER = [(f"STICKER-{n:03d}", 100 + n, f"{0.40 + n / 100:.2f}") for n in range(40)]
 # name -> (currency, per-order shipping, stock buffer, feed rows sku,qty,cost)
@@ -28,6 +31,8 @@ class DemoEnvironment:
         self.api_url = api_url.rstrip("/")
         self.store_secret = secrets.token_hex(16)
         self.store = HeadlessStoreEmulator(self.store_secret)
+        self.shopify = ShopifyEmulator(shop=SHOPIFY_STORE, client_secret=secrets.token_hex(16),
+                                       static_tokens=(SHOPIFY_TOKEN,), webhook_retry_delays=(0.5, 1.0, 2.0))
         self.suppliers: dict[str, RestSupplierEmulator] = {}
         for name in SUPPLIERS:
             # acme's warehouse knows better than its feed: the hoodie sold out since the file was made,
@@ -42,6 +47,14 @@ class DemoEnvironment:
         self.store.start()
         add_store(self.ctx, STORE, "headless", self.store.events_url, {"webhook_secret": self.store_secret},
                   {"payment_fee_percent": "2.9", "payment_fee_fixed": "0.30"})
+        self.shopify.start()
+        self.shopify.seed_product("Black tee", [{"sku": "TEE-BLK-M", "price": "24.00", "quantity": 10}])
+        self.shopify.seed_product("Mug 11oz", [{"sku": "MUG-11OZ", "price": "12.50", "quantity": 10}])
+        add_store(self.ctx, SHOPIFY_STORE, "shopify", self.shopify.url,
+                  {"access_token": SHOPIFY_TOKEN, "client_secret": self.shopify.client_secret},
+                  {"api_version": self.shopify.api_version, "payment_fee_percent": "2.9",
+                   "payment_fee_fixed": "0.30"})
+        subscribe_store_webhooks(self.ctx, SHOPIFY_STORE, self.api_url)
         for name, emulator in self.suppliers.items():
             emulator.start()
             currency, shipping, buffer, _ = SUPPLIERS[name]
@@ -64,3 +77,4 @@ class DemoEnvironment:
         for emulator in self.suppliers.values():
             emulator.stop()
         self.store.stop()
+        self.shopify.stop()

@@ -60,3 +60,23 @@ def describe(record) -> dict:
            "has_credentials": bool(record.credentials)}
     out["platform" if isinstance(record, Store) else "kind"] = getattr(record, "platform", None) or record.kind
     return out
+
+
+def subscribe_store_webhooks(ctx, store_name: str, public_url: str) -> list[str]:
+    """Ask the store platform to send its order webhooks to us, at `{public_url}/webhooks/{platform}/{name}`.
+    Platforms that cannot be subscribed through their API (headless stores call our API) return []."""
+    with ctx.uow(read_only=True) as uow:
+        store = uow.stores.by_name(store_name)
+    if store is None:
+        raise ValidationError(f"no store named {store_name!r}", "store")
+    connector = ctx.store_connector(store)
+    subscribe = getattr(connector, "subscribe_webhooks", None)
+    if subscribe is None:
+        return []
+    uri = f"{public_url.rstrip('/')}/webhooks/{store.platform}/{store.name}"
+    ids = list(subscribe(uri))
+    with ctx.uow() as uow:
+        audit(uow, ctx, "store.webhooks_subscribed", f"store:{store.name}", {"uri": uri, "subscriptions": ids},
+              store_id=store.id)
+        uow.commit()
+    return ids
