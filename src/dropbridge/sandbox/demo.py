@@ -85,7 +85,8 @@ def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.
             shipping_price="4.90")
         shopify_id = _wait_for_order(ctx, SHOPIFY_STORE, shop_order["admin_graphql_api_id"], timeout)
         console.print(f"order {shop_order['name']} (Shopify {shop_order['id']}) -> id {shopify_id}")
-        ids.append((shopify_id, "a Shopify order (webhook verified by its HMAC); acme's refusal of order 4 now counts against it"))
+        ids.append((shopify_id, "a Shopify order (webhook verified by its HMAC); "
+                                "acme's refusal of order 4 now counts against it"))
 
         console.rule("[bold]3. routing, supplier orders, tracking, fulfillment")
         done = _wait(ctx, [i for i, why in ids if "nobody sells" not in why], timeout)

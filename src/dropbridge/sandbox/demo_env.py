@@ -4,6 +4,7 @@ emulated over real HTTP on localhost, and registered in dropbridge as ordinary c
 from __future__ import annotations
 
 import secrets
+import time
 
 from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks
 
@@ -32,7 +33,8 @@ class DemoEnvironment:
         self.store_secret = secrets.token_hex(16)
         self.store = HeadlessStoreEmulator(self.store_secret)
         self.shopify = ShopifyEmulator(shop=SHOPIFY_STORE, client_secret=secrets.token_hex(16),
-                                       static_tokens=(SHOPIFY_TOKEN,), webhook_retry_delays=(0.5, 1.0, 2.0))
+                                       static_tokens=(SHOPIFY_TOKEN,), webhook_retry_delays=(0.5, 1.0, 2.0),
+                                       first_id=int(time.time() * 1000) % 10**12)  # fresh ids on every run
         self.suppliers: dict[str, RestSupplierEmulator] = {}
         for name in SUPPLIERS:
             # acme's warehouse knows better than its feed: the hoodie sold out since the file was made,

@@ -694,7 +694,9 @@ class ShopifyEmulator:
         webhook_duplicates: int = 0,  # extra identical deliveries of each (subscription, event)
         webhook_id_stable_across_retries: bool = True,  # [U]
         clock: Callable[[], float] = time.time,
+        first_id: int = 1001,  # a real shop never reuses ids; a restarted emulator can start past old ones
     ):
+        self.first_id = first_id
         self.shop = shop
         self.domain = f"{shop}.myshopify.com"
         self.api_version = api_version
@@ -732,7 +734,7 @@ class ShopifyEmulator:
 
     def reset(self) -> None:
         with getattr(self, "_lock", threading.RLock()):
-            self._ids = itertools.count(1001)
+            self._ids = itertools.count(self.first_id)
             self._order_numbers = itertools.count(1001)
             self.tokens: dict[str, float] = {}  # token -> expires at (clock)
             self.products: dict[str, dict[str, Any]] = {}
