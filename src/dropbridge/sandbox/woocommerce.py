@@ -169,7 +169,7 @@ class WooCommerceEmulator:
             self.notes: dict[int, list[dict[str, Any]]] = {}
             self.webhooks: dict[int, dict[str, Any]] = {}
             self._pending: set[tuple[int, int]] = set()
-            self._inflight = 0
+            self._outstanding = 0  # jobs queued or being delivered
             self.deliveries: list[dict[str, Any]] = []
             self.emails: list[dict[str, Any]] = []
             self.calls = 0
@@ -286,7 +286,7 @@ class WooCommerceEmulator:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._pending and not self._inflight and self._queue.empty():
+                if not self._outstanding:
                     return
             time.sleep(0.01)
         raise TimeoutError("webhook deliveries still pending")
@@ -613,6 +613,7 @@ class WooCommerceEmulator:
             if key in self._pending:
                 continue  # coalesced: the pending delivery will carry the current state
             self._pending.add(key)
+            self._outstanding += 1
             self._queue.put(("deliver", hook["id"], str(resource_id)))
 
     def _deliver_loop(self) -> None:
@@ -620,8 +621,6 @@ class WooCommerceEmulator:
             job = self._queue.get()
             if job is None:
                 return
-            with self._lock:
-                self._inflight += 1
             kind, hook_id, arg = job
             if self.delivery_delay:
                 time.sleep(self.delivery_delay)
@@ -634,7 +633,7 @@ class WooCommerceEmulator:
                 pass
             finally:
                 with self._lock:
-                    self._inflight -= 1
+                    self._outstanding -= 1
 
     def _ping(self, hook_id: int) -> None:
         with self._lock:
@@ -1099,6 +1098,7 @@ class WooCommerceEmulator:
                 }
                 emu.webhooks[hook["id"]] = hook
                 if emu.send_ping and hook["status"] == "active":
+                    emu._outstanding += 1
                     emu._queue.put(("ping", hook["id"], ""))
                 return _json(_hook_view(hook), 201)
 

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
+import time
 from collections.abc import Iterator
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from dropbridge.connectors.bigcommerce import BigCommerceStore, from_config
+from dropbridge.connectors.bigcommerce.webhooks import signature
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from dropbridge.sandbox.server import RunningServer, start_server
 
+# What the contract suite's create_order promises (test_contract.py): ship-to, flat shipping, 10% tax.
+SHIP_TO = {
+    "first_name": "Bob",
+    "last_name": "Norman",
+    "company": "Acme",
+    "street_1": "Chestnut Street 92",
+    "street_2": "Apt 3",
+    "city": "Louisville",
+    "state": "Kentucky",  # v2 addresses carry the state's name
+    "zip": "40202",
+    "country": "United States",
+    "country_iso2": "US",
+    "phone": "555-625-1199",
+}
+SHIPPING = {"USD": "4.90", "EUR": "4.90", "JPY": "490"}
+TAX_RATE = Decimal("0.10")
+MINOR_UNITS = {"JPY": Decimal("1")}
 STORE_HASH = "hx4rn5"
 ACCESS_TOKEN = "bc-harness-token"
 CLIENT_SECRET = "bc-harness-client-secret"
@@ -68,8 +89,52 @@ class BigCommerceHarness:
         return str(product["variants"][0]["id"])
 
     def create_order(self, sku: str, quantity: int, price: str, currency: str = "USD") -> str:
-        order = self.emulator.create_order([{"sku": sku, "quantity": quantity, "price": price}], currency=currency)
+        unit = MINOR_UNITS.get(currency, Decimal("0.01"))
+        tax = (Decimal(price) * quantity * TAX_RATE).quantize(unit, rounding=ROUND_HALF_EVEN)
+        order = self.emulator.create_order(
+            [{"sku": sku, "quantity": quantity, "price": price, "tax": str(tax)}],
+            currency=currency,
+            address=SHIP_TO,
+            shipping_cost=SHIPPING.get(currency, "4.90"),
+        )
         return str(order["id"])
+
+    def stale_webhook(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+        """The same delivery correctly signed with a timestamp ten minutes old (a replay, or a retry
+        whose signature was computed long ago)."""
+        ts = str(int(time.time()) - 600)
+        wid = next(v for k, v in headers.items() if k.lower() == "webhook-id")
+        stale = {k: v for k, v in headers.items() if k.lower() not in ("webhook-timestamp", "webhook-signature")}
+        stale["webhook-timestamp"] = ts
+        stale["webhook-signature"] = "v1," + signature(CLIENT_SECRET, wid, ts, body)
+        return stale, body
+
+    def product_of(self, external_product_id: str) -> dict:
+        """{"title", "options", "images", "variants": {sku: {"price", "compare_at_price", "options"}}}."""
+        p = self.emulator.product(external_product_id)
+        options: dict[str, list[str]] = {}
+        for v in p["variants"]:
+            for ov in v["option_values"]:
+                values = options.setdefault(ov["option_display_name"], [])
+                if ov["label"] not in values:
+                    values.append(ov["label"])
+
+        def dec(value) -> Decimal | None:
+            return None if value in (None, 0, 0.0) else Decimal(json.dumps(value))
+
+        return {
+            "title": p["name"],
+            "options": options,
+            "images": [i["image_url"] for i in sorted(p["images"], key=lambda i: i["sort_order"])],
+            "variants": {
+                v["sku"]: {
+                    "price": dec(v["price"] if v["price"] is not None else p["price"]),
+                    "compare_at_price": dec(v["retail_price"]),
+                    "options": {ov["option_display_name"]: ov["label"] for ov in v["option_values"]},
+                }
+                for v in p["variants"]
+            },
+        }
 
     def next_webhook(self, timeout: float = 5.0) -> tuple[dict[str, str], bytes]:
         return self.receiver.received.get(timeout=timeout)

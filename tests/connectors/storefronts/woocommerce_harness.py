@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
+import json
 import queue
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -13,6 +19,22 @@ from dropbridge.connectors.woocommerce import WooCommerceStore, from_config
 from dropbridge.sandbox.server import RunningServer, start_server
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
 
+# What the contract suite's create_order promises (test_contract.py): ship-to, flat shipping, 10% tax.
+SHIP_TO = {
+    "first_name": "Bob",
+    "last_name": "Norman",
+    "company": "Acme",
+    "address_1": "Chestnut Street 92",
+    "address_2": "Apt 3",
+    "city": "Louisville",
+    "state": "KY",
+    "postcode": "40202",
+    "country": "US",
+    "phone": "555-625-1199",
+}
+SHIPPING = {"USD": "4.90", "EUR": "4.90", "JPY": "490"}
+TAX_RATE = Decimal("0.10")
+MINOR_UNITS = {"JPY": Decimal("1")}
 CONSUMER_KEY = "ck_harness_4f1d2c"
 CONSUMER_SECRET = "cs_harness_9a8b7c"
 WEBHOOK_SECRET = "whsec-woo-harness"
@@ -48,14 +70,63 @@ class WooCommerceHarness:
 
     def seed_product(self, sku: str, quantity: int, price: str) -> str:
         product = self.emulator.add_product(
-            {"name": f"Product {sku}", "type": "simple", "sku": sku, "regular_price": price,
-             "manage_stock": True, "stock_quantity": quantity}
+            {
+                "name": f"Product {sku}",
+                "type": "simple",
+                "sku": sku,
+                "regular_price": price,
+                "manage_stock": True,
+                "stock_quantity": quantity,
+            }
         )
         return str(product["id"])
 
     def create_order(self, sku: str, quantity: int, price: str, currency: str = "USD") -> str:
-        order = self.emulator.create_order([{"sku": sku, "quantity": quantity, "price": price}], currency=currency)
+        unit = MINOR_UNITS.get(currency, Decimal("0.01"))
+        tax = (Decimal(price) * quantity * TAX_RATE).quantize(unit, rounding=ROUND_HALF_EVEN)
+        order = self.emulator.create_order(
+            [{"sku": sku, "quantity": quantity, "price": price, "tax": str(tax)}],
+            currency=currency,
+            shipping=SHIP_TO,
+            shipping_total=SHIPPING.get(currency, "4.90"),
+        )
         return str(order["id"])
+
+    def stale_webhook(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+        """The same delivery as WooCommerce would build it two hours after the order last changed
+        (payloads are built at send time; there is no timestamp header), correctly signed."""
+        payload = json.loads(body)
+        old = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S")
+        payload["date_modified"] = payload["date_modified_gmt"] = old
+        stale = json.dumps(payload, separators=(",", ":")).encode()
+        digest = hmac.new(WEBHOOK_SECRET.encode(), stale, hashlib.sha256).digest()
+        signed = {k: v for k, v in headers.items() if k.lower() != "x-wc-webhook-signature"}
+        signed["X-WC-Webhook-Signature"] = base64.b64encode(digest).decode()
+        return signed, stale
+
+    def product_of(self, external_product_id: str) -> dict:
+        """{"title", "options", "images", "variants": {sku: {"price", "compare_at_price", "options"}}}."""
+        p = self.emulator.product(external_product_id)
+        variants = [self.emulator.product(v) for v in p["variations"]] if p["type"] == "variable" else [p]
+
+        def prices(v: dict) -> tuple[Decimal, Decimal | None]:
+            if v["sale_price"]:
+                return Decimal(v["sale_price"]), Decimal(v["regular_price"])
+            return Decimal(v["regular_price"]), None
+
+        return {
+            "title": p["name"],
+            "options": {a["name"]: a["options"] for a in p["attributes"]},
+            "images": [i["src"] for i in p["images"]],
+            "variants": {
+                v["sku"]: {
+                    "price": prices(v)[0],
+                    "compare_at_price": prices(v)[1],
+                    "options": {a["name"]: a["option"] for a in v["attributes"]} if v["type"] == "variation" else {},
+                }
+                for v in variants
+            },
+        }
 
     def next_webhook(self, timeout: float = 5.0) -> tuple[dict[str, str], bytes]:
         while True:

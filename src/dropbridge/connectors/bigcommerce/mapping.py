@@ -45,6 +45,124 @@ PROVIDERS = {
 }
 
 
+# v2 addresses name the state ("Kentucky"); Address.province_code wants the ISO 3166-2 subdivision code.
+SUBDIVISIONS: dict[str, dict[str, str]] = {
+    "US": dict(
+        zip(
+            (
+                "Alabama,Alaska,Arizona,Arkansas,California,Colorado,Connecticut,Delaware,District of Columbia,"
+                "Florida,Georgia,Hawaii,Idaho,Illinois,Indiana,Iowa,Kansas,Kentucky,Louisiana,Maine,Maryland,"
+                "Massachusetts,Michigan,Minnesota,Mississippi,Missouri,Montana,Nebraska,Nevada,New Hampshire,"
+                "New Jersey,New Mexico,New York,North Carolina,North Dakota,Ohio,Oklahoma,Oregon,Pennsylvania,"
+                "Rhode Island,South Carolina,South Dakota,Tennessee,Texas,Utah,Vermont,Virginia,Washington,"
+                "West Virginia,Wisconsin,Wyoming,Puerto Rico,Guam,American Samoa,Virgin Islands,"
+                "Northern Mariana Islands,Armed Forces Americas,Armed Forces Europe,Armed Forces Pacific"
+            )
+            .lower()
+            .split(","),
+            [
+                "AL",
+                "AK",
+                "AZ",
+                "AR",
+                "CA",
+                "CO",
+                "CT",
+                "DE",
+                "DC",
+                "FL",
+                "GA",
+                "HI",
+                "ID",
+                "IL",
+                "IN",
+                "IA",
+                "KS",
+                "KY",
+                "LA",
+                "ME",
+                "MD",
+                "MA",
+                "MI",
+                "MN",
+                "MS",
+                "MO",
+                "MT",
+                "NE",
+                "NV",
+                "NH",
+                "NJ",
+                "NM",
+                "NY",
+                "NC",
+                "ND",
+                "OH",
+                "OK",
+                "OR",
+                "PA",
+                "RI",
+                "SC",
+                "SD",
+                "TN",
+                "TX",
+                "UT",
+                "VT",
+                "VA",
+                "WA",
+                "WV",
+                "WI",
+                "WY",
+                "PR",
+                "GU",
+                "AS",
+                "VI",
+                "MP",
+                "AA",
+                "AE",
+                "AP",
+            ],
+            strict=True,
+        )
+    ),
+    "CA": dict(
+        zip(
+            [
+                "alberta",
+                "british columbia",
+                "manitoba",
+                "new brunswick",
+                "newfoundland and labrador",
+                "nova scotia",
+                "ontario",
+                "prince edward island",
+                "quebec",
+                "saskatchewan",
+                "northwest territories",
+                "nunavut",
+                "yukon",
+            ],
+            ["AB", "BC", "MB", "NB", "NL", "NS", "ON", "PE", "QC", "SK", "NT", "NU", "YT"],
+            strict=True,
+        )
+    ),
+    "AU": {
+        "australian capital territory": "ACT",
+        "new south wales": "NSW",
+        "northern territory": "NT",
+        "queensland": "QLD",
+        "south australia": "SA",
+        "tasmania": "TAS",
+        "victoria": "VIC",
+        "western australia": "WA",
+    },
+}
+
+
+def province_code(country_code: str, state: str) -> str:
+    """The subdivision code for a state name where we know it; otherwise the state as given."""
+    return SUBDIVISIONS.get(country_code, {}).get(state.strip().lower(), state)
+
+
 def _dec(value: Any) -> Decimal:
     if value in (None, ""):
         return Decimal(0)
@@ -74,14 +192,15 @@ def _address(data: dict[str, Any] | None) -> Address | None:
     if not data:
         return None
     name = " ".join(p for p in (data.get("first_name", ""), data.get("last_name", "")) if p)
+    country = (data.get("country_iso2", "") or "").upper()
     return Address(
         name=name,
         address1=data.get("street_1", "") or "",
         address2=data.get("street_2", "") or "",
         city=data.get("city", "") or "",
-        province_code=data.get("state", "") or "",  # v2 gives the state's name, not a code
+        province_code=province_code(country, data.get("state", "") or ""),
         postal_code=data.get("zip", "") or "",
-        country_code=(data.get("country_iso2", "") or "").upper(),
+        country_code=country,
         company=data.get("company", "") or "",
         phone=data.get("phone", "") or "",
     )

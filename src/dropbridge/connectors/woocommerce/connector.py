@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -133,9 +132,6 @@ class WooCommerceStore:
                 failed.extend(bad)
                 start += len(chunk)
         return PushResult(calls=calls, applied=applied, failed=failed)
-
-    def expected_stock_calls(self, n: int) -> int:
-        return math.ceil(n / self.batch_limit)
 
     # ---- fulfillment -------------------------------------------------------------------------
 
