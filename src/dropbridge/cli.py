@@ -227,6 +227,26 @@ def sync_feed_cmd(supplier: str, path: Path = typer.Argument(..., exists=True, d
         raise typer.Exit(1)
 
 
+@sync_app.command("push")
+def sync_push(store: str = typer.Argument(None, help="one store; default: every store"),
+              publish: bool = typer.Option(True, help="also list offered variants the store lacks")):
+    """Push available-to-promise stock (only what changed) and publish new products to stores."""
+    from .services.publish_listings import publish_products, push_stock
+
+    ctx = _app().ctx
+    with ctx.uow(read_only=True) as uow:
+        names = [store] if store else [s.name for s in uow.stores.all()]
+    for name in names:
+        if publish:
+            skus = publish_products(ctx, name)
+            console.print(f"{name}: published {len(skus)} variants")
+        summary = push_stock(ctx, name)
+        console.print(f"{name}: {summary.changes} stock changes of {summary.listings} listings in "
+                      f"{summary.calls} calls; {len(summary.failed)} failed")
+        for vid, reason in summary.failed[:20]:
+            console.print(f"   {vid}: {reason}")
+
+
 @orders_app.command("list")
 def orders_list(limit: int = 20, status: str = typer.Option(None)):
     from .services.order_view import list_orders

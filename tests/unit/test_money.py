@@ -50,3 +50,17 @@ def test_decimal_round_trip(amount, currency):
     m = Money(amount, currency)
     assert Money.parse(m.to_decimal(), currency) == m
     assert Money.parse(str(m).split()[0], currency) == m
+
+
+def test_pricing_markup_endings_and_floors():
+    from dropbridge.domain.pricing import PricingRules, price_for
+
+    usd = lambda s: Money.parse(s, "USD")  # noqa: E731
+    assert price_for(usd("8.50"), PricingRules()) == (usd("17.99"), None)
+    assert price_for(usd("8.995"[:4]), PricingRules(ending=None)) == (usd("17.98"), None)
+    assert price_for(usd("10.00"), PricingRules(markup_percent=Decimal(50)), map_price=usd("19.95")) == (
+        usd("19.99"), None)
+    assert price_for(usd("10.00"), PricingRules(markup_percent=Decimal(10), min_margin_percent=Decimal(40))) == (
+        usd("16.99"), None)  # 10 / 0.6 = 16.67 -> 16.99
+    assert price_for(usd("5.00"), PricingRules(compare_at_percent=Decimal(30))) == (usd("10.99"), usd("14.99"))
+    assert price_for(Money.parse("1000", "JPY"), PricingRules(ending=Decimal(0))) == (Money(2000, "JPY"), None)

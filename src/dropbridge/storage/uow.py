@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import repositories as r
+from .listing_queries import ListingRepo
 
 
 class UnitOfWork:
@@ -17,6 +18,7 @@ class UnitOfWork:
         self.session = session
         self._after_commit: list[Callable[[], Any]] = []
         self.stores = r.StoreRepo(session)
+        self.listings = ListingRepo(session)
         self.suppliers = r.SupplierRepo(session)
         self.catalog = r.CatalogRepo(session)
         self.catalog_import = r.CatalogImportRepo(session)

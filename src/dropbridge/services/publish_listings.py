@@ -1,0 +1,133 @@
+"""Publish: products and stock out to stores.
+
+Stock pushed is *available to promise*: for each listed variant, the sum over its offers of supplier stock
+minus the supplier's buffer minus units reserved by orders the feed has not reflected yet. Prices come from
+the store's pricing rules applied to the cheapest landed cost. Only changes are pushed; each platform's
+connector batches them to its limits within its rate budget."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from dropbridge.connectors.base import ProductDraft, ProductVariantDraft, StockUpdate
+from dropbridge.domain.errors import NotFound
+from dropbridge.domain.model import Listing
+from dropbridge.domain.money import Money
+from dropbridge.domain.pricing import PricingRules, price_for
+from dropbridge.domain.routing import convert
+
+from .fx import rate_table
+from .records import audit
+from .route_order import supplier_terms
+
+
+@dataclass
+class PushSummary:
+    store: str
+    listings: int = 0
+    changes: int = 0
+    calls: int = 0
+    applied: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def available_to_promise(offers) -> dict[int, int]:
+    """Variant id -> units we can promise, from (offer, supplier) pairs."""
+    atp: dict[int, int] = defaultdict(int)
+    for offer, supplier in offers:
+        buffer = int((supplier.config or {}).get("buffer", 0))
+        atp[offer.variant_id] += max(0, offer.stock - offer.reserved - buffer)
+    return atp
+
+
+def _store(uow, name):
+    store = uow.stores.by_name(name)
+    if store is None:
+        raise NotFound(f"no store named {name!r}")
+    return store
+
+
+def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
+    """List every offered variant the store does not list yet, grouped into products; returns the SKUs
+    published. A product the platform already has (same handle/SKU) is matched, not duplicated."""
+    with ctx.uow(read_only=True) as uow:
+        store = _store(uow, store_name)
+        currency = (store.config or {}).get("currency", "USD")
+        rules = PricingRules.from_config((store.config or {}).get("pricing"))
+        variants = uow.listings.unlisted_variants(store.id, limit)
+        products = uow.listings.products([v.product_id for v in variants if v.product_id])
+        images = uow.listings.image_urls(list(products))
+        offers = uow.listings.offers_for([v.id for v in variants])
+        rates, _ = rate_table(uow)
+    atp = available_to_promise(offers)
+    cheapest: dict[int, Money] = {}
+    for offer, supplier in offers:
+        terms = supplier_terms(supplier, None, currency)
+        landed = convert(offer.cost + terms.shipping, currency, rates)
+        if landed and (offer.variant_id not in cheapest or landed[0].amount < cheapest[offer.variant_id].amount):
+            cheapest[offer.variant_id] = landed[0]
+    groups: dict[str, list] = defaultdict(list)
+    for v in variants:
+        if v.id in cheapest:  # an offer we cannot price in the store's currency is not published
+            groups[products[v.product_id].sku if v.product_id in products else v.sku].append(v)
+
+    connector = ctx.store_connector(store)
+    published = []
+    for product_sku, members in groups.items():
+        product = products.get(members[0].product_id)
+        drafts = []
+        for v in members:
+            mapp = Money(v.map_minor, v.currency) if v.map_minor and v.currency else None
+            price, compare = price_for(cheapest[v.id], rules, map_price=mapp)
+            drafts.append(ProductVariantDraft(sku=v.sku, price=price, compare_at_price=compare,
+                                              options=dict(v.options or {}), barcode=v.gtin, quantity=atp[v.id]))
+        draft = ProductDraft(sku=product_sku, title=(product.title if product else "") or members[0].title
+                             or product_sku, description_html=(product.description_html or "") if product else "",
+                             images=images.get(product.id, []) if product else [], variants=drafts,
+                             vendor=(product.brand or "") if product else "")
+        result = connector.publish_product(draft, f"db-publish-{store.id}-{product_sku}")
+        with ctx.uow() as uow:
+            now = ctx.clock()
+            for v, d in zip(members, drafts, strict=True):
+                uow.add(Listing(store_id=store.id, variant_id=v.id, external_product_id=result.external_product_id,
+                                external_variant_id=result.variant_ids.get(v.sku), price_minor=d.price.amount,
+                                currency=d.price.currency, pushed_stock=d.quantity, pushed_at=now))
+            audit(uow, ctx, "product.published", f"store:{store.name}",
+                  {"product": product_sku, "variants": [v.sku for v in members],
+                   "external_product_id": result.external_product_id}, store_id=store.id)
+            uow.commit()
+        published.extend(v.sku for v in members)
+    return published
+
+
+def push_stock(ctx, store_name: str) -> PushSummary:
+    """Send the store every listed variant whose available-to-promise differs from what it last got."""
+    with ctx.uow(read_only=True) as uow:
+        store = _store(uow, store_name)
+        listings = uow.listings.for_store(store.id)
+        offers = uow.listings.offers_for([ls.variant_id for ls in listings])
+        variants = uow.catalog.variants_by_id([ls.variant_id for ls in listings])
+    atp = available_to_promise(offers)
+    summary = PushSummary(store=store.name, listings=len(listings))
+    changed = [(ls, atp.get(ls.variant_id, 0)) for ls in listings
+               if ls.external_variant_id and ls.pushed_stock != atp.get(ls.variant_id, 0)]
+    summary.changes = len(changed)
+    if not changed:
+        return summary
+    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=variants[ls.variant_id].sku, quantity=q)
+               for ls, q in changed]
+    result = ctx.store_connector(store).push_stock(updates, f"db-stock-{store.id}-{uuid.uuid4().hex[:12]}")
+    failed = {vid for vid, _ in result.failed}
+    summary.calls, summary.applied, summary.failed = result.calls, result.applied, list(result.failed)
+    with ctx.uow() as uow:
+        now = ctx.clock()
+        for ls, quantity in changed:
+            if ls.external_variant_id not in failed:
+                row = uow.get(Listing, ls.id)
+                row.pushed_stock, row.pushed_at = quantity, now
+        audit(uow, ctx, "stock.pushed", f"store:{store.name}",
+              {"changes": summary.changes, "calls": summary.calls, "failed": summary.failed[:20]}, store_id=store.id)
+        uow.commit()
+    return summary

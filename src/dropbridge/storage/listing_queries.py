@@ -1,0 +1,52 @@
+"""Queries for publishing to stores: what is not listed yet, what is, and the offers behind them."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from dropbridge.domain import model as m
+
+from . import tables as t
+
+
+class ListingRepo:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def unlisted_variants(self, store_id: int, limit: int = 1000) -> list[m.Variant]:
+        """Variants some supplier offers that this store does not list yet."""
+        offered = exists().where(t.supplier_offers.c.variant_id == t.variants.c.id)
+        listed = exists().where(t.listings.c.variant_id == t.variants.c.id, t.listings.c.store_id == store_id)
+        q = select(m.Variant).where(offered, ~listed).order_by(t.variants.c.product_id, t.variants.c.id).limit(limit)
+        return list(self.session.scalars(q))
+
+    def siblings(self, product_ids: list[int]) -> dict[int, list[m.Variant]]:
+        out: dict[int, list[m.Variant]] = {}
+        q = select(m.Variant).where(t.variants.c.product_id.in_(product_ids)).order_by(t.variants.c.id)
+        for v in self.session.scalars(q):
+            out.setdefault(v.product_id, []).append(v)
+        return out
+
+    def products(self, ids: list[int]) -> dict[int, m.Product]:
+        return {p.id: p for p in self.session.scalars(select(m.Product).where(t.products.c.id.in_(ids)))}
+
+    def image_urls(self, product_ids: list[int]) -> dict[int, list[str]]:
+        q = (select(t.product_images.c.product_id, t.product_images.c.source_url)
+             .where(t.product_images.c.product_id.in_(product_ids), t.product_images.c.source_url.is_not(None))
+             .order_by(t.product_images.c.product_id, t.product_images.c.position))
+        out: dict[int, list[str]] = {}
+        for pid, url in self.session.execute(q).all():
+            out.setdefault(pid, []).append(url)
+        return out
+
+    def for_store(self, store_id: int) -> list[m.Listing]:
+        return list(self.session.scalars(select(m.Listing).where(t.listings.c.store_id == store_id)
+                                          .order_by(t.listings.c.id)))
+
+    def offers_for(self, variant_ids: list[int]) -> list[tuple[m.SupplierOffer, m.Supplier]]:
+        rows = self.session.execute(
+            select(m.SupplierOffer, m.Supplier)
+            .join(m.Supplier, t.suppliers.c.id == t.supplier_offers.c.supplier_id)
+            .where(t.supplier_offers.c.variant_id.in_(variant_ids)))
+        return [(o, s) for o, s in rows.all()]
