@@ -76,3 +76,58 @@ def test_delta_feed_touches_only_its_rows(acme):
     assert (out.status, out.changed, out.zeroed) == ("applied", 1, 0)
     s = stock(app)
     assert s["SKU-003"] == (0, 350) and s["SKU-004"] == (4, 450) and len(s) == 20
+
+
+def test_rejected_rows_download_as_csv_with_line_field_reason_and_raw(acme):
+    from dropbridge.services.sync_feed import rejects_csv
+
+    app = acme
+    out = sync_feed(app.ctx, "acme", feed(ROWS[:10], extra="BAD-1,-3,1.00\nBAD-2,4,abc\n"), "c.csv")
+    text = "".join(rejects_csv(app.ctx, out.run_id))
+    lines = text.splitlines()
+    assert lines[0] == "line,field,reason,raw"
+    assert [ln.split(",")[:2] for ln in lines[1:]] == [["12", "qty"], ["13", "cost"]]
+    assert lines[1].endswith(",\"BAD-1,-3,1.00\"") and lines[2].endswith(",\"BAD-2,4,abc\"")
+    clean = sync_feed(app.ctx, "acme", feed(ROWS), "d.csv")
+    assert list(rejects_csv(app.ctx, clean.run_id)) == ["line,field,reason,raw\n"]
+
+
+def test_every_rejected_row_is_stored_not_only_the_first_few(acme):
+    from dropbridge.services.order_view import sync_run_detail
+
+    app = acme
+    bad = "".join(f"BAD-{i},-1,1.00\n" for i in range(30))
+    rows = [(f"SKU-{i:04d}", i, "1.00") for i in range(200)]
+    out = sync_feed(app.ctx, "acme", feed(rows, extra=bad), "e.csv")
+    assert (out.status, out.rejected, len(out.rejects)) == ("applied", 30, 20)
+    detail = sync_run_detail(app.ctx, out.run_id, rejects=1000)
+    assert [r["line"] for r in detail["rejects"]] == list(range(202, 232))
+
+
+def test_two_concurrent_syncs_of_one_supplier_serialise_and_count_exactly(acme):
+    import threading
+
+    app = acme
+    sync_feed(app.ctx, "acme", feed(ROWS), "full.csv")
+    changed = [(s, q + 100, c) if i < 5 else (s, q, c) for i, (s, q, c) in enumerate(ROWS)]
+    barrier = threading.Barrier(2)
+    results, failures = [], []
+
+    def run(name):
+        try:
+            barrier.wait()
+            results.append(sync_feed(app.ctx, "acme", feed(changed[:-1]), name))
+        except BaseException as exc:  # surfaced below with the thread's error
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f"t{i}.csv",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    # Whichever applied second saw the first's result: nothing left to change or zero.
+    assert sorted((r.status, r.changed, r.zeroed, r.unchanged) for r in results) == [
+        ("applied", 0, 0, 19), ("applied", 5, 1, 14)]
+    s = stock(app)
+    assert s["SKU-001"] == (101, 150) and s["SKU-006"] == (6, 650) and s["SKU-020"] == (0, 2050)

@@ -3,7 +3,11 @@ catalog: a full feed that is much shorter than the last good one, or full of err
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import csv
+import gc
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -12,7 +16,9 @@ from dropbridge.domain.model import SyncRun
 
 from .records import audit, raise_alert
 
-MAX_STORED_REJECTS = 10_000
+# Every rejected row of a run is stored (line, field, reason, raw) up to this many; the run keeps the total
+# count either way. A feed with more rejects than this is quarantined long before (error-rate threshold).
+MAX_STORED_REJECTS = 100_000
 
 
 @dataclass
@@ -64,18 +70,20 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str
     rejected = 0
     try:
         try:
-            for batch in read_feed(stream, name=name, spec=spec):
-                stage.add(batch.rows)
-                rejected += len(batch.errors)
-                if len(errors) < MAX_STORED_REJECTS:
-                    errors.extend(batch.errors[: MAX_STORED_REJECTS - len(errors)])
-                if progress:
-                    progress(len(batch.rows) + len(batch.errors))
+            with _gc_paused():
+                for batch in read_feed(stream, name=name, spec=spec):
+                    stage.add(batch.rows)
+                    rejected += len(batch.errors)
+                    if len(errors) < MAX_STORED_REJECTS:
+                        errors.extend(batch.errors[: MAX_STORED_REJECTS - len(errors)])
+                    if progress:
+                        progress(len(batch.rows) + len(batch.errors))
         except FeedFormatError as exc:
             return _finish(ctx, run_id, supplier_id, "failed", f"unreadable feed: {exc}", errors, rejected,
                            read=stage.count + rejected)
         for sku in stage.unknown_without_cost(supplier_id):
-            errors.append(RowError(0, "cost", f"new SKU {sku} has no cost in this feed; not added"))
+            if len(errors) < MAX_STORED_REJECTS:
+                errors.append(RowError(0, "cost", f"new SKU {sku} has no cost in this feed; not added", sku))
             rejected += 1
         good = stage.count
         read = good + rejected
@@ -89,6 +97,38 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str
     changed = counts["updated"] + counts["inserted"]
     return _finish(ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read, changed=changed,
                    unchanged=good - changed, zeroed=counts["zeroed"], inserted=counts["inserted"])
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """The reader makes millions of short-lived tuples; the cycle collector walking them cost about a
+    third of the parse. Reference counting still frees them; collection resumes afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def rejects_csv(ctx, run_id: int, chunk_rows: int = 1000) -> Iterator[str]:
+    """The stored rejected rows of a run as CSV text (header, then line, field, reason, raw), in pieces
+    for an HTTP response or a file. At most MAX_STORED_REJECTS rows; the run's `rejected` is the total."""
+    with ctx.uow(read_only=True) as uow:
+        if uow.get(SyncRun, run_id) is None:
+            raise NotFound(f"no sync run {run_id}")
+        rows = [(r.line, r.field or "", r.reason, r.raw or "") for r in uow.sync_runs.rejects(run_id)]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["line", "field", "reason", "raw"])
+    for start in range(0, len(rows), chunk_rows):
+        writer.writerows(rows[start:start + chunk_rows])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    if buf.tell():
+        yield buf.getvalue()
 
 
 def _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg) -> str:

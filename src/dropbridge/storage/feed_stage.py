@@ -1,25 +1,48 @@
 """Bulk feed application: parsed rows are staged in a TEMP table (outside the write lock), then one
 transaction writes only what changed: updates, new offers, and for full feeds the zeroing of absent SKUs.
 
-SQLite stages with executemany; PostgreSQL with COPY. Both then diff in SQL, never row by row in Python.
+SQLite stages with executemany into an in-memory temp table; PostgreSQL with COPY. Both then diff in SQL,
+never row by row in Python: one pass joins the stage to the supplier's offers and keeps only the rows that
+differ (a few percent of a feed) in `feed_diff`; the writes then touch those rows alone.
+
+TEMP tables belong to one connection, so two runs on two connections never see each other's stage.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import Engine
 
+# No key while loading: one index built after the load is cheaper than maintaining it per row.
 STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS feed_stage (
-    sku VARCHAR(200) PRIMARY KEY,
+    sku VARCHAR(200) NOT NULL,
+    stock INTEGER NOT NULL,
+    cost_minor BIGINT,
+    currency VARCHAR(3),
+    lead_time_days INTEGER,
+    gtin VARCHAR(14)
+)"""
+DIFF_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS feed_diff (
+    offer_id BIGINT,
+    sku VARCHAR(200) NOT NULL,
     stock INTEGER NOT NULL,
     cost_minor BIGINT,
     currency VARCHAR(3) NOT NULL,
     lead_time_days INTEGER,
     gtin VARCHAR(14)
 )"""
+# SQLite only, for this connection while it stages: the stage lives in memory and the join reads the offers
+# through a larger page cache than the 2 MB default. Restored on close (the connection returns to the pool).
+SQLITE_PRAGMAS = {"temp_store": "MEMORY", "cache_size": "-65536"}
+
+_plain = itemgetter(1, 2, 3)
+_full = itemgetter(1, 2, 3, 4, 5, 6)
+_extras = itemgetter(4, 5, 6)
 
 
 class FeedStage:
@@ -30,116 +53,178 @@ class FeedStage:
         self.pg = engine.dialect.name == "postgresql"
         self.conn = engine.connect()
         self.dbapi = self.conn.connection.driver_connection
+        self.count = 0
+        self.currency: str | None = None  # the stage's NULL currency: the one most rows carry
+        self._loading = False
+        self._ready = False
+        self._saved: dict[str, str] = {}
         cur = self.dbapi.cursor()
-        cur.execute(STAGE_DDL)
+        if not self.pg:
+            for name, value in SQLITE_PRAGMAS.items():
+                self._saved[name] = str(cur.execute(f"PRAGMA {name}").fetchone()[0])
+                cur.execute(f"PRAGMA {name}={value}")
+        for ddl in (STAGE_DDL, DIFF_DDL):
+            cur.execute(ddl)
         cur.execute("DELETE FROM feed_stage")
+        cur.execute("DELETE FROM feed_diff")
         cur.close()
         if self.pg:
             self.dbapi.commit()
-        self.count = 0
 
     def add(self, rows) -> None:
         """rows: ParsedRow tuples (line, sku, stock, cost_minor, currency, lead_time_days, gtin, ...)."""
         if not rows:
             return
-        data = [(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
-        if self.pg:
-            with self.dbapi.cursor() as cur, cur.copy(
-                "COPY feed_stage (sku, stock, cost_minor, currency, lead_time_days, gtin) FROM STDIN"
-            ) as copy:
-                for row in data:
-                    copy.write_row(row)
-            self.dbapi.commit()
-        else:
-            cur = self.dbapi.cursor()
-            # Temp tables live in the connection's temp database: no lock on the main database yet.
-            cur.execute("BEGIN")
-            cur.executemany("INSERT INTO feed_stage VALUES (?, ?, ?, ?, ?, ?)", data)
-            cur.execute("COMMIT")
+        if self._ready:
+            raise RuntimeError("rows added after the stage was indexed")
+        if self.currency is None:
+            self.currency = rows[0][4]
+        # Most feeds carry sku, stock and cost only, in one currency: stage three columns, not six.
+        plain = set(map(_extras, rows)) == {(self.currency, None, None)}
+        cols = "sku, stock, cost_minor" if plain else "sku, stock, cost_minor, currency, lead_time_days, gtin"
+        data = map(_plain if plain else _full, rows)
+        cur = self.dbapi.cursor()
+        try:
+            if self.pg:  # one transaction for the whole load; psycopg opened it
+                with cur.copy(f"COPY feed_stage ({cols}) FROM STDIN") as copy:
+                    for row in data:
+                        copy.write_row(row)
+            else:
+                if not self._loading:
+                    cur.execute("BEGIN")  # temp tables only: no lock on the main database yet
+                    self._loading = True
+                marks = ", ".join("?" * (3 if plain else 6))
+                cur.executemany(f"INSERT INTO feed_stage ({cols}) VALUES ({marks})", data)
+        finally:
             cur.close()
-        self.count += len(data)
+        self.count += len(rows)
+
+    def _finish_load(self) -> None:
+        """End the load and index the stage by SKU (the reader already rejected duplicate SKUs)."""
+        if self._ready:
+            return
+        cur = self.dbapi.cursor()
+        if self._loading:
+            cur.execute("COMMIT")
+            self._loading = False
+        cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS feed_stage_sku ON feed_stage (sku)")
+        if self.pg:
+            cur.execute("ANALYZE feed_stage")  # autovacuum never analyzes temp tables; the planner needs it
+            self.dbapi.commit()
+        cur.close()
+        self._ready = True
 
     def unknown_without_cost(self, supplier_id: int, limit: int = 10_000) -> list[str]:
         """SKUs new to this supplier that carry no cost (stock-only feeds): they cannot become offers."""
+        self._finish_load()
         cur = self.dbapi.cursor()
         cur.execute(
             self._sql("SELECT s.sku FROM feed_stage s WHERE s.cost_minor IS NULL AND NOT EXISTS "
                       "(SELECT 1 FROM supplier_offers o WHERE o.supplier_id = :sid AND o.supplier_sku = s.sku) "
-                      "LIMIT :lim"),
-            self._params(sid=supplier_id, lim=limit),
+                      "ORDER BY s.sku LIMIT :lim"),
+            {"sid": supplier_id, "lim": limit},
         )
         out = [r[0] for r in cur.fetchall()]
         cur.close()
+        if self.pg:
+            self.dbapi.commit()
         return out
 
     def apply(self, supplier_id: int, now: datetime, *, full: bool) -> dict[str, int]:
         """Write the differences in one transaction; returns counts (updated, inserted, zeroed)."""
-        p = self._params
+        self._finish_load()
         cur = self.dbapi.cursor()
         if not self.pg:  # psycopg opens the transaction itself
             cur.execute("BEGIN IMMEDIATE")
         try:
             if self.pg:  # two syncs of one supplier never interleave
                 cur.execute("SELECT id FROM suppliers WHERE id = %(sid)s FOR UPDATE", {"sid": supplier_id})
+                # The joins hash a million offers; the 4 MB default spills them to disk in batches.
+                cur.execute("SET LOCAL work_mem = '128MB'")
             ts = now if self.pg else now.replace(tzinfo=None).isoformat(sep=" ")
+            params = {"sid": supplier_id, "now": ts, "cur": self.currency or "USD"}
+            # The diff is taken under the write lock, so a run that committed just before is seen.
             cur.execute(self._sql("""
-                UPDATE supplier_offers SET stock = s.stock,
-                    cost_minor = COALESCE(s.cost_minor, supplier_offers.cost_minor),
-                    currency = CASE WHEN s.cost_minor IS NULL THEN supplier_offers.currency ELSE s.currency END,
-                    lead_time_days = COALESCE(s.lead_time_days, supplier_offers.lead_time_days),
-                    as_of = :now, updated_at = :now
+                INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin)
+                SELECT o.id, s.sku, s.stock, s.cost_minor, COALESCE(s.currency, :cur), s.lead_time_days, s.gtin
                 FROM feed_stage s
-                WHERE supplier_offers.supplier_id = :sid AND supplier_offers.supplier_sku = s.sku
-                  AND (supplier_offers.stock <> s.stock
-                       OR (s.cost_minor IS NOT NULL AND (supplier_offers.cost_minor <> s.cost_minor
-                                                         OR supplier_offers.currency <> s.currency))
-                       OR (s.lead_time_days IS NOT NULL
-                           AND supplier_offers.lead_time_days IS DISTINCT FROM s.lead_time_days))"""),
-                p(sid=supplier_id, now=ts))
+                LEFT JOIN supplier_offers o ON o.supplier_id = :sid AND o.supplier_sku = s.sku
+                WHERE o.id IS NULL
+                   OR o.stock <> s.stock
+                   OR (s.cost_minor IS NOT NULL AND (o.cost_minor <> s.cost_minor
+                                                     OR o.currency <> COALESCE(s.currency, :cur)))
+                   OR (s.lead_time_days IS NOT NULL AND o.lead_time_days IS DISTINCT FROM s.lead_time_days)"""),
+                params)
+            if self.pg:
+                cur.execute("ANALYZE feed_diff")  # a few rows, not a million: look them up by id
+            cur.execute(self._sql("""
+                UPDATE supplier_offers SET stock = d.stock,
+                    cost_minor = COALESCE(d.cost_minor, supplier_offers.cost_minor),
+                    currency = CASE WHEN d.cost_minor IS NULL THEN supplier_offers.currency ELSE d.currency END,
+                    lead_time_days = COALESCE(d.lead_time_days, supplier_offers.lead_time_days),
+                    as_of = :now, updated_at = :now
+                FROM feed_diff d
+                WHERE supplier_offers.id = d.offer_id"""), params)
             updated = cur.rowcount
             # New SKUs: attach to the variant with the same GTIN (another supplier's offer of the same
             # item) or the same SKU; otherwise create the variant.
             cur.execute(self._sql("""
                 INSERT INTO variants (sku, title, gtin)
-                SELECT s.sku, '', s.gtin FROM feed_stage s
-                WHERE s.cost_minor IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM supplier_offers o WHERE o.supplier_id = :sid AND o.supplier_sku = s.sku)
-                  AND NOT EXISTS (SELECT 1 FROM variants v WHERE v.sku = s.sku)
-                  AND (s.gtin IS NULL OR NOT EXISTS (SELECT 1 FROM variants v2 WHERE v2.gtin = s.gtin))"""),
-                p(sid=supplier_id))
+                SELECT d.sku, '', d.gtin FROM feed_diff d
+                WHERE d.offer_id IS NULL AND d.cost_minor IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM variants v WHERE v.sku = d.sku)
+                  AND (d.gtin IS NULL OR NOT EXISTS (SELECT 1 FROM variants v2 WHERE v2.gtin = d.gtin))"""),
+                params)
             cur.execute(self._sql("""
                 INSERT INTO supplier_offers (supplier_id, supplier_sku, variant_id, cost_minor, currency, stock,
                                              reserved, lead_time_days, as_of, updated_at)
-                SELECT :sid, s.sku,
-                       COALESCE((SELECT MIN(v.id) FROM variants v WHERE s.gtin IS NOT NULL AND v.gtin = s.gtin),
-                                (SELECT v.id FROM variants v WHERE v.sku = s.sku)),
-                       s.cost_minor, s.currency, s.stock, 0, s.lead_time_days, :now, :now
-                FROM feed_stage s
-                WHERE s.cost_minor IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM supplier_offers o
-                                  WHERE o.supplier_id = :sid AND o.supplier_sku = s.sku)"""),
-                p(sid=supplier_id, now=ts))
+                SELECT :sid, d.sku,
+                       COALESCE((SELECT MIN(v.id) FROM variants v WHERE d.gtin IS NOT NULL AND v.gtin = d.gtin),
+                                (SELECT v.id FROM variants v WHERE v.sku = d.sku)),
+                       d.cost_minor, d.currency, d.stock, 0, d.lead_time_days, :now, :now
+                FROM feed_diff d
+                WHERE d.offer_id IS NULL AND d.cost_minor IS NOT NULL"""), params)
             inserted = cur.rowcount
             zeroed = 0
             if full:
-                cur.execute(self._sql("""
-                    UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
-                    WHERE supplier_id = :sid AND stock <> 0
-                      AND NOT EXISTS (SELECT 1 FROM feed_stage s WHERE s.sku = supplier_offers.supplier_sku)"""),
-                    p(sid=supplier_id, now=ts))
+                if self.pg:  # a hash anti-join
+                    sql = """UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
+                        WHERE supplier_id = :sid AND stock <> 0
+                          AND NOT EXISTS (SELECT 1 FROM feed_stage s WHERE s.sku = supplier_offers.supplier_sku)"""
+                else:  # find the absent through the (supplier_id, supplier_sku) index; read only their rows
+                    sql = """UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
+                        WHERE stock <> 0 AND id IN (
+                            SELECT o.id FROM supplier_offers o
+                            WHERE o.supplier_id = :sid
+                              AND NOT EXISTS (SELECT 1 FROM feed_stage s WHERE s.sku = o.supplier_sku))"""
+                cur.execute(self._sql(sql), params)
                 zeroed = cur.rowcount
+            cur.execute("DELETE FROM feed_diff")
             self._end(cur, "COMMIT")
         except BaseException:
             self._end(cur, "ROLLBACK")
             raise
         finally:
             cur.close()
+        if self.pg and inserted > 10_000:
+            # A first import of a big catalog leaves the planner thinking the table is small until autovacuum
+            # catches up; the next run's joins would then pick nested loops over a million rows.
+            with self.dbapi.cursor() as c:
+                c.execute("ANALYZE supplier_offers")
+            self.dbapi.commit()
         return {"updated": updated, "inserted": inserted, "zeroed": zeroed}
 
     def close(self) -> None:
         try:
             cur = self.dbapi.cursor()
+            if self._loading:
+                cur.execute("ROLLBACK")
+            elif self.pg:
+                self.dbapi.rollback()  # whatever a failed statement left open
             cur.execute("DROP TABLE IF EXISTS feed_stage")
+            cur.execute("DROP TABLE IF EXISTS feed_diff")
+            for name, value in self._saved.items():
+                cur.execute(f"PRAGMA {name}={value}")
             cur.close()
             if self.pg:
                 self.dbapi.commit()
@@ -157,6 +242,3 @@ class FeedStage:
         if not self.pg:
             return sql.replace("IS DISTINCT FROM", "IS NOT")
         return re.sub(r":(\w+)", r"%(\1)s", sql)
-
-    def _params(self, **kw):
-        return kw

@@ -1,0 +1,107 @@
+"""Feeds a supplier publishes at a URL: fetched on a schedule with conditional requests, so an unchanged
+file costs one 304 and no parse.
+
+State lives in the supplier's config JSON, no table of its own:
+
+    config["feed_source"] = {"url": "https://...", "interval_seconds": 3600, "mode": "full",
+                             "etag": ..., "last_modified": ..., "last_checked_at": ISO-8601 UTC}
+
+The validators (ETag, Last-Modified) are stored only after a run was applied: a quarantined or failed
+file is fetched again in full next time rather than answered with 304 forever.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from dropbridge.domain.errors import ConfigurationError, NotFound, RetryableError
+
+from .records import audit
+from .sync_feed import SyncOutcome, sync_feed
+
+DEFAULT_INTERVAL_SECONDS = 3600
+CHUNK = 1 << 20
+
+
+def _source(supplier) -> dict:
+    src = (supplier.config or {}).get("feed_source") or {}
+    if not src.get("url"):
+        raise ConfigurationError(f"supplier {supplier.name!r} has no feed_source.url in its config")
+    return dict(src)
+
+
+def _save_source(ctx, supplier_name: str, **changes) -> None:
+    with ctx.uow() as uow:
+        supplier = uow.suppliers.by_name(supplier_name)
+        cfg = dict(supplier.config or {})
+        cfg["feed_source"] = {**(cfg.get("feed_source") or {}), **changes}
+        supplier.config = cfg  # a new dict, so the JSON column is seen as changed
+        uow.commit()
+
+
+def fetch_feed_url(ctx, supplier_name: str, *, transport=None) -> SyncOutcome | None:
+    """GET the supplier's feed URL conditionally. 304: None (audited, nothing else changes). 200: the body
+    is streamed to a temp file (never held in memory) and synced; returns the sync's outcome."""
+    import httpx
+
+    from dropbridge.connectors.http import build_client, classify
+
+    with ctx.uow(read_only=True) as uow:
+        supplier = uow.suppliers.by_name(supplier_name)
+        if supplier is None:
+            raise NotFound(f"no supplier named {supplier_name!r}")
+        src, supplier_id = _source(supplier), supplier.id
+    url = src["url"]
+    headers = {}
+    if src.get("etag"):
+        headers["If-None-Match"] = src["etag"]
+    if src.get("last_modified"):
+        headers["If-Modified-Since"] = src["last_modified"]
+    timeout = getattr(ctx.settings, "http_timeout_seconds", None)
+    checked_at = ctx.clock().isoformat()
+    name = os.path.basename(urlsplit(url).path) or "feed"
+    with build_client(timeout=timeout, transport=transport) as client, tempfile.TemporaryFile() as body:
+        try:
+            with client.stream("GET", url, headers=headers) as resp:
+                if resp.status_code == 304:
+                    _save_source(ctx, supplier_name, last_checked_at=checked_at)
+                    with ctx.uow() as uow:
+                        audit(uow, ctx, "feed.not_modified", f"supplier:{supplier_name}", {"url": url},
+                              supplier_id=supplier_id)
+                        uow.commit()
+                    return None
+                if not resp.is_success:
+                    resp.read()
+                    raise classify(resp, f"feed {url}")
+                for chunk in resp.iter_bytes(CHUNK):
+                    body.write(chunk)
+                etag, last_modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"feed {url}: timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(f"feed {url}: {type(exc).__name__}: {exc}") from exc
+        body.seek(0)
+        outcome = sync_feed(ctx, supplier_name, body, name, mode=src.get("mode", "full"))
+    changes = {"last_checked_at": checked_at}
+    if outcome.status == "applied":
+        changes.update(etag=etag, last_modified=last_modified)
+    _save_source(ctx, supplier_name, **changes)
+    return outcome
+
+
+def due_feed_sources(ctx, now: datetime) -> list[str]:
+    """Names of suppliers with a feed URL whose interval has elapsed since the last check (or never checked)."""
+    due = []
+    with ctx.uow(read_only=True) as uow:
+        for supplier in uow.suppliers.all():
+            src = (supplier.config or {}).get("feed_source") or {}
+            if not src.get("url"):
+                continue
+            last = src.get("last_checked_at")
+            interval = timedelta(seconds=float(src.get("interval_seconds", DEFAULT_INTERVAL_SECONDS)))
+            if last is None or now - datetime.fromisoformat(last) >= interval:
+                due.append(supplier.name)
+    return due
