@@ -192,13 +192,26 @@ def supplier_list():
 
 
 @sync_app.command("feed")
-def sync_feed_cmd(supplier: str, path: Path = typer.Argument(..., exists=True, dir_okay=False),
+def sync_feed_cmd(supplier: str, source: str = typer.Argument(..., metavar="PATH_OR_URL"),
                   mode: str = typer.Option("full", help="full (absent SKUs go to zero) or delta"),
                   dry_run: bool = typer.Option(False, "--dry-run", help="show how the first rows map; change nothing")):
     """Sync a supplier feed file. Exits 1 when the feed is quarantined or unreadable."""
     from .services.sync_feed import sync_feed
 
     built = _app()
+    if source.startswith(("http://", "https://")):
+        from .services.feed_sources import fetch_feed_url, set_feed_url
+
+        set_feed_url(built.ctx, supplier, source)
+        outcome = fetch_feed_url(built.ctx, supplier)
+        if outcome is None:
+            console.print("not modified since the last fetch (ETag / Last-Modified): nothing to do")
+            return
+        _print_outcome(outcome)
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise typer.BadParameter(f"no such file: {source}")
     if dry_run:
         from .connectors.feeds.reader import dry_run as preview
         from .connectors.feeds.reader import dry_run_table
@@ -210,13 +223,15 @@ def sync_feed_cmd(supplier: str, path: Path = typer.Argument(..., exists=True, d
             rows = dry_run_table(preview(fh, path.name, spec))
         _table(rows, list(rows[0]) if rows else [], title=f"{path.name}: first rows as dropbridge reads them")
         return
-    total = path.stat().st_size
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
                   TimeElapsedColumn(), console=console, transient=True) as progress, path.open("rb") as fh:
         task = progress.add_task(f"sync {path.name}", total=None)
         outcome = sync_feed(built.ctx, supplier, fh, str(path), mode=mode,
                             progress=lambda n: progress.advance(task, n))
-    del total
+    _print_outcome(outcome)
+
+
+def _print_outcome(outcome) -> None:
     console.print(f"sync run {outcome.run_id}: {outcome.status} - read {outcome.rows_read:,}, changed "
                   f"{outcome.changed:,}, unchanged {outcome.unchanged:,}, zeroed {outcome.zeroed:,}, "
                   f"rejected {outcome.rejected:,}")
@@ -225,6 +240,15 @@ def sync_feed_cmd(supplier: str, path: Path = typer.Argument(..., exists=True, d
     if outcome.status != "applied":
         console.print(f"[bold red]{outcome.status}[/]: {outcome.reason}")
         raise typer.Exit(1)
+
+
+@sync_app.command("rejects")
+def sync_rejects(run_id: int):
+    """The rejected rows of a sync run as CSV (line, field, reason, raw) on standard output."""
+    from .services.sync_feed import rejects_csv
+
+    for chunk in rejects_csv(_app().ctx, run_id):
+        sys.stdout.write(chunk)
 
 
 @sync_app.command("push")

@@ -17,6 +17,7 @@ from dropbridge.domain.model import Job
 from dropbridge.services.cancel_order import cancel_supplier_order
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.place_supplier_order import place_supplier_order
+from dropbridge.services.publish_listings import push_stock
 from dropbridge.services.record_shipment import push_fulfillment
 from dropbridge.services.records import correlation_id, new_correlation_id, raise_alert
 from dropbridge.services.route_order import route_order
@@ -28,6 +29,7 @@ HANDLERS = {
     "submit_supplier_order": lambda ctx, p, attempt: place_supplier_order(ctx, p["supplier_order_id"], attempt),
     "push_fulfillment": lambda ctx, p, attempt: push_fulfillment(ctx, p["shipment_id"]),
     "process_webhook": lambda ctx, p, attempt: process_webhook(ctx, p["event_id"]),
+    "push_stock": lambda ctx, p, attempt: push_stock(ctx, p["store"]).changes,
     "cancel_supplier_order": lambda ctx, p, attempt: cancel_supplier_order(ctx, p["supplier_order_id"],
                                                                            p.get("late", False)),
 }

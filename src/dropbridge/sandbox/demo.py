@@ -76,6 +76,7 @@ def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.
                     if again.json() != r.json():
                         raise RuntimeError("idempotent replay returned a different response")
 
+        _wait_settled(ctx, [i for i, _ in ids], timeout)  # so acme's refusal is on record before the next order
         console.print("a shopper buys on the Shopify store (the emulator sends orders/create to our webhook):")
         shop_order = env.shopify.create_order(
             [{"sku": "TEE-BLK-M", "quantity": 1, "price": "24.00"}, {"sku": "MUG-11OZ", "quantity": 1,
@@ -158,3 +159,13 @@ def _wait_for_order(ctx, store_name: str, external_id: str, timeout: float) -> i
                 return found.id
         time.sleep(0.1)
     raise RuntimeError(f"order {external_id} never arrived from {store_name}")
+
+
+def _wait_settled(ctx, order_ids: list[int], timeout: float) -> None:
+    """Until every order has left routing: at its suppliers, or held for a person."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(order_detail(ctx, i)["status"] in ("submitted", "partially_shipped", "shipped", "on_hold")
+               for i in order_ids):
+            return
+        time.sleep(0.1)

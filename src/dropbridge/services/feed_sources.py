@@ -42,6 +42,24 @@ def _save_source(ctx, supplier_name: str, **changes) -> None:
         uow.commit()
 
 
+def set_feed_url(ctx, supplier_name: str, url: str, interval_seconds: int | None = None) -> None:
+    """Point a supplier at a feed URL (fetched on its interval by the scheduler). A new URL forgets the
+    old validators, so its first fetch is a full one."""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"a feed URL must be http(s): {url!r}")
+    with ctx.uow(read_only=True) as uow:
+        supplier = uow.suppliers.by_name(supplier_name)
+        if supplier is None:
+            raise NotFound(f"no supplier named {supplier_name!r}")
+        current = (supplier.config or {}).get("feed_source") or {}
+    changes: dict = {"url": url}
+    if current.get("url") != url:
+        changes.update(etag=None, last_modified=None)
+    if interval_seconds is not None:
+        changes["interval_seconds"] = interval_seconds
+    _save_source(ctx, supplier_name, **changes)
+
+
 def fetch_feed_url(ctx, supplier_name: str, *, transport=None) -> SyncOutcome | None:
     """GET the supplier's feed URL conditionally. 304: None (audited, nothing else changes). 200: the body
     is streamed to a temp file (never held in memory) and synced; returns the sync's outcome."""

@@ -7,14 +7,17 @@ import contextlib
 import csv
 import gc
 import io
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import BinaryIO
 
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.model import SyncRun
 
-from .records import audit, raise_alert
+from .records import audit, raise_alert, schedule
 
 # Every rejected row of a run is stored (line, field, reason, raw) up to this many; the run keeps the total
 # count either way. A feed with more rejects than this is quarantined long before (error-rate threshold).
@@ -51,8 +54,10 @@ def feed_spec_for(supplier, overrides: dict | None = None):
 
 def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str = "full",
               spec_overrides: dict | None = None, progress: Callable[[int], None] | None = None) -> SyncOutcome:
-    from dropbridge.connectors.feeds.reader import read_feed
+    from dropbridge.connectors.feeds.convert import is_fatal
+    from dropbridge.connectors.feeds.reader import PlainRows, read_feed
     from dropbridge.connectors.feeds.types import FeedFormatError, RowError
+    from dropbridge.domain.money import exponent
 
     if mode not in ("full", "delta"):
         raise ValueError("mode is full or delta")
@@ -67,13 +72,16 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str
 
     stage = ctx.uow.feed_stage()
     errors = []
-    rejected = 0
+    rejected = 0  # rows dropped; a kept row's lesser problems (a bad GTIN, say) are stored but not counted
+    catalog = _CatalogSpill()
     try:
         try:
             with _gc_paused():
-                for batch in read_feed(stream, name=name, spec=spec):
+                for batch in read_feed(stream, name=name, spec=spec, plain=True):
                     stage.add(batch.rows)
-                    rejected += len(batch.errors)
+                    if not isinstance(batch.rows, PlainRows):  # plain lines carry no catalog data
+                        catalog.add(batch.rows)
+                    rejected += len({e.line for e in batch.errors if is_fatal(e)})
                     if len(errors) < MAX_STORED_REJECTS:
                         errors.extend(batch.errors[: MAX_STORED_REJECTS - len(errors)])
                     if progress:
@@ -81,6 +89,16 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str
         except FeedFormatError as exc:
             return _finish(ctx, run_id, supplier_id, "failed", f"unreadable feed: {exc}", errors, rejected,
                            read=stage.count + rejected)
+        # The reader leaves duplicate SKUs of plain lines to the stage, which finds them all in one pass.
+        dups = stage.duplicates()
+        for line, sku, qty, cost, first in dups:
+            if len(errors) < MAX_STORED_REJECTS:
+                amount = "" if cost is None else Decimal(cost).scaleb(-exponent(stage.currency or "USD"))
+                raw = f"{sku},{qty},{amount}"  # rebuilt from the staged values: the line itself is not kept
+                errors.append(RowError(line, "sku", f"duplicate sku, first seen on line {first}", raw))
+            rejected += 1
+        if dups:
+            errors.sort(key=lambda e: e.line)
         for sku in stage.unknown_without_cost(supplier_id):
             if len(errors) < MAX_STORED_REJECTS:
                 errors.append(RowError(0, "cost", f"new SKU {sku} has no cost in this feed; not added", sku))
@@ -91,12 +109,50 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str
         reason = _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg)
         if reason:
             return _finish(ctx, run_id, supplier_id, "quarantined", reason, errors, rejected, read=read)
+        if catalog.count:
+            # Before the offers: new offers then attach to the variants the catalog created or matched by GTIN.
+            from .import_catalog import import_catalog
+
+            report = import_catalog(ctx, supplier_name, catalog.rows())
+            errors.extend(RowError(p.line, p.field, p.reason, p.url or "") for p in report.problems[:1000])
         counts = stage.apply(supplier_id, ctx.clock(), full=(mode == "full"))
     finally:
         stage.close()
+        catalog.close()
     changed = counts["updated"] + counts["inserted"]
     return _finish(ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read, changed=changed,
                    unchanged=good - changed, zeroed=counts["zeroed"], inserted=counts["inserted"])
+
+
+class _CatalogSpill:
+    """Rows that carry catalog data, kept on disk until the run is known to apply (a quarantined feed must
+    not touch the catalog either), so a million-row catalog feed does not sit in memory."""
+
+    def __init__(self):
+        self.count = 0
+        self._file = None
+
+    def add(self, rows) -> None:
+        with_catalog = [r for r in rows if r.catalog]
+        if with_catalog:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives until close(), after the run
+            pickle.dump(with_catalog, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.count += len(with_catalog)
+
+    def rows(self):
+        if self._file is None:
+            return
+        self._file.seek(0)
+        while True:
+            try:
+                yield from pickle.load(self._file)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 @contextlib.contextmanager
@@ -167,6 +223,9 @@ def _finish(ctx, run_id, supplier_id, status, reason, errors, rejected, *, read,
                         severity="error", supplier_id=supplier_id)
         else:
             _settle_reservations(uow, supplier_id, run.started_at)
+            if changed or zeroed:  # stores listing these items are owed the new stock
+                for store_id, store_name in uow.listings.stores_with_listings():
+                    schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name})
         audit(uow, ctx, f"feed.{status}", f"sync_run:{run_id}",
               {"source": run.source, "read": read, "changed": changed, "zeroed": zeroed, "rejected": rejected,
                "reason": reason}, supplier_id=supplier_id)

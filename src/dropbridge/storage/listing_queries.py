@@ -50,3 +50,8 @@ class ListingRepo:
             .join(m.Supplier, t.suppliers.c.id == t.supplier_offers.c.supplier_id)
             .where(t.supplier_offers.c.variant_id.in_(variant_ids)))
         return [(o, s) for o, s in rows.all()]
+
+    def stores_with_listings(self) -> list[tuple[int, str]]:
+        q = (select(t.stores.c.id, t.stores.c.name)
+             .where(exists().where(t.listings.c.store_id == t.stores.c.id)).order_by(t.stores.c.id))
+        return [tuple(r) for r in self.session.execute(q).all()]

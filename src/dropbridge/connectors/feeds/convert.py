@@ -57,6 +57,7 @@ class RowConverter:
         self.default_currency = check_currency(mapping.defaults.get("currency", currency))
         self.zero_statuses = frozenset(normalize_header(s) for s in mapping.zero_stock_statuses)
         self.seen: dict[str, int] = {}
+        self.dedupe = True  # False when the caller finds duplicate SKUs itself (the sync engine, in SQL)
         self.errors: list[RowError] = []
         self.bind(resolved)
 
@@ -182,7 +183,7 @@ class RowConverter:
 
         row = None
         if not any(f not in NON_FATAL_FIELDS for f, _ in errs):
-            first = self.seen.setdefault(sku, line)
+            first = self.seen.setdefault(sku, line) if self.dedupe else line
             if first != line:
                 errs.append(("sku", f"duplicate sku, first seen on line {first}"))
             else:

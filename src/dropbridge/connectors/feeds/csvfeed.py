@@ -50,9 +50,10 @@ class DecodedLines:
         self.errors: list[RowError] = []
 
     def __iter__(self) -> Iterator[str]:
-        return itertools.chain.from_iterable(self._pieces())
+        return itertools.chain.from_iterable(io.StringIO(t, newline="") for t in self.texts())
 
-    def _pieces(self) -> Iterator[io.StringIO]:
+    def texts(self) -> Iterator[str]:
+        """The decoded pieces, each ending after a newline (but the last)."""
         pending = b""
         first = True
         while True:
@@ -76,7 +77,7 @@ class DecodedLines:
             else:
                 piece, pending = data, b""
             if piece:
-                yield io.StringIO(self._decode(piece), newline="")
+                yield self._decode(piece)
             if not block:
                 return
 
@@ -110,6 +111,44 @@ class DecodedLines:
                     reason = f"bytes not valid {self.encoding} were replaced: {e.reason}"
                 self.errors.append(RowError(line, "encoding", reason, out[-1][:200]))
         return "".join(out)
+
+
+class PieceGate:
+    """Feeds csv.reader the decoded pieces one StringIO at a time, and lets a chunk reader take over a
+    piece (or the rest of one) whenever csv.reader stands between two records: it reads plain lines
+    straight out of `text` and seeks `current` past them, so csv.reader continues after them."""
+
+    def __init__(self, texts: Iterator[str]):
+        self._texts = texts
+        self._pending: io.StringIO | None = None
+        self.current: io.StringIO | None = None
+        self.text = ""
+
+    def lines(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self._gate())
+
+    def _gate(self) -> Iterator[io.StringIO]:
+        while True:
+            if self._pending is not None:
+                piece, self._pending = self._pending, None
+            else:
+                text = next(self._texts, None)
+                if text is None:
+                    self.current, self.text = None, ""
+                    return
+                piece = self.current = io.StringIO(text, newline="")
+                self.text = text
+            yield piece
+
+    def advance(self) -> bool:
+        """Make the next piece current (csv.reader reads it next unless the chunk reader does); False at EOF."""
+        text = next(self._texts, None)
+        if text is None:
+            self.current, self.text, self._pending = None, "", None
+            return False
+        self.current = self._pending = io.StringIO(text, newline="")
+        self.text = text
+        return True
 
 
 def text_lines(
@@ -190,6 +229,10 @@ class CsvTable:
         if b"\x00" in head[:4096] and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise FeedFormatError("binary data, not a CSV file")
         lines, self.decoder = text_lines(stream, head, encoding)
+        self.gate: PieceGate | None = None
+        if isinstance(self.decoder, DecodedLines):
+            self.gate = PieceGate(self.decoder.texts())
+            lines = self.gate.lines()
         enc = encoding or detect_encoding(head)
         sample = head.decode(enc if enc != "utf-8" else "utf-8-sig", "replace")
         stripped = sample.lstrip("\ufeff \t\r\n")
@@ -202,6 +245,7 @@ class CsvTable:
         self.reader = csv.reader(lines, delimiter=self.delimiter)
         self.headers: list[str] | None = None
         self.last_line = 0  # physical line where the last record ended
+        self.lines_skipped = 0  # lines a chunk reader took past csv.reader (its line_num does not count them)
         if has_header:
             try:
                 for row in self.reader:

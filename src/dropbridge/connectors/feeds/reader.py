@@ -10,16 +10,18 @@ is acceptable is the sync engine's safety check.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, BinaryIO
 
 from dropbridge.domain.money import exponent
 
-from .convert import RowConverter
+from .convert import MAX_SKU, RowConverter
 from .csvfeed import CsvTable, prefixed
 from .spec import FeedSpec
 from .tables import DictTable, XlsxTable, json_objects, jsonl_objects
@@ -120,11 +122,15 @@ def _converter(table, spec: FeedSpec) -> RowConverter | None:
 
 
 def read_feed(
-    stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000
+    stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000, plain: bool = False
 ) -> Iterator[FeedBatch]:
     """Batches of at most `batch_size` records (rows plus errors) from a feed file, streaming.
 
     `stream` is a binary file object; `name` the file name (for format sniffing and messages).
+
+    plain=True (the sync engine): a CSV feed of sku, qty and cost only may come as batches whose `rows`
+    is a PlainRows (runs of plain lines kept as text, for a bulk load), in pieces of any size, and such a
+    feed's duplicate SKUs are NOT reported here: the caller must find them (see FeedStage.duplicates).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -144,7 +150,11 @@ def read_feed(
             yield FeedBatch([], errors)
         return
     if isinstance(table, CsvTable) and conv.fast_path_ok():
-        yield from _csv_fast(table, conv, batch_size)
+        if plain and table.gate is not None and table.width == 3:
+            conv.dedupe = False
+            yield from _csv_chunks(table, conv, batch_size)
+        else:
+            yield from _csv_fast(table, conv, batch_size)
     else:
         yield from _generic(table, conv, spec, batch_size)
 
@@ -241,6 +251,117 @@ def _csv_fast(table: CsvTable, conv: RowConverter, batch_size: int) -> Iterator[
         errors = conv.errors + table.take_errors(None if eof else table.last_line)
         if rows or errors:
             yield _batch(rows, errors)
+
+
+class PlainRows(Sequence):
+    """Consecutive feed lines of plain cells only (sku without spaces, quotes, backslashes or control
+    characters; qty digits; cost digits with exactly the currency's decimals), kept as their text so a
+    bulk loader can take them whole. Reading it as a sequence gives the ParsedRows the row path would."""
+
+    def __init__(self, text: str, delimiter: str, columns: tuple[str, ...], first_line: int, count: int,
+                 currency: str, exp: int):
+        self.plain_text = text  # "\n"-terminated lines
+        self.delimiter = delimiter
+        self.columns = columns  # field per column: a permutation of sku, qty, cost
+        self.first_line = first_line
+        self.count = count
+        self.currency = currency
+        self.exp = exp
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):
+        rows = list(self)
+        return rows[i]
+
+    def __iter__(self) -> Iterator[ParsedRow]:
+        isku, iqty, icost = (self.columns.index(f) for f in ("sku", "qty", "cost"))
+        d, cur = self.delimiter, self.currency
+        for line, text in enumerate(self.plain_text.splitlines(), self.first_line):
+            c = text.split(d)
+            yield ParsedRow(line, c[isku], int(c[iqty]), int(c[icost].replace(".", "")), cur)
+
+
+def _plain_pattern(delimiter: str, columns: tuple[str, ...], exp: int) -> re.Pattern:
+    """A run of plain lines (see PlainRows): whatever matches converts exactly as the row path would."""
+    d = re.escape(delimiter)
+    cell = {
+        "sku": rf'[^\s"\\\x00-\x1f\x7f{d}]{{1,{MAX_SKU}}}',
+        "qty": r"[0-9]{1,12}",  # below MAX_QTY
+        "cost": rf"[0-9]{{1,{15 - exp}}}\.[0-9]{{{exp}}}" if exp else r"[0-9]{1,15}",  # below 10**15 minor
+    }
+    return re.compile("(?:" + d.join(cell[c] for c in columns) + r"\r?\n)*")
+
+
+def _csv_chunks(table: CsvTable, conv: RowConverter, batch_size: int) -> Iterator[FeedBatch]:
+    """sku/qty/cost CSV for the sync engine: runs of plain lines go out as PlainRows text, checked by one
+    regular expression at C speed; any other record goes through csv.reader and RowConverter.convert, so
+    its errors are exactly the row path's. Duplicate SKUs are left to the caller (conv.dedupe is off)."""
+    gate = table.gate
+    reader = table.reader
+    columns = tuple(sorted(("sku", "qty", "cost"), key=conv.idx.__getitem__))
+    currency = conv.default_currency
+    exp = exponent(currency)
+    match = _plain_pattern(table.delimiter, columns, exp).match
+    convert = conv.convert
+    rows: list[ParsedRow] = []
+    conv.errors = []
+    pending = 0  # records in rows + conv.errors
+
+    def flush():
+        nonlocal rows, pending
+        batch = _batch(rows, conv.errors + table.take_errors(table.last_line))
+        rows, conv.errors, pending = [], [], 0
+        return batch
+
+    if gate.current is None and not gate.advance():
+        return
+    while True:
+        cur, text = gate.current, gate.text
+        if cur is None:
+            break
+        pos = cur.tell()
+        if pos >= len(text):
+            if not gate.advance():
+                break
+            continue
+        end = match(text, pos).end()
+        if end > pos:
+            chunk = text[pos:end]
+            if "\r" in chunk:
+                chunk = chunk.replace("\r\n", "\n")
+            n = chunk.count("\n")
+            first = table.last_line + 1
+            cur.seek(end)
+            table.last_line += n
+            table.lines_skipped += n
+            if pending:
+                yield flush()
+            yield FeedBatch(PlainRows(chunk, table.delimiter, columns, first, n, currency, exp),
+                            _batch([], table.take_errors(table.last_line)).errors)
+            continue
+        # One record the general way (it may span pieces: csv.reader pulls them through the gate).
+        line = table.last_line + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            table.last_line = table.lines_skipped + reader.line_num
+            table.bad_record(line, str(e))
+            pending += 1
+        else:
+            table.last_line = table.lines_skipped + reader.line_num
+            r = convert(row, line)
+            if r is not None:
+                rows.append(r)
+            pending += 1
+        if pending >= batch_size:
+            yield flush()
+    errors = conv.errors + table.take_errors()
+    if rows or errors:
+        yield _batch(rows, errors)
 
 
 def dry_run(stream: BinaryIO, name: str, spec: FeedSpec, rows: int = 5) -> list[dict[str, Any]]:
