@@ -1,15 +1,21 @@
 """Order intake and submission, measured in one run.
 
-1. Ingest: the API in its own process(es) (uvicorn, --workers 1 on SQLite, 2 on PostgreSQL), loaded by an
-   asyncio client with 32 concurrent connections posting distinct headless orders. Reported: orders/s and
-   the p99 time to acknowledge. Baseline in the same run: the same server stack answering a bare
-   `/healthz` (the HTTP ceiling on this machine), so the ratio says what our intake costs on top.
-2. Submission: the embedded default (API + worker in one process), orders posted one at a time, time from
-   the order's creation to its supplier order being accepted by the emulated supplier (p50).
+1. Ingest: the API in its own process(es) (uvicorn, --workers 1 on SQLite, 2 on PostgreSQL), loaded with 32
+   concurrent keep-alive connections posting distinct headless orders (each its own external id and
+   Idempotency-Key) for `--seconds` (10 by default, after a short warm-up). Reported: orders/s and the p50
+   and p99 time to acknowledge, and the orders found stored afterwards. Baseline in the same run: the same
+   server stack answering a bare `/healthz` (one `SELECT 1`), the HTTP ceiling on this machine, so the ratio
+   says what intake costs on top. The load comes from `wrk` (C, with a Lua script that builds each request)
+   when it is on PATH, else from an asyncio httpx client in this process (which spends CPU the server then
+   lacks on a small machine: its figures are lower bounds). The PostgreSQL run uses a Redis queue, as a
+   scaled deployment does, when Redis answers at 127.0.0.1:6379 (db 14; `--redis-url`), else SQLite.
+2. Submission: the embedded default (API + worker in one process, SQLite queue), orders posted one at a time,
+   time from the order's creation to its supplier order being accepted by the emulated supplier (p50).
 
-    python bench/orders.py [--orders 2000] [--submit-orders 60]
+    python bench/orders.py [--seconds 10] [--submit-orders 60]
 
-Needs PostgreSQL at 127.0.0.1:5432 (user postgres) for the PostgreSQL figures; skips them otherwise.
+Needs PostgreSQL at 127.0.0.1:5432 (user postgres) for the PostgreSQL figures; says so and skips them
+otherwise. Not part of the test suite; no timed assertions anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +41,39 @@ from cryptography.fernet import Fernet  # noqa: E402
 
 PG_ADMIN = os.environ.get("DROPBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SHIP_TO = {"name": "Jane", "address1": "1 Main St", "city": "Springfield", "country_code": "US"}
+CONNECTIONS = 32
+
+# wrk: every request a distinct order with its own Idempotency-Key. A headers table given to wrk.format
+# replaces wrk.headers, so every header is set here. done() prints one line this script parses.
+WRK_ORDERS_LUA = r"""
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  run, token, n = args[1], args[2], 0
+  headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+end
+function request()
+  n = n + 1
+  local id = run .. "-" .. tid .. "-" .. n
+  headers["Idempotency-Key"] = id
+  local body = '{"store":"shop","external_id":"' .. id .. '","currency":"USD",' ..
+    '"ship_to":{"name":"Jane","address1":"1 Main St","city":"Springfield","country_code":"US"},' ..
+    '"lines":[{"sku":"ITEM","quantity":1,"unit_price":"19.99"}]}'
+  return wrk.format("POST", "/api/v1/orders", headers, body)
+end
+"""
+WRK_DONE_LUA = r"""
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
 
 
 def free_port() -> int:
@@ -44,7 +84,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(db_url: str, data_dir: Path, keys: str) -> tuple[dict, str]:
+def prepare(db_url: str, queue_url: str, data_dir: Path, keys: str) -> tuple[dict, str]:
     """Migrate, add a store, a supplier with stock, and a token; return (env, token)."""
     from dropbridge.bootstrap import bootstrap
     from dropbridge.config import Settings
@@ -53,12 +93,11 @@ def prepare(db_url: str, data_dir: Path, keys: str) -> tuple[dict, str]:
     from dropbridge.storage.migrate import upgrade
 
     env = {"DROPBRIDGE_DATA_DIR": str(data_dir), "DROPBRIDGE_DATABASE_URL": db_url,
-           "DROPBRIDGE_QUEUE_URL": f"sqlite:///{data_dir / 'queue.db'}", "DROPBRIDGE_SECRET_KEYS": keys,
-           "DROPBRIDGE_LOG_LEVEL": "WARNING"}
-    app = bootstrap(Settings(data_dir=data_dir, database_url=db_url, queue_url=env["DROPBRIDGE_QUEUE_URL"],
-                             secret_keys=keys))
+           "DROPBRIDGE_QUEUE_URL": queue_url, "DROPBRIDGE_SECRET_KEYS": keys, "DROPBRIDGE_LOG_LEVEL": "WARNING"}
+    app = bootstrap(Settings(data_dir=data_dir, database_url=db_url, queue_url=queue_url, secret_keys=keys))
     upgrade(app.engine)
-    add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/none", {"webhook_secret": "s"})
+    add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/none", {"webhook_secret": "s"},
+              {"payment_fee_percent": "2.9", "payment_fee_fixed": "0.30"})
     add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"}, {"currency": "USD"})
     import io
 
@@ -70,13 +109,27 @@ def prepare(db_url: str, data_dir: Path, keys: str) -> tuple[dict, str]:
     return env, token
 
 
+def count_orders(db_url: str, run: str) -> int:
+    from sqlalchemy import text
+
+    from dropbridge.storage.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM orders WHERE external_id LIKE :p"),
+                                {"p": f"{run}-%"}).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def start_api(env: dict, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "dropbridge.api.asgi:build",
                              "--port", str(port), "--workers", str(workers), "--log-level", "warning",
                              "--no-access-log"], env={**os.environ, **env}, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    for _ in range(300):
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return proc, url
@@ -87,56 +140,85 @@ def start_api(env: dict, workers: int) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("API did not start")
 
 
-async def load(url: str, token: str, n: int, concurrency: int, path: str) -> tuple[float, list[float]]:
+def run_wrk(url: str, token: str, path: str, seconds: float, run: str, workdir: Path) -> dict:
+    script = workdir / ("orders.lua" if path != "/healthz" else "healthz.lua")
+    script.write_text((WRK_ORDERS_LUA if path != "/healthz" else "") + WRK_DONE_LUA)
+    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(script),
+                          f"{url}{path if path == '/healthz' else ''}", "--", run, token],
+                         capture_output=True, text=True, check=True).stdout
+    line = next((ln for ln in out.splitlines() if ln.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    f = {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    errors = f["non2xx"] + f["connect"] + f["read"] + f["write"] + f["timeout"]
+    if errors:
+        raise RuntimeError(f"{path}: {errors} failed requests under wrk ({line})")
+    return {"n": f["requests"], "elapsed": f["duration_us"] / 1e6, "p50": f["p50_us"] / 1e6,
+            "p99": f["p99_us"] / 1e6}
+
+
+async def run_httpx(url: str, token: str, path: str, seconds: float, run: str) -> dict:
+    """The fallback load generator: 32 asyncio workers for `seconds`."""
     latencies: list[float] = []
-    run = uuid.uuid4().hex[:6]
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits,
                                  timeout=60) as client:
-        async def worker():
-            while not queue.empty():
-                i = queue.get_nowait()
+        deadline = time.perf_counter() + seconds
+
+        async def worker(w: int):
+            i = 0
+            while time.perf_counter() < deadline:
+                i += 1
                 t0 = time.perf_counter()
                 if path == "/healthz":
                     r = await client.get(path)
                 else:
-                    body = {"store": "shop", "external_id": f"B{run}-{i}", "currency": "USD", "ship_to": SHIP_TO,
+                    key = f"{run}-{w}-{i}"
+                    body = {"store": "shop", "external_id": key, "currency": "USD", "ship_to": SHIP_TO,
                             "lines": [{"sku": "ITEM", "quantity": 1, "unit_price": "19.99"}]}
-                    r = await client.post(path, json=body, headers={"Idempotency-Key": f"B{run}-{i}"})
+                    r = await client.post(path, json=body, headers={"Idempotency-Key": key})
                 latencies.append(time.perf_counter() - t0)
                 if r.status_code not in (200, 201):
                     raise RuntimeError(f"{path}: HTTP {r.status_code} {r.text[:200]}")
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies
+        await asyncio.gather(*(worker(w) for w in range(CONNECTIONS)))
+        elapsed = time.perf_counter() - started
+    return {"n": len(latencies), "elapsed": elapsed, "p50": p(latencies, 0.50), "p99": p(latencies, 0.99)}
 
 
 def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 10 else max(values)
 
 
-def measure_ingest(db_url: str, workers: int, n: int, keys: str) -> dict:
+def load(url: str, token: str, path: str, seconds: float, workdir: Path) -> tuple[dict, str]:
+    run = f"B{uuid.uuid4().hex[:8]}"
+    if shutil.which("wrk"):
+        return run_wrk(url, token, path, seconds, run, workdir), run
+    return asyncio.run(run_httpx(url, token, path, seconds, run)), run
+
+
+def measure_ingest(db_url: str, queue_url: str, workers: int, seconds: float, keys: str) -> dict:
     with tempfile.TemporaryDirectory() as d:
-        env, token = prepare(db_url, Path(d), keys)
+        env, token = prepare(db_url, queue_url, Path(d), keys)
         proc, url = start_api(env, workers)
         try:
-            asyncio.run(load(url, token, min(200, n // 5), 32, "/api/v1/orders"))  # warm up
-            hz_s, _ = asyncio.run(load(url, token, n, 32, "/healthz"))
-            elapsed, lat = asyncio.run(load(url, token, n, 32, "/api/v1/orders"))
+            load(url, token, "/api/v1/orders", min(3.0, seconds), Path(d))  # warm up
+            hz, _ = load(url, token, "/healthz", seconds, Path(d))
+            res, run = load(url, token, "/api/v1/orders", seconds, Path(d))
         finally:
             proc.terminate()
-            proc.wait(timeout=20)
-    return {"per_s": n / elapsed, "p99_ms": p(lat, 0.99) * 1000, "p50_ms": p(lat, 0.50) * 1000,
-            "ceiling_per_s": n / hz_s}
+            proc.wait(timeout=30)
+        stored = count_orders(db_url, run)
+    if stored < res["n"]:
+        raise RuntimeError(f"{res['n']} orders acknowledged but only {stored} stored")
+    return {"per_s": res["n"] / res["elapsed"], "p99_ms": res["p99"] * 1000, "p50_ms": res["p50"] * 1000,
+            "ceiling_per_s": hz["n"] / hz["elapsed"], "acked": res["n"], "stored": stored}
 
 
 def measure_submit(n: int, keys: str) -> list[float]:
     """Embedded default: order creation to the supplier's acceptance, seconds."""
-    from dropbridge.bootstrap import bootstrap
+    from dropbridge.bootstrap import bootstrap, configure_logging
     from dropbridge.config import Settings
     from dropbridge.jobs.queue import Ticker
     from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
@@ -144,6 +226,7 @@ def measure_submit(n: int, keys: str) -> list[float]:
     from dropbridge.services.connections import add_store, add_supplier
     from dropbridge.storage.migrate import upgrade
 
+    configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as d:
         data = Path(d)
         app = bootstrap(Settings(data_dir=data, secret_keys=keys, log_level="WARNING"))
@@ -192,7 +275,8 @@ def pg_database() -> str | None:
 
         conn = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
     except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL unavailable ({exc}); skipping its figures")
+        print(f"NOTE: PostgreSQL unavailable at {PG_ADMIN} ({str(exc).strip().splitlines()[0] if str(exc) else exc!r});"
+              " skipping its figures (ingest_pg_per_s=n/a)")
         return None
     name = f"dropbridge_bench_{uuid.uuid4().hex[:8]}"
     conn.execute(f'CREATE DATABASE "{name}"')
@@ -207,26 +291,61 @@ def drop_pg(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
+def redis_queue(url: str) -> str | None:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+        _clear_queue(client)
+        return url
+    except Exception as exc:  # noqa: BLE001
+        print(f"NOTE: Redis unavailable at {url} ({exc}); the PostgreSQL run uses a SQLite queue")
+        return None
+
+
+def _clear_queue(client) -> None:
+    for key in client.scan_iter("huey.*dropbridge*"):
+        client.delete(key)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed load")
     parser.add_argument("--submit-orders", type=int, default=60)
+    parser.add_argument("--pg-workers", type=int, default=2)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
     keys = Fernet.generate_key().decode()
+    tool = "wrk" if shutil.which("wrk") else "httpx"
+    if tool == "httpx":
+        print("NOTE: wrk not found on PATH; loading with the in-process httpx client instead (it competes with the "
+              "server for CPU, so figures are lower than wrk's; apt-get install wrk)")
+    print(f"load: {tool}, {CONNECTIONS} connections, {args.seconds:g} s per measurement")
 
     with tempfile.TemporaryDirectory() as d:
-        sqlite = measure_ingest(f"sqlite:///{Path(d) / 'bench.db'}", 1, args.orders, keys)
-    print(f"sqlite ingest: {sqlite['per_s']:.0f} orders/s, p50 {sqlite['p50_ms']:.1f} ms, p99 {sqlite['p99_ms']:.1f} ms"
-          f" (bare HTTP ceiling {sqlite['ceiling_per_s']:.0f}/s)")
+        sqlite = measure_ingest(f"sqlite:///{Path(d) / 'bench.db'}", f"sqlite:///{Path(d) / 'queue.db'}", 1,
+                                args.seconds, keys)
+    print(f"sqlite ingest (1 worker, SQLite queue): {sqlite['per_s']:.0f} orders/s, p50 {sqlite['p50_ms']:.1f} ms, "
+          f"p99 {sqlite['p99_ms']:.1f} ms; {sqlite['acked']} acknowledged, {sqlite['stored']} stored; "
+          f"bare /healthz {sqlite['ceiling_per_s']:.0f}/s")
     pg = None
     pg_url = pg_database()
     if pg_url:
+        queue = redis_queue(args.redis_url)
         try:
-            pg = measure_ingest(pg_url, 2, args.orders, keys)
+            with tempfile.TemporaryDirectory() as d:
+                pg = measure_ingest(pg_url, queue or f"sqlite:///{Path(d) / 'queue.db'}", args.pg_workers,
+                                    args.seconds, keys)
         finally:
             drop_pg(pg_url)
-        print(f"postgresql ingest: {pg['per_s']:.0f} orders/s, p50 {pg['p50_ms']:.1f} ms, p99 {pg['p99_ms']:.1f} ms"
-              f" (bare HTTP ceiling {pg['ceiling_per_s']:.0f}/s)")
+            if queue:
+                import redis
+
+                _clear_queue(redis.Redis.from_url(queue))
+        print(f"postgresql ingest ({args.pg_workers} workers, {'Redis' if queue else 'SQLite'} queue): "
+              f"{pg['per_s']:.0f} orders/s, p50 {pg['p50_ms']:.1f} ms, p99 {pg['p99_ms']:.1f} ms; "
+              f"{pg['acked']} acknowledged, {pg['stored']} stored; bare /healthz {pg['ceiling_per_s']:.0f}/s")
     waits = measure_submit(args.submit_orders, keys)
     print(f"submission (embedded): p50 {statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms")
     pg_part = f"ingest_pg_per_s={pg['per_s']:.0f} " if pg else "ingest_pg_per_s=n/a "

@@ -55,7 +55,13 @@ TEE = [
 
 
 def test_migration_to_head_creates_the_catalog_tables(app):
-    assert current(app.engine) == "0003"
+    from alembic.script import ScriptDirectory
+
+    from dropbridge.storage.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(app.engine))
+    assert current(app.engine) == script.get_current_head()
+    assert "0003" in {rev.revision for rev in script.walk_revisions()}
     insp = inspect(app.engine)
     assert {"variant_sources", "catalog_images", "image_urls", "product_images"} <= set(insp.get_table_names())
     assert {"description_html", "brand", "category", "supplier_category", "option_names", "supplier_id",

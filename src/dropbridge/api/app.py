@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError, WebhookRejected
@@ -19,9 +21,34 @@ from dropbridge.services.inbound_events import receive_webhook
 from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.records import new_correlation_id
 from dropbridge.services.sync_feed import sync_feed
-from dropbridge.services.tokens import check_token
+from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
 from .schemas import OrderIn
+
+# How long a confirmed API token is remembered in process: a deleted token keeps working that long.
+TOKEN_CACHE_SECONDS = 5.0
+
+
+class Correlate:
+    """A correlation id per request and the latency histogram. A pure ASGI middleware: starlette's
+    BaseHTTPMiddleware (`@app.middleware("http")`) runs each request through an extra task and memory
+    streams, which cost about as much CPU as storing an order."""
+
+    def __init__(self, app, latency: Histogram):
+        self.app = app
+        self.latency = latency
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        new_correlation_id()
+        path = scope["path"]
+        route = path.split("/")[1] if path != "/" else "root"
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.latency.labels(route).observe(time.perf_counter() - started)
 
 
 def create_app(app_ctx) -> FastAPI:
@@ -36,12 +63,7 @@ def create_app(app_ctx) -> FastAPI:
                           registry=registry)
     latency = Histogram("dropbridge_http_request_seconds", "Request latency", ["route"], registry=registry)
 
-    @api.middleware("http")
-    async def correlate(request: Request, call_next):
-        new_correlation_id()
-        route = request.url.path.split("/")[1] if request.url.path != "/" else "root"
-        with latency.labels(route).time():
-            return await call_next(request)
+    api.add_middleware(Correlate, latency=latency)
 
     @api.exception_handler(DropbridgeError)
     def _domain_error(request: Request, exc: DropbridgeError):
@@ -51,9 +73,16 @@ def create_app(app_ctx) -> FastAPI:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> str:
-        token = (authorization or "").removeprefix("Bearer ").strip()
-        name = check_token(ctx, token) if authorization and authorization.startswith("Bearer ") else None
+    tokens = TokenCache(ttl=TOKEN_CACHE_SECONDS)
+
+    async def require_token(authorization: Annotated[str | None, Header()] = None) -> str:
+        # async, so a remembered token costs no trip to the thread pool; a database check still goes there.
+        name = None
+        if authorization and authorization.startswith("Bearer "):
+            token = authorization.removeprefix("Bearer ").strip()
+            name = tokens.get(hash_token(token)) if token else None
+            if name is None:
+                name = await run_in_threadpool(check_token, ctx, token, tokens)
         if name is None:
             raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
         return name
@@ -71,8 +100,7 @@ def create_app(app_ctx) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @api.post("/api/v1/orders", status_code=201, tags=["orders"], dependencies=[Auth])
-    def create_order(body: OrderIn, response: Response,
-                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    def create_order(body: OrderIn, idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
         """Headless stores create orders here. Send an `Idempotency-Key`: repeating the request with the
         same key returns the first response and creates nothing."""
         ext = ExternalOrder(
@@ -89,9 +117,9 @@ def create_app(app_ctx) -> FastAPI:
         digest = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         result = ingest_order(ctx, body.store, ext, idempotency_key=idempotency_key, request_hash=digest)
         orders_in.labels("api", str(result.created).lower()).inc()
-        if not result.created:
-            response.headers["Idempotent-Replayed"] = "true"
-        return result.response
+        # A ready JSONResponse skips FastAPI's generic encoding of the returned value.
+        return JSONResponse(result.response, status_code=201,
+                            headers=None if result.created else {"Idempotent-Replayed": "true"})
 
     @api.get("/api/v1/orders", tags=["orders"], dependencies=[Auth])
     def list_orders(limit: int = Query(50, le=500), status: str | None = None):
@@ -135,8 +163,6 @@ def create_app(app_ctx) -> FastAPI:
 
     async def _webhook(request: Request, kind: str, name: str, platform: str | None = None):
         raw = await request.body()  # the exact bytes: signatures are over them
-        from starlette.concurrency import run_in_threadpool
-
         try:
             outcome = await run_in_threadpool(receive_webhook, ctx, kind, name, dict(request.headers), raw,
                                               platform)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey.storage import SqliteStorage
 
 from dropbridge.services.record_shipment import poll_tracking
 
@@ -17,13 +18,30 @@ from . import runner
 log = structlog.get_logger("dropbridge.queue")
 
 
+class _WalNormalSqliteStorage(SqliteStorage):
+    """huey's SQLite storage with `synchronous=NORMAL` (WAL), as our own database runs. huey offers FULL
+    (an fsync per enqueue, paid by every request that schedules work: 0.26 ms against 0.06 ms per enqueue
+    on this project's VM disk, more on slower disks) or OFF (corruptible on power loss). NORMAL never
+    corrupts; a power cut may lose the last few enqueues, and losing an enqueue is harmless here: the job
+    row is committed in our database first and the sweeper re-enqueues it."""
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=NORMAL")
+        return conn
+
+
+class DropbridgeSqliteHuey(SqliteHuey):
+    storage_class = _WalNormalSqliteStorage
+
+
 def build_huey(queue_url: str, name: str = "dropbridge") -> Huey:
     if queue_url.startswith(("redis://", "rediss://", "unix://")):
         return RedisHuey(name, url=queue_url)
     if queue_url.startswith("sqlite:///"):
         path = Path(queue_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(name, filename=str(path))
+        return DropbridgeSqliteHuey(name, filename=str(path))
     if queue_url == "memory://":
         return MemoryHuey(name)
     raise ValueError(f"unsupported DROPBRIDGE_QUEUE_URL {queue_url!r} (sqlite:///path, redis://host, memory://)")

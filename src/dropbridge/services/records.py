@@ -37,19 +37,16 @@ def scrub(detail: Any) -> Any:
     return detail
 
 
+def audit_row(ctx, action: str, subject: str, detail: dict | None = None, *, store_id=None,
+              supplier_id=None) -> dict:
+    """An audit event's values (scrubbed), for `audit()` or a writer that inserts rows itself."""
+    return {"actor": ctx.actor, "action": action, "subject": subject, "detail": scrub(detail or {}),
+            "correlation_id": correlation_id.get(), "store_id": store_id, "supplier_id": supplier_id,
+            "at": ctx.clock()}
+
+
 def audit(uow, ctx, action: str, subject: str, detail: dict | None = None, *, store_id=None, supplier_id=None):
-    uow.add(
-        AuditEvent(
-            actor=ctx.actor,
-            action=action,
-            subject=subject,
-            detail=scrub(detail or {}),
-            correlation_id=correlation_id.get(),
-            store_id=store_id,
-            supplier_id=supplier_id,
-            at=ctx.clock(),
-        )
-    )
+    uow.add(AuditEvent(**audit_row(ctx, action, subject, detail, store_id=store_id, supplier_id=supplier_id)))
 
 
 def raise_alert(uow, ctx, kind: str, message: str, *, severity: str = "warning", **refs) -> Alert:
@@ -58,23 +55,20 @@ def raise_alert(uow, ctx, kind: str, message: str, *, severity: str = "warning",
     return alert
 
 
+def job_row(ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0) -> dict:
+    """A new outbox row's values (pending, due after `delay` seconds)."""
+    now = ctx.clock()
+    return {"kind": kind, "key": key, "payload": payload or {}, "status": "pending", "attempts": 0,
+            "available_at": now + timedelta(seconds=delay), "created_at": now, "updated_at": now}
+
+
 def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0) -> Job:
     """Record owed work in the current transaction; hand it to the queue only after commit.
     The unique key makes scheduling the same work twice a no-op."""
     existing = uow.jobs.by_key(key)
     if existing is not None:
         return existing
-    now = ctx.clock()
-    job = uow.add(
-        Job(
-            kind=kind,
-            key=key,
-            payload=payload or {},
-            available_at=now + timedelta(seconds=delay),
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    job = uow.add(Job(**job_row(ctx, kind, key, payload, delay=delay)))
     uow.flush()
     if delay <= 0:
         job_id = job.id
