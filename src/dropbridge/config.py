@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     job_backoff_max_seconds: float = 600.0
     sweep_interval_seconds: float = 5.0  # how often the sweeper re-enqueues due or abandoned work
     tracking_poll_seconds: float = 60.0  # how often open supplier orders are polled for tracking
+    order_pull_seconds: float = 300.0  # how often each store's recent orders are read (missed webhooks)
+    feed_check_seconds: float = 60.0  # how often supplier feed URLs are checked against their own interval
     worker_threads: int = 4
     log_level: str = "INFO"
 

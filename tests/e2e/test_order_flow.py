@@ -104,3 +104,15 @@ def test_supplier_rejection_reroutes_to_next_offer(world):
     kinds = [(e["kind"], e["supplier"], e["amount"]) for e in d["ledger"] if e["supplier"] == "acme"]
     assert sorted(kinds) == sorted([("supplier_cost", "acme", "-8.50"), ("supplier_shipping", "acme", "-4.00"),
                                     ("supplier_cost", "acme", "8.50"), ("supplier_shipping", "acme", "4.00")])
+
+
+def test_feed_upload_and_rejects_csv_over_the_api(world):
+    app, api, http, store, sups = world
+    body = b"sku,qty,cost\nTEE,20,8.50\nMUG,x,3.20\nWHT,5,8.00\n"
+    r = http.post("/api/v1/suppliers/acme/feeds?mode=delta", files={"file": ("acme.csv", body, "text/csv")})
+    assert r.status_code == 422  # one bad row in three is above the 5% threshold: quarantined, not applied
+    run = r.json()
+    assert (run["status"], run["rejected"], run["rejects"][0]["line"]) == ("quarantined", 1, 3)
+    csv_text = http.get(f"/api/v1/sync-runs/{run['id']}/rejects.csv").text
+    assert csv_text.splitlines() == ["line,field,reason,raw", "3,qty,'x' is not a whole number,\"MUG,x,3.20\""]
+    assert http.get("/api/v1/sync-runs/999999/rejects.csv").status_code == 404

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +21,7 @@ from dropbridge.services import order_view
 from dropbridge.services.inbound_events import receive_webhook
 from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.records import new_correlation_id
-from dropbridge.services.sync_feed import sync_feed
+from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
 from .schemas import OrderIn
@@ -152,6 +153,16 @@ def create_app(app_ctx) -> FastAPI:
     @api.get("/api/v1/sync-runs/{run_id}", tags=["feeds"], dependencies=[Auth])
     def sync_run(run_id: int):
         return order_view.sync_run_detail(ctx, run_id, rejects=1000)
+
+    @api.get("/api/v1/sync-runs/{run_id}/rejects.csv", tags=["feeds"], dependencies=[Auth],
+             response_class=StreamingResponse)
+    def sync_run_rejects(run_id: int):
+        """Every stored rejected row of the run: line, field, reason, raw."""
+        chunks = rejects_csv(ctx, run_id)
+        first = next(chunks)  # raises NotFound (404) before the response starts
+        disposition = f'attachment; filename="sync-run-{run_id}-rejects.csv"'
+        return StreamingResponse(itertools.chain([first], chunks), media_type="text/csv",
+                                 headers={"Content-Disposition": disposition})
 
     @api.post("/webhooks/suppliers/{supplier}", tags=["webhooks"])
     async def supplier_webhook(supplier: str, request: Request):

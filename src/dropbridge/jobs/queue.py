@@ -11,6 +11,8 @@ import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
 
+from dropbridge.services.feed_sources import fetch_due_feeds
+from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.record_shipment import poll_tracking
 
 from . import runner
@@ -58,6 +60,14 @@ def register_tasks(huey: Huey, ctx):
     def poll_tracking_task():
         return poll_tracking(ctx)
 
+    @huey.task(name="dropbridge.pull_orders")
+    def pull_orders_task():
+        return pull_all(ctx)
+
+    @huey.task(name="dropbridge.fetch_feeds")
+    def fetch_feeds_task():
+        return fetch_due_feeds(ctx)
+
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
             run_job_task.schedule((job_id,), delay=delay)
@@ -65,7 +75,12 @@ def register_tasks(huey: Huey, ctx):
             run_job_task(job_id)
 
     ctx.enqueue = enqueue
-    huey.dropbridge_poll_tracking = poll_tracking_task
+    # What the ticker starts, each on its own period (settings attribute -> task).
+    huey.dropbridge_periodic = {
+        "tracking_poll_seconds": poll_tracking_task,
+        "order_pull_seconds": pull_orders_task,
+        "feed_check_seconds": fetch_feeds_task,
+    }
     return enqueue
 
 
@@ -89,13 +104,15 @@ class Ticker:
 
     def _run(self) -> None:
         settings = self.ctx.settings
-        next_poll = time.monotonic() + settings.tracking_poll_seconds
+        periodic = self.huey.dropbridge_periodic
+        due = {name: time.monotonic() + getattr(settings, name) for name in periodic}
         while not self._stop.is_set():
             try:
                 runner.sweep(self.ctx)
-                if time.monotonic() >= next_poll:
-                    self.huey.dropbridge_poll_tracking()
-                    next_poll = time.monotonic() + settings.tracking_poll_seconds
+                for name, task in periodic.items():
+                    if time.monotonic() >= due[name]:
+                        task()  # runs on a worker; the ticker only announces it
+                        due[name] = time.monotonic() + getattr(settings, name)
             except Exception as exc:  # the ticker must outlive a database hiccup
                 log.warning("ticker error", error=str(exc))
             self._stop.wait(settings.sweep_interval_seconds)

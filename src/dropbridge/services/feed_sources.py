@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from dropbridge.domain.errors import ConfigurationError, NotFound, RetryableError
 
-from .records import audit
+from .records import audit, log
 from .sync_feed import SyncOutcome, sync_feed
 
 DEFAULT_INTERVAL_SECONDS = 3600
@@ -123,3 +123,16 @@ def due_feed_sources(ctx, now: datetime) -> list[str]:
             if last is None or now - datetime.fromisoformat(last) >= interval:
                 due.append(supplier.name)
     return due
+
+
+def fetch_due_feeds(ctx) -> dict[str, str]:
+    """Fetch every supplier feed URL whose interval has passed; one failure does not stop the others."""
+    out = {}
+    for name in due_feed_sources(ctx, ctx.clock()):
+        try:
+            outcome = fetch_feed_url(ctx, name)
+            out[name] = "not modified" if outcome is None else outcome.status
+        except Exception as exc:  # noqa: BLE001 - reported, retried on the next interval
+            out[name] = f"failed: {exc}"
+            log.warning("feed fetch failed", supplier=name, error=str(exc))
+    return out
