@@ -14,44 +14,36 @@ SUPPLIER_KINDS = {"rest", "csv", "printful", "cjdropshipping", "aliexpress", "ed
 def add_store(ctx, name: str, platform: str, base_url: str, credentials: dict, config: dict | None = None) -> int:
     if platform not in STORE_PLATFORMS:
         raise ValidationError(f"unknown platform {platform!r}; one of {sorted(STORE_PLATFORMS)}", "platform")
-    with ctx.uow() as uow:
-        store = uow.stores.by_name(name)
-        action = "store.updated" if store else "store.added"
-        if store is None:
-            store = uow.add(Store(name=name, platform=platform, created_at=ctx.clock()))
-        store.platform = platform
-        store.base_url = base_url
-        store.config = {**(store.config or {}), **(config or {})}
-        uow.flush()
-        if credentials:
-            store.credentials = ctx.vault.encrypt(f"store:{store.id}", credentials)
-        audit(uow, ctx, action, f"store:{name}", {"platform": platform, "base_url": base_url,
-                                                  "credential_fields": sorted(credentials)}, store_id=store.id)
-        uow.commit()
-        ctx.forget_connectors()
-        return store.id
+    return _save(ctx, "store", Store, name, "platform", platform, base_url, credentials, config)
 
 
 def add_supplier(ctx, name: str, kind: str, base_url: str, credentials: dict, config: dict | None = None) -> int:
     if kind not in SUPPLIER_KINDS:
         raise ValidationError(f"unknown supplier kind {kind!r}; one of {sorted(SUPPLIER_KINDS)}", "kind")
+    return _save(ctx, "supplier", Supplier, name, "kind", kind, base_url, credentials, config)
+
+
+def _save(ctx, what: str, cls, name, type_field, type_value, base_url, credentials, config) -> int:
+    """Create or update a store or supplier; credentials are encrypted bound to the record's id and
+    only the names of their fields reach the audit trail."""
     with ctx.uow() as uow:
-        supplier = uow.suppliers.by_name(name)
-        action = "supplier.updated" if supplier else "supplier.added"
-        if supplier is None:
-            supplier = uow.add(Supplier(name=name, kind=kind, created_at=ctx.clock()))
-        supplier.kind = kind
-        supplier.base_url = base_url
-        supplier.config = {**(supplier.config or {}), **(config or {})}
+        repo = uow.stores if what == "store" else uow.suppliers
+        record = repo.by_name(name)
+        action = f"{what}.updated" if record else f"{what}.added"
+        if record is None:
+            record = uow.add(cls(name=name, **{type_field: type_value}, created_at=ctx.clock()))
+        setattr(record, type_field, type_value)
+        record.base_url = base_url
+        record.config = {**(record.config or {}), **(config or {})}
         uow.flush()
         if credentials:
-            supplier.credentials = ctx.vault.encrypt(f"supplier:{supplier.id}", credentials)
-        audit(uow, ctx, action, f"supplier:{name}", {"kind": kind, "base_url": base_url,
-                                                     "credential_fields": sorted(credentials)},
-              supplier_id=supplier.id)
+            record.credentials = ctx.vault.encrypt(f"{what}:{record.id}", credentials)
+        audit(uow, ctx, action, f"{what}:{name}", {type_field: type_value, "base_url": base_url,
+                                                   "credential_fields": sorted(credentials)},
+              **{f"{what}_id": record.id})
         uow.commit()
         ctx.forget_connectors()
-        return supplier.id
+        return record.id
 
 
 def describe(record) -> dict:
