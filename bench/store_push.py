@@ -136,6 +136,9 @@ def _run(name: str, fn: Callable[[], dict]) -> dict | None:
 
 
 def main() -> None:
+    from dropbridge.bootstrap import configure_logging
+
+    configure_logging("WARNING")  # per-call debug lines would drown the figures
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--bucket", type=float, default=50.0, help="Shopify bucket size (points)")
