@@ -138,7 +138,7 @@ def test_creation_ping_is_unsigned_and_accepted_as_an_empty_event():
     with WooCommerceEmulator(CONSUMER_KEY, CONSUMER_SECRET) as emu:
         from tests.connectors.storefronts.woocommerce_harness import WebhookReceiver
 
-        receiver = WebhookReceiver()
+        receiver = WebhookReceiver("woocommerce")
         try:
             store = _store(emu.url)
             store.subscribe_webhooks(receiver.url)
@@ -181,7 +181,7 @@ def test_updates_while_a_delivery_is_pending_are_coalesced_and_carry_current_sta
     with WooCommerceEmulator(CONSUMER_KEY, CONSUMER_SECRET, delivery_delay=0.3, send_ping=False) as emu:
         from tests.connectors.storefronts.woocommerce_harness import WebhookReceiver
 
-        receiver = WebhookReceiver()
+        receiver = WebhookReceiver("woocommerce")
         try:
             store = _store(emu.url)
             store.subscribe_webhooks(receiver.url)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 import time
 from collections.abc import Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
-
 from dropbridge.connectors.bigcommerce import BigCommerceStore, from_config
 from dropbridge.connectors.bigcommerce.webhooks import signature
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
-from dropbridge.sandbox.server import RunningServer, start_server
+from tests.connectors.storefronts.harness import WebhookReceiver
 
 # What the contract suite's create_order promises (test_contract.py): ship-to, flat shipping, 10% tax.
 SHIP_TO = {
@@ -37,26 +33,6 @@ MINOR_UNITS = {"JPY": Decimal("1")}
 STORE_HASH = "hx4rn5"
 ACCESS_TOKEN = "bc-harness-token"
 CLIENT_SECRET = "bc-harness-client-secret"
-
-
-class WebhookReceiver:
-    """A real HTTP endpoint that records every delivery and answers `status` (200 by default)."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-        self.status = 200
-        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-
-        @app.post("/{path:path}")
-        async def receive(path: str, request: Request):
-            self.received.put((dict(request.headers), await request.body()))
-            return Response(b"", self.status)
-
-        self.server: RunningServer = start_server(app)
-        self.url = self.server.url + "/webhooks/bigcommerce/harness"
-
-    def stop(self) -> None:
-        self.server.stop()
 
 
 class BigCommerceHarness:
@@ -167,7 +143,7 @@ def open_harness(**emulator_options) -> Iterator[BigCommerceHarness]:
     options.update(emulator_options)
     emulator = BigCommerceEmulator(**options)
     emulator.start()
-    receiver = WebhookReceiver()
+    receiver = WebhookReceiver("bigcommerce")
     connector = from_config(
         emulator.url,
         {"access_token": ACCESS_TOKEN, "client_secret": CLIENT_SECRET},

@@ -7,9 +7,13 @@ pointed at it.
 
 from __future__ import annotations
 
+import queue
 from typing import Protocol
 
+from fastapi import FastAPI, Request, Response
+
 from dropbridge.connectors.base import Storefront
+from dropbridge.sandbox.server import RunningServer, start_server
 
 
 class StorefrontHarness(Protocol):
@@ -36,3 +40,23 @@ class StorefrontHarness(Protocol):
 
     def api_calls(self) -> int:
         """How many API calls the emulator has served so far (for batching assertions)."""
+
+
+class WebhookReceiver:
+    """A real HTTP endpoint that records every delivery (headers, raw body) and answers `status`."""
+
+    def __init__(self, platform: str) -> None:
+        self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
+        self.status = 200
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+        @app.post("/{path:path}")
+        async def receive(path: str, request: Request):
+            self.received.put((dict(request.headers), await request.body()))
+            return Response(b"", self.status)
+
+        self.server: RunningServer = start_server(app)
+        self.url = f"{self.server.url}/webhooks/{platform}/harness"
+
+    def stop(self) -> None:
+        self.server.stop()

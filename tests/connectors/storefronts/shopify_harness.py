@@ -4,17 +4,13 @@ with client credentials, and a webhook receiver subscribed through the connector
 from __future__ import annotations
 
 import contextlib
-import queue
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
-
 from dropbridge.connectors.shopify import ShopifyStore, from_config
-from dropbridge.sandbox.server import start_server
 from dropbridge.sandbox.shopify import ShopifyEmulator, sign_webhook
+from tests.connectors.storefronts.harness import WebhookReceiver
 
 # The contract's shopper (test_contract.CONTRACT_*): where create_order ships, what it charges.
 SHIP_TO = {
@@ -25,19 +21,6 @@ SHIP_TO = {
 }
 SHIPPING = {"JPY": "490"}  # others "4.90"
 TAX_RATE = "0.10"
-
-
-class WebhookReceiver:
-    """Records every delivery (headers, raw body); answers 200."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-        self.app = FastAPI()
-
-        @self.app.post("/hooks")
-        async def hooks(request: Request) -> Response:
-            self.received.put((dict(request.headers), await request.body()))
-            return Response(status_code=200)
 
 
 class ShopifyHarness:
@@ -113,8 +96,7 @@ class ShopifyHarness:
 
 @contextlib.contextmanager
 def open_harness(**emulator_options) -> Iterator[ShopifyHarness]:
-    receiver = WebhookReceiver()
-    receiver_server = start_server(receiver.app)
+    receiver = WebhookReceiver("shopify")
     options = {"bucket_size": 2000, "restore_rate": 100, "webhook_retry_delays": (0.05, 0.1, 0.2)}
     options.update(emulator_options)
     emulator = ShopifyEmulator(**options)
@@ -126,9 +108,9 @@ def open_harness(**emulator_options) -> Iterator[ShopifyHarness]:
          "shop_domain": emulator.domain, "orders_page_size": 3},
     )
     try:
-        connector.subscribe_webhooks(receiver_server.url + "/hooks", topics=("ORDERS_CREATE",))
+        connector.subscribe_webhooks(receiver.url, topics=("ORDERS_CREATE",))
         yield ShopifyHarness(emulator, connector, receiver)
     finally:
         connector.close()
         emulator.stop()
-        receiver_server.stop()
+        receiver.stop()

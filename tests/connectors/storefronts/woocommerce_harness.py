@@ -7,17 +7,13 @@ import contextlib
 import hashlib
 import hmac
 import json
-import queue
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
-
 from dropbridge.connectors.woocommerce import WooCommerceStore, from_config
-from dropbridge.sandbox.server import RunningServer, start_server
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
+from tests.connectors.storefronts.harness import WebhookReceiver
 
 # What the contract suite's create_order promises (test_contract.py): ship-to, flat shipping, 10% tax.
 SHIP_TO = {
@@ -38,26 +34,6 @@ MINOR_UNITS = {"JPY": Decimal("1")}
 CONSUMER_KEY = "ck_harness_4f1d2c"
 CONSUMER_SECRET = "cs_harness_9a8b7c"
 WEBHOOK_SECRET = "whsec-woo-harness"
-
-
-class WebhookReceiver:
-    """A real HTTP endpoint that records every delivery and answers 200 (or `status`)."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-        self.status = 200
-        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-
-        @app.post("/{path:path}")
-        async def receive(path: str, request: Request):
-            self.received.put((dict(request.headers), await request.body()))
-            return Response(b"", self.status)
-
-        self.server: RunningServer = start_server(app)
-        self.url = self.server.url + "/webhooks/woocommerce/harness"
-
-    def stop(self) -> None:
-        self.server.stop()
 
 
 class WooCommerceHarness:
@@ -157,7 +133,7 @@ def open_harness(**emulator_options) -> Iterator[WooCommerceHarness]:
     options.update(emulator_options)
     emulator = WooCommerceEmulator(**options)
     emulator.start()
-    receiver = WebhookReceiver()
+    receiver = WebhookReceiver("woocommerce")
     connector = from_config(
         emulator.url,
         {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET, "webhook_secret": WEBHOOK_SECRET},
