@@ -6,12 +6,12 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from dropbridge.connectors.bigcommerce import BigCommerceStore, from_config
 from dropbridge.connectors.bigcommerce.webhooks import signature
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
-from tests.connectors.storefronts.harness import WebhookReceiver
+from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, WebhookReceiver, contract_tax
 
 # What the contract suite's create_order promises (test_contract.py): ship-to, flat shipping, 10% tax.
 SHIP_TO = {
@@ -27,9 +27,6 @@ SHIP_TO = {
     "country_iso2": "US",
     "phone": "555-625-1199",
 }
-SHIPPING = {"USD": "4.90", "EUR": "4.90", "JPY": "490"}
-TAX_RATE = Decimal("0.10")
-MINOR_UNITS = {"JPY": Decimal("1")}
 STORE_HASH = "hx4rn5"
 ACCESS_TOKEN = "bc-harness-token"
 CLIENT_SECRET = "bc-harness-client-secret"
@@ -65,13 +62,12 @@ class BigCommerceHarness:
         return str(product["variants"][0]["id"])
 
     def create_order(self, sku: str, quantity: int, price: str, currency: str = "USD") -> str:
-        unit = MINOR_UNITS.get(currency, Decimal("0.01"))
-        tax = (Decimal(price) * quantity * TAX_RATE).quantize(unit, rounding=ROUND_HALF_EVEN)
+        tax = contract_tax(price, quantity, currency).to_decimal()
         order = self.emulator.create_order(
             [{"sku": sku, "quantity": quantity, "price": price, "tax": str(tax)}],
             currency=currency,
             address=SHIP_TO,
-            shipping_cost=SHIPPING.get(currency, "4.90"),
+            shipping_cost=CONTRACT_SHIPPING[currency],
         )
         return str(order["id"])
 

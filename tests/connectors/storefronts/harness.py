@@ -8,12 +8,23 @@ pointed at it.
 from __future__ import annotations
 
 import queue
+from decimal import Decimal
 from typing import Protocol
 
 from fastapi import FastAPI, Request, Response
 
 from dropbridge.connectors.base import Storefront
+from dropbridge.domain.money import Money
 from dropbridge.sandbox.server import RunningServer, start_server
+
+# What every harness's create_order charges: a flat shipping price and exclusive tax on the items,
+# rounded half-even per line. test_contract.py asserts the mapped orders against these.
+CONTRACT_SHIPPING = {"USD": "4.90", "EUR": "4.90", "JPY": "490"}
+CONTRACT_TAX_RATE = Decimal("0.10")
+
+
+def contract_tax(price: str, quantity: int, currency: str) -> Money:
+    return Money.from_decimal_rounded(Decimal(price) * quantity * CONTRACT_TAX_RATE, currency)
 
 
 class StorefrontHarness(Protocol):

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from dropbridge.connectors.shopify import ShopifyStore, from_config
 from dropbridge.sandbox.shopify import ShopifyEmulator, sign_webhook
-from tests.connectors.storefronts.harness import WebhookReceiver
+from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, CONTRACT_TAX_RATE, WebhookReceiver
 
 # The contract's shopper (test_contract.CONTRACT_*): where create_order ships, what it charges.
 SHIP_TO = {
@@ -19,8 +19,6 @@ SHIP_TO = {
     "province_code": "KY", "zip": "40202", "country": "United States", "country_code": "US",
     "phone": "555-625-1199",
 }
-SHIPPING = {"JPY": "490"}  # others "4.90"
-TAX_RATE = "0.10"
 
 
 class ShopifyHarness:
@@ -40,8 +38,8 @@ class ShopifyHarness:
             [{"sku": sku, "quantity": quantity, "price": price}],
             currency=currency,
             shipping_address=SHIP_TO,
-            shipping_price=SHIPPING.get(currency, "4.90"),
-            tax_rate=TAX_RATE,
+            shipping_price=CONTRACT_SHIPPING[currency],
+            tax_rate=str(CONTRACT_TAX_RATE),
         )
         return order["admin_graphql_api_id"]
 

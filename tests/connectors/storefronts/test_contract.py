@@ -20,7 +20,6 @@ import base64
 import importlib
 import math
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -34,6 +33,7 @@ from dropbridge.connectors.base import (
 )
 from dropbridge.domain.errors import WebhookRejected
 from dropbridge.domain.money import Money
+from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, contract_tax
 
 HARNESS_NAMES = ("shopify_harness", "woocommerce_harness", "bigcommerce_harness")
 
@@ -59,8 +59,6 @@ CONTRACT_SHIP_TO = Address(
     name="Bob Norman", address1="Chestnut Street 92", address2="Apt 3", city="Louisville", province_code="KY",
     postal_code="40202", country_code="US", company="Acme", phone="555-625-1199",
 )
-CONTRACT_SHIPPING = {"USD": "4.90", "EUR": "4.90", "JPY": "490"}
-CONTRACT_TAX_RATE = Decimal("0.10")
 ORDERS_FOR_PAGING = 7
 
 
@@ -72,10 +70,6 @@ def harness(request):
 
 def _money(amount: str, currency: str) -> Money:
     return Money.parse(amount, currency)
-
-
-def _tax(price: str, quantity: int, currency: str) -> Money:
-    return Money.from_decimal_rounded(Decimal(price) * quantity * CONTRACT_TAX_RATE, currency)
 
 
 def _forge(value: str) -> str:
@@ -141,7 +135,7 @@ def test_order_maps_exactly_from_webhook_and_from_pull(harness, currency, price,
     from_webhook = harness.connector.order_from_event(harness.connector.verify_webhook(headers, body))
 
     unit = _money(price, currency)
-    tax = _tax(price, quantity, currency)
+    tax = contract_tax(price, quantity, currency)
     shipping = _money(CONTRACT_SHIPPING[currency], currency)
     order = from_webhook
     assert order.external_id == order_id

@@ -9,11 +9,11 @@ import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from dropbridge.connectors.woocommerce import WooCommerceStore, from_config
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
-from tests.connectors.storefronts.harness import WebhookReceiver
+from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, WebhookReceiver, contract_tax
 
 # What the contract suite's create_order promises (test_contract.py): ship-to, flat shipping, 10% tax.
 SHIP_TO = {
@@ -28,9 +28,6 @@ SHIP_TO = {
     "country": "US",
     "phone": "555-625-1199",
 }
-SHIPPING = {"USD": "4.90", "EUR": "4.90", "JPY": "490"}
-TAX_RATE = Decimal("0.10")
-MINOR_UNITS = {"JPY": Decimal("1")}
 CONSUMER_KEY = "ck_harness_4f1d2c"
 CONSUMER_SECRET = "cs_harness_9a8b7c"
 WEBHOOK_SECRET = "whsec-woo-harness"
@@ -58,13 +55,12 @@ class WooCommerceHarness:
         return str(product["id"])
 
     def create_order(self, sku: str, quantity: int, price: str, currency: str = "USD") -> str:
-        unit = MINOR_UNITS.get(currency, Decimal("0.01"))
-        tax = (Decimal(price) * quantity * TAX_RATE).quantize(unit, rounding=ROUND_HALF_EVEN)
+        tax = contract_tax(price, quantity, currency).to_decimal()
         order = self.emulator.create_order(
             [{"sku": sku, "quantity": quantity, "price": price, "tax": str(tax)}],
             currency=currency,
             shipping=SHIP_TO,
-            shipping_total=SHIPPING.get(currency, "4.90"),
+            shipping_total=CONTRACT_SHIPPING[currency],
         )
         return str(order["id"])
 
