@@ -59,6 +59,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from dropbridge.connectors.http import build_client
+from dropbridge.sandbox.control import add_common_controls
 from dropbridge.sandbox.server import RunningServer, start_server
 
 API_PATH = re.compile(r"^/stores/([^/]+)/(v2|v3)(/.*)?$")
@@ -1225,16 +1226,7 @@ class BigCommerceEmulator:
             )
             return JSONResponse(order, 201)
 
-        @app.post("/_control/throttle")
-        async def control_throttle(request: Request):
-            emu.throttle_next(int((await request.json()).get("calls", 1)))
-            return {"ok": True}
-
-        @app.post("/_control/fail")
-        async def control_fail(request: Request):
-            body = await request.json()
-            emu.fail_next(int(body.get("calls", 1)), int(body.get("status", 500)))
-            return {"ok": True}
+        add_common_controls(app, emu)
 
         @app.get("/_control/stock/{variant_id}")
         async def control_stock(variant_id: int):
@@ -1243,14 +1235,6 @@ class BigCommerceEmulator:
         @app.get("/_control/shipments/{oid}")
         async def control_shipments(oid: int):
             return emu.shipments_of(oid)
-
-        @app.get("/_control/calls")
-        async def control_calls():
-            return {"calls": emu.api_calls()}
-
-        @app.get("/_control/deliveries")
-        async def control_deliveries():
-            return emu.webhook_deliveries()
 
         app.add_middleware(_Gate, emulator=emu)
         return app

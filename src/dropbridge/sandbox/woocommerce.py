@@ -56,6 +56,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from dropbridge.connectors.http import build_client
+from dropbridge.sandbox.control import add_common_controls
 from dropbridge.sandbox.server import RunningServer, start_server
 
 API_PREFIX = "/wp-json/wc/v3"
@@ -1167,16 +1168,7 @@ class WooCommerceEmulator:
                 return _error(exc.status, exc.code, str(exc))
             return _json(order, 201)
 
-        @app.post("/_control/throttle")
-        async def control_throttle(request: Request):
-            emu.throttle_next(int((await request.json()).get("calls", 1)))
-            return {"ok": True}
-
-        @app.post("/_control/fail")
-        async def control_fail(request: Request):
-            body = await request.json()
-            emu.fail_next(int(body.get("calls", 1)), int(body.get("status", 500)))
-            return {"ok": True}
+        add_common_controls(app, emu)
 
         @app.get("/_control/stock/{pid}")
         async def control_stock(pid: int):
@@ -1185,14 +1177,6 @@ class WooCommerceEmulator:
         @app.get("/_control/fulfillments/{oid}")
         async def control_fulfillments(oid: int):
             return emu.fulfillments_of(oid)
-
-        @app.get("/_control/calls")
-        async def control_calls():
-            return {"calls": emu.api_calls()}
-
-        @app.get("/_control/deliveries")
-        async def control_deliveries():
-            return emu.webhook_deliveries()
 
         @app.get("/_control/emails")
         async def control_emails():
