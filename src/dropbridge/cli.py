@@ -215,7 +215,7 @@ def sync_feed_cmd(supplier: str, source: str = typer.Argument(..., metavar="PATH
     if dry_run:
         from .connectors.feeds.reader import dry_run as preview
         from .connectors.feeds.reader import dry_run_table
-        from .services.record_shipment import supplier_by_name
+        from .services.connections import supplier_by_name
         from .services.sync_feed import feed_spec_for
 
         spec = feed_spec_for(supplier_by_name(built.ctx, supplier))

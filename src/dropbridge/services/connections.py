@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dropbridge.domain.errors import ValidationError
+from dropbridge.domain.errors import NotFound, ValidationError
 from dropbridge.domain.model import Store, Supplier
 
 from .records import audit
@@ -72,3 +72,11 @@ def subscribe_store_webhooks(ctx, store_name: str, public_url: str) -> list[str]
               store_id=store.id)
         uow.commit()
     return ids
+
+
+def supplier_by_name(ctx, name: str) -> Supplier:
+    with ctx.uow(read_only=True) as uow:
+        supplier = uow.suppliers.by_name(name)
+    if supplier is None:
+        raise NotFound(f"no supplier named {name!r}")
+    return supplier

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.ledger import margin
-from dropbridge.domain.model import Order, Store
+from dropbridge.domain.model import Order, Store, SyncRun
 from dropbridge.domain.money import Money
 
 
@@ -135,8 +135,6 @@ def list_audit(ctx, limit: int = 100) -> list[dict]:
 
 
 def sync_run_detail(ctx, run_id: int, rejects: int = 100) -> dict:
-    from dropbridge.domain.model import SyncRun
-
     with ctx.uow(read_only=True) as uow:
         run = uow.get(SyncRun, run_id)
         if run is None:

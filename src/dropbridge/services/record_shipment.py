@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dropbridge.connectors.base import Fulfillment, FulfillmentLine, TrackingUpdate
 from dropbridge.domain.errors import NotFound
-from dropbridge.domain.model import Order, Shipment, Store, Supplier, SupplierOrder
+from dropbridge.domain.model import Order, Shipment, Store, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
 
 from .records import audit, log, schedule
@@ -119,10 +119,3 @@ def poll_tracking(ctx, limit: int = 200) -> int:
             log.warning("tracking poll failed", supplier_order=key, error=str(exc))
     return recorded
 
-
-def supplier_by_name(ctx, name: str) -> Supplier:
-    with ctx.uow(read_only=True) as uow:
-        supplier = uow.suppliers.by_name(name)
-        if supplier is None:
-            raise NotFound(f"no supplier named {name!r}")
-        return supplier
