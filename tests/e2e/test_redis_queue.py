@@ -1,6 +1,9 @@
-"""The scaled queue: the same order flow with huey on Redis instead of SQLite."""
+"""The scaled queue: the same order flow with huey on Redis instead of SQLite; batches on both."""
 
 from __future__ import annotations
+
+import pytest
+from huey import RedisHuey
 
 from dropbridge.bootstrap import bootstrap
 from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
@@ -18,7 +21,7 @@ from .helpers import load_feed, running, wait_for
 
 def test_order_reaches_supplier_through_redis_queue(tmp_path, redis_url):
     app = bootstrap(make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", queue_url=redis_url))
-    assert type(app.huey).__name__ == "RedisHuey"
+    assert isinstance(app.huey, RedisHuey)
     upgrade(app.engine)
     emu = RestSupplierEmulator(api_key="k", name="acme", ship_after_seconds=None)
     store = HeadlessStoreEmulator("s")
@@ -39,4 +42,18 @@ def test_order_reaches_supplier_through_redis_queue(tmp_path, redis_url):
     finally:
         emu.stop()
         store.stop()
+        app.close()
+
+
+@pytest.mark.parametrize("queue", ["redis", "sqlite"])
+def test_a_batch_of_jobs_goes_to_the_queue_in_one_write_and_comes_out_in_order(tmp_path, queue, request):
+    queue_url = request.getfixturevalue("redis_url") if queue == "redis" else f"sqlite:///{tmp_path / 'q.db'}"
+    app = bootstrap(make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", queue_url=queue_url))
+    try:
+        app.huey.flush()
+        app.ctx.enqueue_many([7, 8, 9])
+        assert app.huey.pending_count() == 3
+        assert [app.huey.dequeue().args for _ in range(3)] == [(7,), (8,), (9,)]
+    finally:
+        app.huey.flush()
         app.close()

@@ -10,7 +10,7 @@ from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.errors import Conflict, NotFound, ValidationError
 from dropbridge.domain.money import Money
 from dropbridge.services.connections import add_store, add_supplier
-from dropbridge.services.ingest_order import ingest_order
+from dropbridge.services.ingest_order import IntakeRequest, ingest_order, ingest_orders
 from dropbridge.services.sync_feed import sync_feed
 
 
@@ -22,6 +22,7 @@ def shop(app):
     sync_feed(app.ctx, "acme", io.BytesIO(b"sku,qty,cost\nTEE,10,8.50\n"), "acme.csv")
     enqueued = []
     app.ctx.enqueue = lambda job_id, delay=0: enqueued.append(job_id)
+    app.ctx.enqueue_many = None  # one by one, through the list above
     return app, enqueued
 
 
@@ -98,3 +99,78 @@ def test_an_unknown_store_is_not_found_and_stores_nothing(shop):
     with app.ctx.uow(read_only=True) as uow:
         assert uow.orders.recent() == [] and uow.jobs.counts() == {}
     assert enqueued == []
+
+
+# Group commit: many requests in one transaction, each answered as `ingest_order` would answer it alone.
+
+def test_a_batch_stores_every_new_order_with_all_it_owes(shop):
+    app, enqueued = shop
+    requests = [IntakeRequest("shop", order(f"B-{n}"), f"bk-{n}", f"h{n}", "api", f"corr-{n}") for n in range(3)]
+    results = ingest_orders(app.ctx, requests)
+    assert [(r.created, r.response["external_id"]) for r in results] == [(True, "B-0"), (True, "B-1"), (True, "B-2")]
+    with app.ctx.uow(read_only=True) as uow:
+        store_id = uow.stores.by_name("shop").id
+        events = {e.subject: e for e in uow.audit.recent() if e.action == "order.received"}
+        jobs = []
+        for n, result in enumerate(results):
+            o = uow.orders.by_idempotency_key(store_id, f"bk-{n}")
+            assert (o.id, o.external_id, o.request_hash) == (result.order_id, f"B-{n}", f"h{n}")
+            assert result.response["links"] == {"self": f"/api/v1/orders/{o.id}"}
+            assert [(ln.line_no, ln.sku, ln.variant_id is not None) for ln in o.lines] == [
+                (1, "TEE", True), (2, "NOPE", False)]
+            line_ids = {ln.id: ln.line_no for ln in o.lines}
+            assert [(e.kind, e.amount_minor, line_ids.get(e.order_line_id)) for e in uow.ledger.for_order(o.id)] == [
+                ("revenue", 4800, 1), ("revenue", 500, 2), ("shipping_revenue", 400, None), ("payment_fee", -195, None)]
+            job = uow.jobs.by_key(f"route:{o.id}")
+            assert (job.kind, job.payload, job.status) == ("route_order", {"order_id": o.id}, "pending")
+            jobs.append(job.id)
+            event = events[f"order:{o.id}"]
+            assert (event.detail, event.correlation_id, event.store_id) == (
+                {"external_id": f"B-{n}", "source": "api", "lines": 2}, f"corr-{n}", store_id)
+    assert sorted(enqueued) == sorted(jobs)
+
+
+def test_a_batch_answers_replays_duplicates_and_bad_requests_one_by_one(shop):
+    app, enqueued = shop
+    stored = ingest_order(app.ctx, "shop", order("S-1"), idempotency_key="sk", request_hash="hs")
+    wrong_currency = order("B-3")
+    wrong_currency.lines[1] = ExternalOrderLine("L2", "NOPE", 1, Money(500, "EUR"))
+    results = ingest_orders(app.ctx, [
+        IntakeRequest("shop", order("B-1"), "k1", "h1"),
+        IntakeRequest("shop", order("B-1"), "k1", "h1"),  # the same request twice in one batch
+        IntakeRequest("shop", order("S-1"), "sk", "hs"),  # a replay of a stored order
+        IntakeRequest("shop", order("B-2"), "sk", "other"),  # a key reused with another body
+        IntakeRequest("shop", wrong_currency, "k3", "h3"),
+        IntakeRequest("nowhere", order("B-4"), "k4", "h4"),
+        IntakeRequest("shop", order("B-5", lines=()), "k5", "h5"),
+        IntakeRequest("shop", order("B-6"), "k6", "h6"),
+    ])
+    first = results[0]
+    assert first.created and results[7].created
+    assert (results[1].created, results[1].response) == (False, first.response)
+    assert (results[2].created, results[2].response) == (False, stored.response)
+    assert [type(r) for r in results[3:7]] == [Conflict, ValidationError, NotFound, ValidationError]
+    with app.ctx.uow(read_only=True) as uow:
+        assert sorted(o.external_id for o in uow.orders.recent()) == ["B-1", "B-6", "S-1"]
+        assert uow.jobs.counts() == {"pending": 3}
+    assert len(enqueued) == 3
+
+
+def test_a_failed_batch_is_taken_one_by_one(shop, monkeypatch):
+    """A batch whose transaction fails (a deadlock, a row the database refuses) loses nobody: each request
+    is retried alone, and the ones that can be stored are."""
+    from sqlalchemy.exc import OperationalError
+
+    from dropbridge.storage.repositories import OrderIntakeRepo
+
+    app, enqueued = shop
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("INSERT ...", {}, Exception("deadlock detected"))
+
+    monkeypatch.setattr(OrderIntakeRepo, "add_new_orders", refuse)
+    results = ingest_orders(app.ctx, [IntakeRequest("shop", order(f"F-{n}"), f"fk-{n}", "h") for n in range(3)])
+    assert [r.created for r in results] == [True, True, True]
+    with app.ctx.uow(read_only=True) as uow:
+        assert len(uow.orders.recent()) == 3 and uow.jobs.counts() == {"pending": 3}
+    assert len(enqueued) == 3

@@ -19,11 +19,12 @@ from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, Valida
 from dropbridge.domain.money import Money
 from dropbridge.services import order_view
 from dropbridge.services.inbound_events import receive_webhook
-from dropbridge.services.ingest_order import ingest_order
-from dropbridge.services.records import new_correlation_id
+from dropbridge.services.ingest_order import IntakeRequest, ingest_orders
+from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
+from .group_commit import GroupCommit
 from .schemas import OrderIn
 
 # How long a confirmed API token is remembered in process: a deleted token keeps working that long.
@@ -100,8 +101,11 @@ def create_app(app_ctx) -> FastAPI:
     def metrics():
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # Orders posted at the same moment share one transaction (see group_commit.py).
+    intake = GroupCommit(lambda requests: ingest_orders(ctx, requests), name="intake-writer")
+
     @api.post("/api/v1/orders", status_code=201, tags=["orders"], dependencies=[Auth])
-    def create_order(body: OrderIn, idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    async def create_order(body: OrderIn, idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
         """Headless stores create orders here. Send an `Idempotency-Key`: repeating the request with the
         same key returns the first response and creates nothing."""
         ext = ExternalOrder(
@@ -116,7 +120,8 @@ def create_app(app_ctx) -> FastAPI:
                    for i, ln in enumerate(body.lines)],
         )
         digest = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-        result = ingest_order(ctx, body.store, ext, idempotency_key=idempotency_key, request_hash=digest)
+        result = await intake.submit(IntakeRequest(body.store, ext, idempotency_key, digest, "api",
+                                                   correlation_id.get()))
         orders_in.labels("api", str(result.created).lower()).inc()
         # A ready JSONResponse skips FastAPI's generic encoding of the returned value.
         return JSONResponse(result.response, status_code=201,

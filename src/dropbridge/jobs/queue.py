@@ -9,7 +9,7 @@ from pathlib import Path
 
 import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
-from huey.storage import SqliteStorage
+from huey.storage import RedisStorage, SqliteStorage
 
 from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
@@ -33,13 +33,34 @@ class _WalNormalSqliteStorage(SqliteStorage):
         return conn
 
 
+    def enqueue_many(self, datas: list[bytes]) -> None:
+        """Many messages in one queue transaction."""
+        self.sql_many("insert into task (queue, data, priority) values (?, ?, ?)",
+                      [(self.name, self.to_blob(data), 0) for data in datas])
+
+    def sql_many(self, query: str, rows: list[tuple]) -> None:
+        with self.db(commit=True) as cursor:
+            cursor.executemany(query, rows)
+
+
+class _BatchingRedisStorage(RedisStorage):
+    def enqueue_many(self, datas: list[bytes]) -> None:
+        """Many messages in one LPUSH (one round trip); the consumer pops from the other end, so they
+        run in the order given."""
+        self.conn.lpush(self.queue_key, *datas)
+
+
 class DropbridgeSqliteHuey(SqliteHuey):
     storage_class = _WalNormalSqliteStorage
 
 
+class DropbridgeRedisHuey(RedisHuey):
+    storage_class = _BatchingRedisStorage
+
+
 def build_huey(queue_url: str, name: str = "dropbridge") -> Huey:
     if queue_url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(name, url=queue_url)
+        return DropbridgeRedisHuey(name, url=queue_url)
     if queue_url.startswith("sqlite:///"):
         path = Path(queue_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +95,16 @@ def register_tasks(huey: Huey, ctx):
         else:
             run_job_task(job_id)
 
+    def enqueue_many(job_ids: list[int]) -> None:
+        # Order intake hands over a batch at a time: one queue write for all of it where the storage can.
+        if hasattr(huey.storage, "enqueue_many"):
+            huey.storage.enqueue_many([huey.serialize_task(run_job_task.s(job_id)) for job_id in job_ids])
+        else:
+            for job_id in job_ids:
+                run_job_task(job_id)
+
     ctx.enqueue = enqueue
+    ctx.enqueue_many = enqueue_many
     # What the ticker starts, each on its own period (settings attribute -> task).
     huey.dropbridge_periodic = {
         "tracking_poll_seconds": poll_tracking_task,

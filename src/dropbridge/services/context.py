@@ -22,10 +22,18 @@ class Context:
     build_store: Callable[[Any, dict], Storefront]  # (Store record, decrypted credentials) -> connector
     build_supplier: Callable[[Any, dict], Supplier]
     enqueue: Callable[[int], None] = lambda job_id: None  # hands a job id to the queue after commit
+    enqueue_many: Callable[[list[int]], None] | None = None  # the same for many ids; None: one at a time
     clock: Callable[[], datetime] = utc_now
     settings: Any = None
     actor: str = "system"
     _connectors: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    def enqueue_all(self, job_ids: list[int]) -> None:
+        if self.enqueue_many is not None:
+            self.enqueue_many(job_ids)
+        else:
+            for job_id in job_ids:
+                self.enqueue(job_id)
 
     def store_connector(self, store) -> Storefront:
         key = ("store", store.id)

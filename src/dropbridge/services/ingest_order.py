@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy.exc import IntegrityError
+import structlog
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from dropbridge.connectors.base import ExternalOrder
 from dropbridge.domain.errors import Conflict, NotFound, ValidationError
@@ -21,7 +22,9 @@ from dropbridge.domain.ledger import EntryKind, signed
 from dropbridge.domain.model import Order
 from dropbridge.domain.money import Money
 
-from .records import audit_row, job_row
+from .records import audit_row, correlation_id, job_row, scrub
+
+log = structlog.get_logger("dropbridge.intake")
 
 
 @dataclass(frozen=True)
@@ -70,54 +73,153 @@ def _ingest(ctx, store_name, ext: ExternalOrder, idempotency_key, request_hash, 
         raise ValidationError("an order needs at least one line", "lines")
     with ctx.uow.lean() as uow:
         now = ctx.clock()
-        currency = ext.currency.upper()
-        line_nos = list(enumerate(ext.lines, start=1))
-        stored = {
-            "store": store_name,
-            "external_id": ext.external_id,
-            "currency": currency,
-            "status": "accepted",
-            "lines": [{"line_no": no, "sku": line.sku, "quantity": line.quantity} for no, line in line_nos],
-        }
-        added = uow.intake.add_order_if_new_for_store(store_name, {
-            "external_id": ext.external_id,
-            "idempotency_key": idempotency_key,
-            "request_hash": request_hash,
-            "intake_response": stored,
-            "currency": currency,
-            "status": "accepted",
-            "email": ext.email,
-            "ship_to": _address_dict(ext.ship_to),
-            "shipping_price_minor": ext.shipping_price.amount if ext.shipping_price else 0,
-            "hold_reason": None,
-            "flags": {},
-            "fx": {},
-            "created_at": now,
-            "updated_at": now,
-        })
+        values, stored = _order_row(store_name, ext, idempotency_key, request_hash, now)
+        added = uow.intake.add_order_if_new_for_store(store_name, values)
         if added is None:
             raise NotFound(f"no store named {store_name!r}")
         store_id, config, order_id = added
         if order_id is not None:
             # Checked after the insert so that a stored order still answers first, as it always has.
-            for no, line in line_nos:
-                if line.unit_price.currency != currency:
-                    raise ValidationError(f"line price in {line.unit_price.currency}, order in {currency}",
-                                          f"lines[{no - 1}].unit_price")
-            lines = [{"line_no": no, "external_id": line.external_id or str(no), "sku": line.sku,
-                      "quantity": line.quantity, "unit_price_minor": line.unit_price.amount, "status": "pending"}
-                     for no, line in line_nos]
+            _check_currencies(ext)
+            lines = _line_rows(ext)
             # A brand-new order id: no route job can exist for it yet, so no lookup (the unique key still guards).
             job_id = uow.intake.add_order_details(
-                order_id, lines, _revenue_rows(store_id, config, ext, currency, now),
+                order_id, lines, _revenue_rows(store_id, config, ext, values["currency"], now),
                 job_row(ctx, "route_order", f"route:{order_id}", {"order_id": order_id}),
-                audit_row(ctx, "order.received", f"order:{order_id}",
-                          {"external_id": ext.external_id, "source": source, "lines": len(lines)}, store_id=store_id))
+                audit_row(ctx, "order.received", f"order:{order_id}", _audit_detail(ext, source), store_id=store_id))
             uow.after_commit(lambda: ctx.enqueue(job_id))
             uow.commit()
             return IngestResult(order_id, True, _response(order_id, stored))
         uow.rollback()  # the order is already stored (or being stored): nothing was written
     return _existing(ctx, store_name, ext, idempotency_key, request_hash)
+
+
+@dataclass(frozen=True)
+class IntakeRequest:
+    """One order to take in, as `ingest_orders` receives it."""
+
+    store: str
+    order: ExternalOrder
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    source: str = "api"
+    correlation_id: str | None = None
+
+
+def ingest_orders(ctx, requests: list[IntakeRequest]) -> list[IngestResult | Exception]:
+    """`ingest_order` for many requests in one transaction (group commit, for the API under load): each
+    request gets what `ingest_order` would have answered, an IngestResult or the error it would have raised.
+
+    New, valid orders for known stores are written together. Every other request (a replay, a second
+    request for an order already in the batch, an invalid order, an unknown store), and every request of a
+    batch whose transaction failed, goes one by one through `ingest_order`, which answers as it always has."""
+    try:
+        added = _ingest_batch(ctx, requests)
+    except SQLAlchemyError as exc:
+        log.warning("intake batch failed; taking its orders one by one", error=str(exc), size=len(requests))
+        added = {}
+    results: list[IngestResult | Exception] = []
+    for i, req in enumerate(requests):
+        if i in added:
+            results.append(added[i])
+            continue
+        correlation_id.set(req.correlation_id)
+        try:
+            results.append(ingest_order(ctx, req.store, req.order, idempotency_key=req.idempotency_key,
+                                        request_hash=req.request_hash, source=req.source))
+        except Exception as exc:  # noqa: BLE001 - the request it belongs to raises it
+            results.append(exc)
+    return results
+
+
+def _ingest_batch(ctx, requests: list[IntakeRequest]) -> dict[int, IngestResult]:
+    """The new, valid orders among `requests`, stored together: {request index: result}."""
+    picked, seen = [], set()
+    for i, req in enumerate(requests):
+        keys = {(req.store, "external_id", req.order.external_id)}
+        if req.idempotency_key:
+            keys.add((req.store, "idempotency_key", req.idempotency_key))
+        if not req.order.lines or keys & seen or not _currencies_agree(req.order):
+            continue
+        seen |= keys
+        picked.append(i)
+    if not picked:
+        return {}
+    with ctx.uow.lean() as uow:
+        now = ctx.clock()
+        stores = uow.intake.stores_named(sorted({requests[i].store for i in picked}))
+        orders, lines, ledger, stored = [], [], [], {}
+        for i in picked:
+            req, ext = requests[i], requests[i].order
+            if req.store not in stores:
+                continue
+            store_id, config = stores[req.store]
+            values, stored[i] = _order_row(req.store, ext, req.idempotency_key, req.request_hash, now)
+            orders.append({**values, "idx": i, "store_id": store_id, "correlation_id": req.correlation_id,
+                           "audit_detail": scrub(_audit_detail(ext, req.source))})
+            lines += [{**row, "idx": i} for row in _line_rows(ext)]
+            ledger += [{**row, "idx": i, "seq": n}
+                       for n, row in enumerate(_revenue_rows(store_id, config, ext, values["currency"], now))]
+        if not orders:
+            return {}
+        added = uow.intake.add_new_orders(orders, lines, ledger, job_row(ctx, "route_order", "route:"),
+                                          audit_row(ctx, "order.received", "order:"))
+        job_ids = [job_id for _, job_id in added.values()]
+        uow.after_commit(lambda: ctx.enqueue_all(job_ids))
+        uow.commit()
+    return {i: IngestResult(order_id, True, _response(order_id, stored[i])) for i, (order_id, _) in added.items()}
+
+
+def _order_row(store_name, ext: ExternalOrder, idempotency_key, request_hash, now) -> tuple[dict, dict]:
+    """The order row's values and the acknowledgement stored with it."""
+    currency = ext.currency.upper()
+    stored = {
+        "store": store_name,
+        "external_id": ext.external_id,
+        "currency": currency,
+        "status": "accepted",
+        "lines": [{"line_no": no, "sku": line.sku, "quantity": line.quantity}
+                  for no, line in enumerate(ext.lines, start=1)],
+    }
+    return {
+        "external_id": ext.external_id,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "intake_response": stored,
+        "currency": currency,
+        "status": "accepted",
+        "email": ext.email,
+        "ship_to": _address_dict(ext.ship_to),
+        "shipping_price_minor": ext.shipping_price.amount if ext.shipping_price else 0,
+        "hold_reason": None,
+        "flags": {},
+        "fx": {},
+        "created_at": now,
+        "updated_at": now,
+    }, stored
+
+
+def _currencies_agree(ext: ExternalOrder) -> bool:
+    currency = ext.currency.upper()
+    return all(line.unit_price.currency == currency for line in ext.lines)
+
+
+def _check_currencies(ext: ExternalOrder) -> None:
+    currency = ext.currency.upper()
+    for no, line in enumerate(ext.lines):
+        if line.unit_price.currency != currency:
+            raise ValidationError(f"line price in {line.unit_price.currency}, order in {currency}",
+                                  f"lines[{no}].unit_price")
+
+
+def _line_rows(ext: ExternalOrder) -> list[dict]:
+    return [{"line_no": no, "external_id": line.external_id or str(no), "sku": line.sku,
+             "quantity": line.quantity, "unit_price_minor": line.unit_price.amount, "status": "pending"}
+            for no, line in enumerate(ext.lines, start=1)]
+
+
+def _audit_detail(ext: ExternalOrder, source: str) -> dict:
+    return {"external_id": ext.external_id, "source": source, "lines": len(ext.lines)}
 
 
 def _revenue_rows(store_id: int, config: dict, ext: ExternalOrder, cur: str, now) -> list[dict]:

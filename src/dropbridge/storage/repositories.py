@@ -550,6 +550,49 @@ class OrderIntakeRepo:
         self.conn.execute(_INSERT_AUDIT, audit)
         return job_id
 
+    def stores_named(self, names: list[str]) -> dict[str, tuple[int, dict]]:
+        """{name: (id, config)} of the stores among `names` that exist."""
+        rows = self.conn.execute(_STORES_BY_NAMES, {"names": names})
+        return {row.name: (row.id, row.config or {}) for row in rows}
+
+    def add_new_orders(self, orders: list[dict], lines: list[dict], ledger: list[dict], job: dict,
+                       audit: dict) -> dict[int, tuple[int, int]]:
+        """Many orders at once (group commit): each order row names its request by `idx` and carries its
+        audit event's `audit_detail` and `correlation_id`; lines and ledger entries name their order's `idx`
+        (and `line_no`). Orders already stored (same external id or idempotency key) are skipped silently.
+        Each new order gets one outbox job and one audit event from the templates `job` and `audit`, whose
+        `key` and `subject` are prefixes the order id completes (the job's payload gets `order_id`).
+        Returns {idx: (order id, job id)} for the orders inserted.
+
+        Rows go in (store, external id) order, so two batches racing for the same orders lock them in the
+        same order and cannot deadlock. One statement on PostgreSQL; elsewhere the per-order statements."""
+        orders = sorted(orders, key=lambda o: (o["store_id"], o["external_id"]))
+        if self.conn.dialect.name == "postgresql":
+            rows = self.conn.execute(_PG_NEW_ORDERS, {
+                "orders": _json_rows(orders), "lines": _json_rows(lines), "ledger": _json_rows(ledger),
+                **{f"job_{k}": v for k, v in job.items() if k != "payload"},
+                "job_payload": json.dumps(job["payload"]),
+                **{f"audit_{k}": v for k, v in audit.items() if k in ("at", "actor", "action", "subject")},
+            })
+            return {row.idx: (row.order_id, row.job_id) for row in rows}
+        by_idx: dict[int, tuple[list, list]] = {o["idx"]: ([], []) for o in orders}
+        for ln in lines:
+            by_idx[ln["idx"]][0].append({k: v for k, v in ln.items() if k != "idx"})
+        for e in ledger:
+            by_idx[e["idx"]][1].append({k: v for k, v in e.items() if k not in ("idx", "seq")})
+        added = {}
+        for o in orders:
+            order_id = self.add_order_if_new({c: o[c] for c in ("store_id", *_ORDER_COLUMNS)})
+            if order_id is None:
+                continue
+            job_id = self.add_order_details(
+                order_id, *by_idx[o["idx"]],
+                {**job, "key": f"{job['key']}{order_id}", "payload": {**job["payload"], "order_id": order_id}},
+                {**audit, "subject": f"{audit['subject']}{order_id}", "detail": o["audit_detail"],
+                 "correlation_id": o["correlation_id"], "store_id": o["store_id"]})
+            added[o["idx"]] = (order_id, job_id)
+        return added
+
 
 _STORE_BY_NAME = select(t.stores.c.id, t.stores.c.name, t.stores.c.config).where(
     t.stores.c.name == bindparam("name"))
@@ -577,6 +620,66 @@ o AS (
 )
 SELECT s.id, s.config, (SELECT id FROM o) FROM s
 """).bindparams(*(bindparam(c, type_=t.orders.c[c].type) for c in _ORDER_COLUMNS))
+
+_STORES_BY_NAMES = select(t.stores.c.id, t.stores.c.name, t.stores.c.config).where(
+    t.stores.c.name.in_(bindparam("names", expanding=True)))
+
+# A batch of orders and everything a new order brings, in one statement (see add_new_orders). JSON rather
+# than jsonb keeps each stored document's key order. `ro` pairs each inserted order with its request.
+_PG_NEW_ORDERS = text(f"""
+WITH r AS (
+  SELECT * FROM json_to_recordset(CAST(:orders AS json)) AS r(
+    idx integer, store_id bigint, external_id text, idempotency_key text, request_hash text, intake_response json,
+    currency text, status text, email text, ship_to json, shipping_price_minor bigint, hold_reason text,
+    flags json, fx json, created_at timestamptz, updated_at timestamptz, audit_detail json, correlation_id text)
+), o AS (
+  INSERT INTO orders (store_id, {", ".join(_ORDER_COLUMNS)})
+  SELECT store_id, {", ".join(_ORDER_COLUMNS)} FROM r ORDER BY store_id, external_id
+  ON CONFLICT DO NOTHING
+  RETURNING id, store_id, external_id
+), ro AS (
+  SELECT r.*, o.id AS order_id FROM r JOIN o ON o.store_id = r.store_id AND o.external_id = r.external_id
+), l AS (
+  INSERT INTO order_lines (order_id, line_no, external_id, sku, variant_id, quantity, unit_price_minor, status,
+                           offer_id, routing)
+  SELECT ro.order_id, v.line_no, v.external_id, v.sku, (SELECT id FROM variants WHERE variants.sku = v.sku),
+         v.quantity, v.unit_price_minor, v.status, NULL, NULL
+  FROM json_to_recordset(CAST(:lines AS json))
+       AS v(idx integer, line_no integer, external_id text, sku text, quantity integer, unit_price_minor bigint,
+            status text)
+  JOIN ro ON ro.idx = v.idx
+  ORDER BY v.idx, v.line_no
+  RETURNING id, order_id, line_no
+), e AS (
+  INSERT INTO ledger_entries (order_id, order_line_id, store_id, supplier_id, kind, amount_minor, currency, memo,
+                              created_at)
+  SELECT ro.order_id, l.id, x.store_id, x.supplier_id, x.kind, x.amount_minor, x.currency, x.memo, x.created_at
+  FROM json_to_recordset(CAST(:ledger AS json))
+       AS x(idx integer, seq integer, line_no integer, store_id bigint, supplier_id bigint, kind text,
+            amount_minor bigint, currency text, memo text, created_at timestamptz)
+  JOIN ro ON ro.idx = x.idx
+  LEFT JOIN l ON l.order_id = ro.order_id AND l.line_no = x.line_no
+  ORDER BY x.idx, x.seq
+), a AS (
+  INSERT INTO audit_events (at, actor, action, subject, detail, correlation_id, store_id, supplier_id)
+  SELECT :audit_at, :audit_actor, :audit_action, :audit_subject || ro.order_id, ro.audit_detail,
+         ro.correlation_id, ro.store_id, NULL
+  FROM ro ORDER BY ro.idx
+), j AS (
+  INSERT INTO jobs (kind, key, payload, status, attempts, available_at, created_at, updated_at)
+  SELECT :job_kind, :job_key || ro.order_id,
+         CAST(CAST(:job_payload AS jsonb) || jsonb_build_object('order_id', ro.order_id) AS json),
+         :job_status, :job_attempts, :job_available_at, :job_created_at, :job_updated_at
+  FROM ro ORDER BY ro.idx
+  RETURNING id, key
+)
+SELECT ro.idx, ro.order_id, j.id AS job_id FROM ro JOIN j ON j.key = :job_key || ro.order_id
+""").bindparams(
+    bindparam("audit_at", type_=t.audit_events.c.at.type),
+    bindparam("job_available_at", type_=t.jobs.c.available_at.type),
+    bindparam("job_created_at", type_=t.jobs.c.created_at.type),
+    bindparam("job_updated_at", type_=t.jobs.c.updated_at.type),
+)
 
 # Lines and ledger entries travel as JSON arrays (one statement text whatever the row count, so PostgreSQL
 # keeps it prepared), inserted in the order given (ORDER BY: ids follow it); data-modifying CTEs all run, in
