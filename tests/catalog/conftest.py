@@ -67,6 +67,10 @@ class ImageHost:
                         self.endless_chunks += 1
                         yield b"\xff" * 65536
                 return StreamingResponse(forever(), media_type="image/jpeg")
+            if path == "redirect":  # /img/redirect?to=URL
+                return Response(status_code=302, headers={"Location": request.query_params["to"]})
+            if path == "loop":  # redirects to itself, forever
+                return Response(status_code=302, headers={"Location": str(request.url)})
             if path not in self.files:
                 return Response("not found", status_code=404)
             return Response(self.files[path], media_type="image/png")
@@ -83,6 +87,12 @@ def host():
     h = ImageHost()
     yield h
     h.server.stop()
+
+
+@pytest.fixture(autouse=True)
+def private_image_hosts(monkeypatch):
+    """The image host here listens on 127.0.0.1, which dropbridge refuses by default."""
+    monkeypatch.setenv("DROPBRIDGE_IMAGES_ALLOW_PRIVATE_HOSTS", "true")
 
 
 @pytest.fixture

@@ -7,7 +7,14 @@ import io
 import pytest
 from PIL import Image
 
-from dropbridge.connectors.images import ImageFetcher, ImagePolicy, ImageRejected, ImageStore, process_image
+from dropbridge.connectors.images import (
+    ImageFetcher,
+    ImagePolicy,
+    ImageRejected,
+    ImageStore,
+    any_address,
+    process_image,
+)
 
 from .conftest import bomb_png, image_bytes, jpeg_with_exif, noise_png
 
@@ -21,7 +28,7 @@ def rejected(fn, *args) -> tuple[str, str | None]:
 def test_fetch_reports_http_errors_and_aborts_oversized_downloads(images):
     images.files["ok.png"] = ok = image_bytes()
     images.files["big.png"] = b"\x00" * 200_000
-    with ImageFetcher(timeout=5) as f:
+    with ImageFetcher(timeout=5, allow_address=any_address) as f:
         assert f.fetch(images.url("ok.png"), 10_000) == ok
         assert rejected(f.fetch, images.url("missing.png"), 10_000) == ("HTTP 404", None)
         assert rejected(f.fetch, images.url("big.png"), 50_000) == ("larger than 50000 bytes", "Content-Length 200000")
@@ -31,6 +38,25 @@ def test_fetch_reports_http_errors_and_aborts_oversized_downloads(images):
         assert rejected(f.fetch, "ftp://example.com/a.png", 10_000) == ("not an http(s) URL", None)
         reason, _ = rejected(f.fetch, "http://127.0.0.1:9/nothing-listens-here.png", 10_000)
         assert reason == "network error"
+
+
+def test_only_public_addresses_are_fetched_redirects_included(images):
+    images.files["ok.png"] = ok = image_bytes()
+    with ImageFetcher(timeout=5) as f:  # the default: public addresses only
+        assert rejected(f.fetch, images.url("ok.png"), 10_000) == ("not a public address", "127.0.0.1 is 127.0.0.1")
+        assert rejected(f.fetch, "http://169.254.169.254/latest/meta-data", 10_000)[0] == "not a public address"
+        assert rejected(f.fetch, "http://[::1]/a.png", 10_000) == ("not a public address", "::1 is ::1")
+    assert images.hits == {}
+    port = images.base.split(":")[2].split("/")[0]
+    only_this_host = ImageFetcher(timeout=5, allow_address=lambda ip: str(ip) == "127.0.0.1")
+    with only_this_host as f:
+        assert f.fetch(images.url(f"redirect?to={images.url('ok.png')}"), 10_000) == ok
+        # A permitted host that redirects somewhere else on the machine's network is refused at the hop.
+        elsewhere = f"http://127.0.0.2:{port}/img/ok.png"
+        assert rejected(f.fetch, images.url(f"redirect?to={elsewhere}"), 10_000) == (
+            "not a public address", "127.0.0.2 is 127.0.0.2")
+        assert rejected(f.fetch, images.url("loop"), 10_000) == ("too many redirects", "more than 5")
+    assert (images.hits["ok.png"], images.hits["loop"]) == (1, 6)
 
 
 def test_not_an_image_bomb_and_truncated_files_are_rejected():

@@ -3,7 +3,8 @@
 Supplier image URLs are untrusted input. A download is aborted past `max_bytes` (decoded bytes, so a
 gzip bomb is capped too); Pillow's decompression-bomb guard runs with our pixel limit and its warning
 raised as an error; the file is verified and fully decoded (truncation is an error, never padded);
-re-encoding drops EXIF/ICC/XMP metadata. Stored files are content-addressed:
+re-encoding drops EXIF/ICC/XMP metadata. Only public addresses are fetched, redirects included, so a feed
+cannot point the fetcher at the merchant's own network. Stored files are content-addressed:
 <root>/<first 2 hex of sha256>/<sha256>.<ext>.
 """
 
@@ -12,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import ipaddress
 import json
 import os
+import socket
 import struct
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ DEFAULT_MAX_DIMENSION = 2048
 FORMATS = {"jpeg": "jpg", "webp": "webp"}
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
 CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
 
 # MAX_IMAGE_PIXELS and the warnings filter are process-wide in Pillow: decode under one lock so two
 # imports with different limits never see each other's setting.
@@ -131,35 +136,57 @@ def _watermark_from_config(wm: Any) -> Watermark:
 # ---- download ----------------------------------------------------------------------------------------
 
 
-class ImageFetcher:
-    """One HTTP client for a whole import (connection reuse); `with ImageFetcher(...) as f:`."""
+def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Routable on the internet: not loopback, private, link-local (cloud metadata), shared or reserved."""
+    return ip.is_global
 
-    def __init__(self, timeout: float = 15.0, transport: httpx.BaseTransport | None = None):
+
+def any_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return True
+
+
+class ImageFetcher:
+    """One HTTP client for a whole import (connection reuse); `with ImageFetcher(...) as f:`.
+
+    `allow_address` decides which resolved addresses may be fetched (default: public ones only); every
+    redirect target is checked again. The check resolves the name before httpx does, so a name that
+    changes its answer in between (DNS rebinding) is not covered; a network egress policy covers that."""
+
+    def __init__(self, timeout: float = 15.0, transport: httpx.BaseTransport | None = None,
+                 allow_address: Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool] = is_public_address):
         self.client = build_client(timeout=timeout, transport=transport,
                                    headers={"User-Agent": "dropbridge-image-fetcher", "Accept": "image/*"})
+        self.allow_address = allow_address
 
     def fetch(self, url: str, max_bytes: int) -> bytes:
         """The body of `url`, at most `max_bytes`; raises ImageRejected with the reason otherwise."""
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ImageRejected("not an http(s) URL")
         try:
-            # Image CDNs redirect routinely; build_client disables redirects for API calls only.
-            with self.client.stream("GET", url, follow_redirects=True) as response:
-                if not response.is_success:
-                    raise ImageRejected(f"HTTP {response.status_code}")
-                length = response.headers.get("Content-Length", "")
-                if length.isdigit() and int(length) > max_bytes:
-                    raise ImageRejected(f"larger than {max_bytes} bytes", f"Content-Length {length}")
-                body = bytearray()
-                for chunk in response.iter_bytes(CHUNK):
-                    body += chunk
-                    if len(body) > max_bytes:  # abort mid-stream: never hold more than the limit
-                        raise ImageRejected(f"larger than {max_bytes} bytes")
-                return bytes(body)
+            # Image CDNs redirect routinely: follow them here, checking each hop.
+            for _ in range(MAX_REDIRECTS + 1):
+                self._check_target(url)
+                with self.client.stream("GET", url, follow_redirects=False) as response:
+                    if response.is_redirect:
+                        url = str(response.url.join(response.headers["Location"]))
+                        continue
+                    return _read_capped(response, max_bytes)
+            raise ImageRejected("too many redirects", f"more than {MAX_REDIRECTS}")
         except httpx.TimeoutException as exc:
             raise ImageRejected("timed out", type(exc).__name__) from exc
         except httpx.HTTPError as exc:
             raise ImageRejected("network error", f"{type(exc).__name__}: {exc}") from exc
+
+    def _check_target(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ImageRejected("not an http(s) URL")
+        try:
+            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise ImageRejected("network error", f"cannot resolve {parts.hostname}: {exc}") from exc
+        for info in infos:
+            ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+            if not self.allow_address(ip):
+                raise ImageRejected("not a public address", f"{parts.hostname} is {ip}")
 
     def close(self) -> None:
         self.client.close()
@@ -169,6 +196,20 @@ class ImageFetcher:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    if not response.is_success:
+        raise ImageRejected(f"HTTP {response.status_code}")
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise ImageRejected(f"larger than {max_bytes} bytes", f"Content-Length {length}")
+    body = bytearray()
+    for chunk in response.iter_bytes(CHUNK):
+        body += chunk
+        if len(body) > max_bytes:  # abort mid-stream: never hold more than the limit
+            raise ImageRejected(f"larger than {max_bytes} bytes")
+    return bytes(body)
 
 
 # ---- processing --------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from dropbridge.connectors.images import (
     ImagePolicy,
     ImageRejected,
     ImageStore,
+    any_address,
+    is_public_address,
     process_image,
     sha256_hex,
 )
@@ -221,7 +223,9 @@ class _Run:
         self.fetcher = None
         self.store = None
         if policy is not None:
-            self.fetcher = ImageFetcher(timeout=float(getattr(ctx.settings, "http_timeout_seconds", 15.0)))
+            private_ok = getattr(ctx.settings, "images_allow_private_hosts", False)
+            self.fetcher = ImageFetcher(timeout=float(getattr(ctx.settings, "http_timeout_seconds", 15.0)),
+                                        allow_address=any_address if private_ok else is_public_address)
             self.store = ImageStore(ctx.settings.data_dir / "images")
 
     def close(self) -> None:
