@@ -5,10 +5,12 @@
    Idempotency-Key) for `--seconds` (10 by default, after a short warm-up). Reported: orders/s and the p50
    and p99 time to acknowledge, and the orders found stored afterwards. Baseline in the same run: the same
    server stack answering a bare `/healthz` (one `SELECT 1`), the HTTP ceiling on this machine, so the ratio
-   says what intake costs on top. The load comes from `wrk` (C, with a Lua script that builds each request)
-   when it is on PATH, else from an asyncio httpx client in this process (which spends CPU the server then
-   lacks on a small machine: its figures are lower bounds). The PostgreSQL run uses a Redis queue, as a
-   scaled deployment does, when Redis answers at 127.0.0.1:6379 (db 14; `--redis-url`), else SQLite.
+   says what intake costs on top. Also the CPU time per order of the API processes and of PostgreSQL, which
+   a busy shared machine disturbs far less than throughput. The load comes from `wrk` (C, with a Lua script
+   that builds each request) when it is on PATH, else from an asyncio httpx client in this process (which
+   spends CPU the server then lacks on a small machine: its figures are lower bounds). The PostgreSQL run
+   uses a Redis queue, as a scaled deployment does, when Redis answers at 127.0.0.1:6379 (db 14;
+   `--redis-url`), else SQLite.
 2. Submission: the embedded default (API + worker in one process, SQLite queue), orders posted one at a time,
    time from the order's creation to its supplier order being accepted by the emulated supplier (p50).
 
@@ -205,7 +207,9 @@ def measure_ingest(db_url: str, queue_url: str, workers: int, seconds: float, ke
         try:
             load(url, token, "/api/v1/orders", min(3.0, seconds), Path(d))  # warm up
             hz, _ = load(url, token, "/healthz", seconds, Path(d))
+            before = server_cpu_seconds(proc.pid)
             res, run = load(url, token, "/api/v1/orders", seconds, Path(d))
+            after = server_cpu_seconds(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -213,7 +217,44 @@ def measure_ingest(db_url: str, queue_url: str, workers: int, seconds: float, ke
     if stored < res["n"]:
         raise RuntimeError(f"{res['n']} orders acknowledged but only {stored} stored")
     return {"per_s": res["n"] / res["elapsed"], "p99_ms": res["p99"] * 1000, "p50_ms": res["p50"] * 1000,
-            "ceiling_per_s": hz["n"] / hz["elapsed"], "acked": res["n"], "stored": stored}
+            "ceiling_per_s": hz["n"] / hz["elapsed"], "acked": res["n"], "stored": stored,
+            "cpu_ms": cpu_per_order(before, after, res["n"])}
+
+
+def server_cpu_seconds(api_pid: int) -> dict | None:
+    """{pid: (part, CPU seconds so far)} for the API processes and the database server (`postgres`
+    processes; none on SQLite), from /proc: the cost per order, which a busy shared machine disturbs far
+    less than throughput. None where there is no /proc."""
+    proc = Path("/proc")
+    if not (proc / str(api_pid) / "stat").exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(entry.name) == api_pid or int(fields[1]) == api_pid:  # uvicorn and its worker processes
+            used[entry.name] = ("api", cpu)
+        elif name == "postgres":
+            used[entry.name] = ("database", cpu)
+    return used
+
+
+def cpu_per_order(before: dict | None, after: dict | None, orders: int) -> dict | None:
+    """Milliseconds of CPU per order by part, over the processes alive at both readings."""
+    if not before or not after:
+        return None
+    parts: dict[str, float] = {}
+    for pid, (part, cpu) in after.items():
+        if pid in before:
+            parts[part] = parts.get(part, 0.0) + (cpu - before[pid][1]) * 1000 / orders
+    return parts
 
 
 def measure_submit(n: int, keys: str) -> list[float]:
@@ -309,6 +350,12 @@ def _clear_queue(client) -> None:
         client.delete(key)
 
 
+def cpu_text(m: dict) -> str:
+    if not m["cpu_ms"]:
+        return "CPU per order n/a"
+    return "CPU per order: " + ", ".join(f"{k} {v:.2f} ms" for k, v in m["cpu_ms"].items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed load")
@@ -328,7 +375,7 @@ def main() -> None:
                                 args.seconds, keys)
     print(f"sqlite ingest (1 worker, SQLite queue): {sqlite['per_s']:.0f} orders/s, p50 {sqlite['p50_ms']:.1f} ms, "
           f"p99 {sqlite['p99_ms']:.1f} ms; {sqlite['acked']} acknowledged, {sqlite['stored']} stored; "
-          f"bare /healthz {sqlite['ceiling_per_s']:.0f}/s")
+          f"bare /healthz {sqlite['ceiling_per_s']:.0f}/s; {cpu_text(sqlite)}")
     pg = None
     pg_url = pg_database()
     if pg_url:
@@ -345,7 +392,8 @@ def main() -> None:
                 _clear_queue(redis.Redis.from_url(queue))
         print(f"postgresql ingest ({args.pg_workers} workers, {'Redis' if queue else 'SQLite'} queue): "
               f"{pg['per_s']:.0f} orders/s, p50 {pg['p50_ms']:.1f} ms, p99 {pg['p99_ms']:.1f} ms; "
-              f"{pg['acked']} acknowledged, {pg['stored']} stored; bare /healthz {pg['ceiling_per_s']:.0f}/s")
+              f"{pg['acked']} acknowledged, {pg['stored']} stored; bare /healthz {pg['ceiling_per_s']:.0f}/s; "
+              f"{cpu_text(pg)}")
     waits = measure_submit(args.submit_orders, keys)
     print(f"submission (embedded): p50 {statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms")
     pg_part = f"ingest_pg_per_s={pg['per_s']:.0f} " if pg else "ingest_pg_per_s=n/a "
@@ -353,7 +401,8 @@ def main() -> None:
     print(f"orders ingest_sqlite_per_s={sqlite['per_s']:.0f} {pg_part}p99_ack_ms={p99:.1f} "
           f"submit_p50_ms={statistics.median(waits) * 1000:.0f} "
           f"vs_http_ceiling_sqlite={sqlite['per_s'] / sqlite['ceiling_per_s']:.2f}x"
-          + (f" vs_http_ceiling_pg={pg['per_s'] / pg['ceiling_per_s']:.2f}x" if pg else ""))
+          + (f" vs_http_ceiling_pg={pg['per_s'] / pg['ceiling_per_s']:.2f}x" if pg else "")
+          + (f" pg_cpu_ms_per_order={sum(pg['cpu_ms'].values()):.2f}" if pg and pg["cpu_ms"] else ""))
 
 
 if __name__ == "__main__":
