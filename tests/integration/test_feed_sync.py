@@ -131,3 +131,30 @@ def test_two_concurrent_syncs_of_one_supplier_serialise_and_count_exactly(acme):
         ("applied", 0, 0, 19), ("applied", 5, 1, 14)]
     s = stock(app)
     assert s["SKU-001"] == (101, 150) and s["SKU-006"] == (6, 650) and s["SKU-020"] == (0, 2050)
+
+
+def test_full_feed_with_new_absent_and_changed_skus_counts_each_once(acme):
+    app = acme
+    first = [(f"SKU-{i:03d}", 0 if i == 20 else i, f"{i}.50") for i in range(1, 21)]
+    sync_feed(app.ctx, "acme", feed(first), "a.csv")
+    second = [(s, q + 1 if i < 3 else q, c) for i, (s, q, c) in enumerate(first[:18])]
+    out = sync_feed(app.ctx, "acme", feed(second + [("NEW-1", 5, "1.00"), ("NEW-2", 0, "2.00")]), "b.csv")
+    # SKU-019 and SKU-020 are absent, but SKU-020 had no stock left to zero.
+    assert (out.status, out.changed, out.inserted, out.zeroed, out.unchanged) == ("applied", 5, 2, 1, 15)
+    s = stock(app)
+    assert (s["SKU-001"], s["SKU-004"], s["SKU-019"], s["SKU-020"], s["NEW-1"]) == (
+        (2, 150), (4, 450), (0, 1950), (0, 2050), (5, 100))
+
+
+def test_duplicates_and_odd_lines_between_plain_runs_keep_their_line_numbers(acme):
+    app = acme
+    plain = [f"SKU-{i:03d},{i},{i}.50" for i in range(1, 21)]
+    lines = plain[:5] + ['"SKU-Q",3,3.50', "SKU-001,9,9.99", "BAD-1,-1,1.00"] + plain[5:] + ["SKU-Q,7,7.00"]
+    out = sync_feed(app.ctx, "acme", io.BytesIO(("sku,qty,cost\n" + "\n".join(lines) + "\n").encode()), "d.csv")
+    assert (out.status, out.rows_read, out.rejected, out.changed) == ("applied", 24, 3, 21)
+    assert [r[:2] for r in out.rejects] == [(8, "sku"), (9, "qty"), (25, "sku")]
+    assert (out.rejects[0][2], out.rejects[2][2]) == (
+        "duplicate sku, first seen on line 2", "duplicate sku, first seen on line 7")
+    s = stock(app)
+    assert (s["SKU-001"], s["SKU-Q"], s["SKU-020"]) == ((1, 150), (3, 350), (20, 2050))
+
