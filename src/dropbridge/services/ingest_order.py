@@ -80,7 +80,8 @@ def _ingest(ctx, store_name, ext: ExternalOrder, idempotency_key, request_hash, 
         store_id, config, order_id = added
         if order_id is not None:
             # Checked after the insert so that a stored order still answers first, as it always has.
-            _check_currencies(ext)
+            if problem := _currency_problem(ext):
+                raise problem
             lines = _line_rows(ext)
             # A brand-new order id: no route job can exist for it yet, so no lookup (the unique key still guards).
             job_id = uow.intake.add_order_details(
@@ -139,7 +140,7 @@ def _ingest_batch(ctx, requests: list[IntakeRequest]) -> dict[int, IngestResult]
         keys = {(req.store, "external_id", req.order.external_id)}
         if req.idempotency_key:
             keys.add((req.store, "idempotency_key", req.idempotency_key))
-        if not req.order.lines or keys & seen or not _currencies_agree(req.order):
+        if not req.order.lines or keys & seen or _currency_problem(req.order):
             continue
         seen |= keys
         picked.append(i)
@@ -199,17 +200,14 @@ def _order_row(store_name, ext: ExternalOrder, idempotency_key, request_hash, no
     }, stored
 
 
-def _currencies_agree(ext: ExternalOrder) -> bool:
-    currency = ext.currency.upper()
-    return all(line.unit_price.currency == currency for line in ext.lines)
-
-
-def _check_currencies(ext: ExternalOrder) -> None:
+def _currency_problem(ext: ExternalOrder) -> ValidationError | None:
+    """The first line priced in another currency than the order, as the error to raise."""
     currency = ext.currency.upper()
     for no, line in enumerate(ext.lines):
         if line.unit_price.currency != currency:
-            raise ValidationError(f"line price in {line.unit_price.currency}, order in {currency}",
-                                  f"lines[{no}].unit_price")
+            return ValidationError(f"line price in {line.unit_price.currency}, order in {currency}",
+                                   f"lines[{no}].unit_price")
+    return None
 
 
 def _line_rows(ext: ExternalOrder) -> list[dict]:
