@@ -57,14 +57,19 @@ class GroupCommit:
                 results = list(self._write([item for item, _, _ in batch]))
             except BaseException as exc:  # noqa: BLE001 - never leave a request waiting
                 results = [exc] * len(batch)
+            # One wake-up per event loop for the whole batch, not one per request.
+            by_loop: dict[asyncio.AbstractEventLoop, list] = {}
             for (_, future, loop), result in zip(batch, results, strict=True):
-                loop.call_soon_threadsafe(_settle, future, result)
+                by_loop.setdefault(loop, []).append((future, result))
+            for loop, settled in by_loop.items():
+                loop.call_soon_threadsafe(_settle, settled)
 
 
-def _settle(future: asyncio.Future, result: Any) -> None:
-    if future.done():  # the client went away; its order is stored all the same
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+def _settle(settled: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, result in settled:
+        if future.done():  # the client went away; its order is stored all the same
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
