@@ -77,6 +77,25 @@ def test_malformed_order_gets_422_with_fields_and_stores_nothing(world):
                      headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 
+def test_order_body_that_is_not_json_or_has_a_long_key_gets_422_and_the_body_is_documented(world):
+    app, api, http, store, sups = world
+    r = http.post("/api/v1/orders", content=b'{"store": "shop", "lines": [',
+                  headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert [(e["type"], e["loc"][0]) for e in r.json()["detail"]] == [("json_invalid", "body")]
+    r = http.post("/api/v1/orders", json={**order_body("3101", [("TEE", 1, "1")]), "surprise": 1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "surprise"]
+    r = http.post("/api/v1/orders", json=order_body("3102", [("TEE", 1, "1")]), headers={"Idempotency-Key": "k" * 201})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+    assert http.get("/api/v1/orders").json()["orders"] == []
+    doc = http.get("/openapi.json").json()
+    body = doc["paths"]["/api/v1/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/OrderIn"}
+    schemas = doc["components"]["schemas"]
+    assert schemas["OrderIn"]["properties"]["ship_to"] == {"$ref": "#/components/schemas/AddressIn"}
+    assert {"AddressIn", "OrderLineIn"} <= set(schemas)
+
+
 def test_unknown_sku_is_kept_on_hold_with_an_alert(world):
     app, api, http, store, sups = world
     r = http.post("/api/v1/orders", json=order_body("4001", [("NOPE", 1, "10.00"), ("TEE", 1, "24.00")]))

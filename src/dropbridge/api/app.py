@@ -25,7 +25,7 @@ from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
 from .group_commit import GroupCommit
-from .schemas import OrderIn
+from .schemas import OrderIn, document_json_bodies, json_body_doc, parse_json_body
 
 # How long a confirmed API token is remembered in process: a deleted token keeps working that long.
 TOKEN_CACHE_SECONDS = 5.0
@@ -104,10 +104,13 @@ def create_app(app_ctx) -> FastAPI:
     # Orders posted at the same moment share one transaction (see group_commit.py).
     intake = GroupCommit(lambda requests: ingest_orders(ctx, requests), name="intake-writer")
 
-    @api.post("/api/v1/orders", status_code=201, tags=["orders"], dependencies=[Auth])
-    async def create_order(body: OrderIn, idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    @api.post("/api/v1/orders", status_code=201, tags=["orders"], dependencies=[Auth],
+              openapi_extra=json_body_doc(OrderIn))
+    async def create_order(request: Request,
+                           idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
         """Headless stores create orders here. Send an `Idempotency-Key`: repeating the request with the
         same key returns the first response and creates nothing."""
+        body = await parse_json_body(request, OrderIn)
         ext = ExternalOrder(
             external_id=body.external_id,
             currency=body.currency,
@@ -188,4 +191,5 @@ def create_app(app_ctx) -> FastAPI:
         webhooks_in.labels(kind, outcome).inc()
         return {"status": outcome}
 
+    document_json_bodies(api, OrderIn)
     return api
