@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError, WebhookRejected
@@ -66,6 +67,11 @@ def create_app(app_ctx) -> FastAPI:
     latency = Histogram("dropbridge_http_request_seconds", "Request latency", ["route"], registry=registry)
 
     api.add_middleware(Correlate, latency=latency)
+
+    @api.exception_handler(ClientDisconnect)
+    def _client_gone(request: Request, exc: ClientDisconnect):
+        # Nobody is left to answer (nginx logs this as 499); nothing was read, so nothing was stored.
+        return Response(status_code=499)
 
     @api.exception_handler(DropbridgeError)
     def _domain_error(request: Request, exc: DropbridgeError):
