@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -127,7 +128,17 @@ def test_a_batch_stores_every_new_order_with_all_it_owes(shop):
             event = events[f"order:{o.id}"]
             assert (event.detail, event.correlation_id, event.store_id) == (
                 {"external_id": f"B-{n}", "source": "api", "lines": 2}, f"corr-{n}", store_id)
+            # Times and documents read back as the one-by-one path stores them.
+            assert o.ship_to == {"name": "J", "address1": "1 Main", "address2": "", "city": "X", "province_code": "",
+                                 "postal_code": "", "country_code": "US", "company": "", "phone": ""}
+            assert (o.flags, o.fx, o.status, o.email) == ({}, {}, "accepted", "a@example.com")
+            for at in (event.at, job.available_at, datetime.now(UTC)):
+                assert abs(o.created_at - at) < timedelta(minutes=1)
     assert sorted(enqueued) == sorted(jobs)
+    replay = ingest_order(app.ctx, "shop", order("B-1"), idempotency_key="bk-1", request_hash="h1")
+    assert (replay.created, replay.response) == (False, results[1].response)
+    with app.ctx.uow(read_only=True) as uow:  # due now: a worker can claim it
+        assert len(uow.jobs.due(datetime.now(UTC) + timedelta(seconds=1))) == 3
 
 
 def test_a_batch_answers_replays_duplicates_and_bad_requests_one_by_one(shop):
@@ -174,3 +185,35 @@ def test_a_failed_batch_is_taken_one_by_one(shop, monkeypatch):
     with app.ctx.uow(read_only=True) as uow:
         assert len(uow.orders.recent()) == 3 and uow.jobs.counts() == {"pending": 3}
     assert len(enqueued) == 3
+
+
+def test_a_client_gone_before_its_body_arrived_is_let_go_quietly(shop):
+    """The client hung up while the body was still on its way: nothing to read, store or answer (499, as
+    nginx logs it), and no stack trace for an everyday event."""
+    import asyncio
+
+    from dropbridge.api.app import create_app
+    from dropbridge.services.tokens import create_token
+
+    app, enqueued = shop
+    api = create_app(app)
+    token = create_token(app.ctx, "t")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/v1/orders", "raw_path": b"/api/v1/orders", "root_path": "", "query_string": b"",
+             "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json"),
+                         (b"content-length", b"500")],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    incoming = [{"type": "http.request", "body": b'{"store": "shop", ', "more_body": True}, {"type": "http.disconnect"}]
+    sent = []
+
+    async def receive():
+        return incoming.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(api(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 499
+    with app.ctx.uow(read_only=True) as uow:
+        assert uow.orders.recent() == []
+    assert enqueued == []

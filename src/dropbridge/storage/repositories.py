@@ -575,23 +575,33 @@ class OrderIntakeRepo:
                 **{f"audit_{k}": v for k, v in audit.items() if k in ("at", "actor", "action", "subject")},
             })
             return {row.idx: (row.order_id, row.job_id) for row in rows}
-        by_idx: dict[int, tuple[list, list]] = {o["idx"]: ([], []) for o in orders}
-        for ln in lines:
-            by_idx[ln["idx"]][0].append({k: v for k, v in ln.items() if k != "idx"})
-        for e in ledger:
-            by_idx[e["idx"]][1].append({k: v for k, v in e.items() if k not in ("idx", "seq")})
-        added = {}
-        for o in orders:
-            order_id = self.add_order_if_new({c: o[c] for c in ("store_id", *_ORDER_COLUMNS)})
-            if order_id is None:
-                continue
-            job_id = self.add_order_details(
-                order_id, *by_idx[o["idx"]],
-                {**job, "key": f"{job['key']}{order_id}", "payload": {**job["payload"], "order_id": order_id}},
-                {**audit, "subject": f"{audit['subject']}{order_id}", "detail": o["audit_detail"],
-                 "correlation_id": o["correlation_id"], "store_id": o["store_id"]})
-            added[o["idx"]] = (order_id, job_id)
-        return added
+        return self._add_new_orders_sqlite(orders, lines, ledger, job, audit)
+
+    def _add_new_orders_sqlite(self, orders: list[dict], lines: list[dict], ledger: list[dict], job: dict,
+                               audit: dict) -> dict[int, tuple[int, int]]:
+        """add_new_orders on SQLite, which has no data-modifying CTEs: one statement per table for the whole
+        batch, each reading its rows from a JSON array (the per-order statements cost more Python than the
+        rest of a request)."""
+        encode = _sqlite_json_rows(self.conn)
+        inserted = self.conn.execute(_SQLITE_INSERT["orders"], {"rows": encode(
+            [{c: o[c] for c in ("store_id", *_ORDER_COLUMNS)} for o in orders])})
+        by_key = {(row.store_id, row.external_id): row.id for row in inserted}
+        order_of = {o["idx"]: (by_key[key], o) for o in orders if (key := (o["store_id"], o["external_id"])) in by_key}
+        if not order_of:
+            return {}
+        self.conn.execute(_SQLITE_INSERT["order_lines"], {"rows": encode(
+            [{**ln, "order_id": order_of[ln["idx"]][0]} for ln in lines if ln["idx"] in order_of])})
+        if entries := [{**e, "order_id": order_of[e["idx"]][0]} for e in ledger if e["idx"] in order_of]:
+            self.conn.execute(_SQLITE_INSERT["ledger_entries"], {"rows": encode(entries)})
+        self.conn.execute(_SQLITE_INSERT["audit_events"], {"rows": encode([
+            {**audit, "subject": f"{audit['subject']}{order_id}", "detail": o["audit_detail"],
+             "correlation_id": o["correlation_id"], "store_id": o["store_id"], "supplier_id": None}
+            for order_id, o in order_of.values()])})
+        jobs = self.conn.execute(_SQLITE_INSERT["jobs"], {"rows": encode([
+            {**job, "key": f"{job['key']}{order_id}", "payload": {**job["payload"], "order_id": order_id}}
+            for order_id, _ in order_of.values()])})
+        job_of = {row.key: row.id for row in jobs}
+        return {idx: (order_id, job_of[f"{job['key']}{order_id}"]) for idx, (order_id, _) in order_of.items()}
 
 
 _STORE_BY_NAME = select(t.stores.c.id, t.stores.c.name, t.stores.c.config).where(
@@ -723,12 +733,49 @@ RETURNING id
 )
 
 
-def _json_rows(rows: list[dict]) -> str:
+def _sqlite_json_insert(table: str, columns: tuple[str, ...], *, computed: dict[str, str] | None = None,
+                        suffix: str = ""):
+    """INSERT INTO `table` every object of the JSON array `:rows` (SQLite), each column from the key of its
+    name unless `computed` gives its expression. `WHERE true` lets an ON CONFLICT clause follow the SELECT."""
+    def value(column: str) -> str:
+        return (computed or {}).get(column, f"json_extract(r.value, '$.{column}')")
+
+    return text(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(map(value, columns))} "
+                f"FROM json_each(:rows) AS r WHERE true {suffix}")
+
+
+_SQLITE_INSERT = {
+    "orders": _sqlite_json_insert("orders", ("store_id", *_ORDER_COLUMNS),
+                                  suffix="ON CONFLICT DO NOTHING RETURNING id, store_id, external_id"),
+    "order_lines": _sqlite_json_insert(
+        "order_lines", ("order_id", "line_no", "external_id", "sku", "variant_id", "quantity", "unit_price_minor",
+                        "status"),
+        computed={"variant_id": "(SELECT id FROM variants WHERE variants.sku = json_extract(r.value, '$.sku'))"}),
+    "ledger_entries": _sqlite_json_insert(
+        "ledger_entries", ("order_id", "order_line_id", "store_id", "supplier_id", "kind", "amount_minor", "currency",
+                           "memo", "created_at"),
+        computed={"order_line_id": "(SELECT id FROM order_lines AS l WHERE l.order_id = json_extract(r.value, "
+                                   "'$.order_id') AND l.line_no = json_extract(r.value, '$.line_no'))"}),
+    "audit_events": _sqlite_json_insert(
+        "audit_events", ("at", "actor", "action", "subject", "detail", "correlation_id", "store_id", "supplier_id")),
+    "jobs": _sqlite_json_insert(
+        "jobs", ("kind", "key", "payload", "status", "attempts", "available_at", "created_at", "updated_at"),
+        suffix="RETURNING id, key"),
+}
+
+
+def _sqlite_json_rows(conn: Connection):
+    """_json_rows for the _SQLITE_INSERT statements: datetimes as the text our UTC columns store on SQLite."""
+    as_stored = t.orders.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return lambda rows: _json_rows(rows, as_stored)
+
+
+def _json_rows(rows: list[dict], time=datetime.isoformat) -> str:
     def encode(value):
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            return value.isoformat()
+            return time(value)
         raise TypeError(f"cannot store {type(value).__name__} in a row")
 
     return json.dumps(rows, default=encode)
