@@ -2,8 +2,9 @@
 
 1. Ingest: the API in its own process(es) (uvicorn, --workers 1 on SQLite, 2 on PostgreSQL), loaded with 32
    concurrent keep-alive connections posting distinct headless orders (each its own external id and
-   Idempotency-Key) for `--seconds` (10 by default, after a short warm-up). Reported: orders/s and the p50
-   and p99 time to acknowledge, and the orders found stored afterwards. Baseline in the same run: the same
+   Idempotency-Key) for `--seconds` (10 by default, after a short warm-up), `--rounds` times (3). Reported:
+   the medians over the rounds of orders/s and of the p50 and p99 time to acknowledge (each round's own
+   figures are printed too), and the orders found stored afterwards. Baseline in the same run: the same
    server stack answering a bare `/healthz` (one `SELECT 1`), the HTTP ceiling on this machine, so the ratio
    says what intake costs on top. Also the CPU time per order of the API processes and of PostgreSQL, which
    a busy shared machine disturbs far less than throughput. The load comes from `wrk` (C, with a Lua script
@@ -14,7 +15,7 @@
 2. Submission: the embedded default (API + worker in one process, SQLite queue), orders posted one at a time,
    time from the order's creation to its supplier order being accepted by the emulated supplier (p50).
 
-    python bench/orders.py [--seconds 10] [--submit-orders 60]
+    python bench/orders.py [--seconds 10] [--rounds 3] [--submit-orders 60]
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres) for the PostgreSQL figures; says so and skips them
 otherwise. Not part of the test suite; no timed assertions anywhere.
@@ -200,7 +201,11 @@ def load(url: str, token: str, path: str, seconds: float, workdir: Path) -> tupl
     return asyncio.run(run_httpx(url, token, path, seconds, run)), run
 
 
-def measure_ingest(db_url: str, queue_url: str, workers: int, seconds: float, keys: str) -> dict:
+def measure_ingest(db_url: str, queue_url: str, workers: int, seconds: float, keys: str, rounds: int,
+                   label: str) -> dict:
+    """`rounds` timed loads on one server; the medians of their rates and percentiles (each load opens its
+    connections afresh, and how they spread over the workers varies from one to the next)."""
+    runs = []
     with tempfile.TemporaryDirectory() as d:
         env, token = prepare(db_url, queue_url, Path(d), keys)
         proc, url = start_api(env, workers)
@@ -208,17 +213,23 @@ def measure_ingest(db_url: str, queue_url: str, workers: int, seconds: float, ke
             load(url, token, "/api/v1/orders", min(3.0, seconds), Path(d))  # warm up
             hz, _ = load(url, token, "/healthz", seconds, Path(d))
             before = server_cpu_seconds(proc.pid)
-            res, run = load(url, token, "/api/v1/orders", seconds, Path(d))
+            for n in range(rounds):
+                res, run = load(url, token, "/api/v1/orders", seconds, Path(d))
+                runs.append((res, run))
+                print(f"  {label} round {n + 1}: {res['n'] / res['elapsed']:.0f} orders/s, "
+                      f"p50 {res['p50'] * 1000:.1f} ms, p99 {res['p99'] * 1000:.1f} ms", flush=True)
             after = server_cpu_seconds(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        stored = count_orders(db_url, run)
-    if stored < res["n"]:
-        raise RuntimeError(f"{res['n']} orders acknowledged but only {stored} stored")
-    return {"per_s": res["n"] / res["elapsed"], "p99_ms": res["p99"] * 1000, "p50_ms": res["p50"] * 1000,
-            "ceiling_per_s": hz["n"] / hz["elapsed"], "acked": res["n"], "stored": stored,
-            "cpu_ms": cpu_per_order(before, after, res["n"])}
+        acked = sum(res["n"] for res, _ in runs)
+        stored = sum(count_orders(db_url, run) for _, run in runs)
+    if stored < acked:
+        raise RuntimeError(f"{acked} orders acknowledged but only {stored} stored")
+    med = {k: statistics.median(res[k] for res, _ in runs) for k in ("p50", "p99")}
+    return {"per_s": statistics.median(res["n"] / res["elapsed"] for res, _ in runs), "p99_ms": med["p99"] * 1000,
+            "p50_ms": med["p50"] * 1000, "ceiling_per_s": hz["n"] / hz["elapsed"], "acked": acked,
+            "stored": stored, "cpu_ms": cpu_per_order(before, after, acked)}
 
 
 def server_cpu_seconds(api_pid: int) -> dict | None:
@@ -360,6 +371,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed load")
     parser.add_argument("--submit-orders", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=3, help="timed loads per database; medians reported")
     parser.add_argument("--pg-workers", type=int, default=2)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
@@ -368,11 +380,12 @@ def main() -> None:
     if tool == "httpx":
         print("NOTE: wrk not found on PATH; loading with the in-process httpx client instead (it competes with the "
               "server for CPU, so figures are lower than wrk's; apt-get install wrk)")
-    print(f"load: {tool}, {CONNECTIONS} connections, {args.seconds:g} s per measurement")
+    print(f"load: {tool}, {CONNECTIONS} connections, {args.seconds:g} s per measurement, {args.rounds} rounds per "
+          "database (medians of rate and latency reported)")
 
     with tempfile.TemporaryDirectory() as d:
         sqlite = measure_ingest(f"sqlite:///{Path(d) / 'bench.db'}", f"sqlite:///{Path(d) / 'queue.db'}", 1,
-                                args.seconds, keys)
+                                args.seconds, keys, args.rounds, "sqlite")
     print(f"sqlite ingest (1 worker, SQLite queue): {sqlite['per_s']:.0f} orders/s, p50 {sqlite['p50_ms']:.1f} ms, "
           f"p99 {sqlite['p99_ms']:.1f} ms; {sqlite['acked']} acknowledged, {sqlite['stored']} stored; "
           f"bare /healthz {sqlite['ceiling_per_s']:.0f}/s; {cpu_text(sqlite)}")
@@ -383,7 +396,7 @@ def main() -> None:
         try:
             with tempfile.TemporaryDirectory() as d:
                 pg = measure_ingest(pg_url, queue or f"sqlite:///{Path(d) / 'queue.db'}", args.pg_workers,
-                                    args.seconds, keys)
+                                    args.seconds, keys, args.rounds, "postgresql")
         finally:
             drop_pg(pg_url)
             if queue:
