@@ -3,16 +3,21 @@ categories, descriptions, and images served by a real local HTTP server."""
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime
+
 import pytest
 from PIL import Image
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from dropbridge.connectors.feeds.types import ParsedRow
 from dropbridge.domain.errors import ConfigurationError
 from dropbridge.domain.model import CatalogImage, Product, ProductImage, Variant, VariantSource
 from dropbridge.services.connections import add_supplier
 from dropbridge.services.import_catalog import ImportProblem, import_catalog
-from dropbridge.storage.migrate import current
+from dropbridge.storage.migrate import current, upgrade
 
 from .conftest import bomb_png, image_bytes, jpeg_with_exif, prow
 
@@ -238,3 +243,59 @@ def test_a_product_split_across_transactions_stays_one_product(app):
     assert (tee.option_names, tee.description_html) == (["Size", "Color"], "<p>Soft <b>organic</b> cotton</p>")
     assert sorted(s for s, v in db["variants"].items() if v.product_id == tee.id) == [
         "TEE-M-BLK", "TEE-M-WHT", "TEE-S-BLK"]
+
+
+@pytest.fixture
+def pg_app(tmp_path, pg_url):
+    from dropbridge.bootstrap import bootstrap
+
+    from ..conftest import make_settings
+
+    built = bootstrap(make_settings(tmp_path, pg_url))
+    upgrade(built.engine)
+    yield built
+    built.close()
+
+
+def test_two_suppliers_importing_one_new_parent_sku_at_once_both_land(pg_app):
+    """On PostgreSQL two imports run side by side (SQLite has one writer at a time). Here acme's import has
+    inserted product HOODIE but not committed yet when globex's import, which found HOODIE unused, inserts
+    its own: that waits for acme, then fails on the unique SKU, and is redone, finding acme's product."""
+    app = pg_app
+    supplier(app, "acme")
+    supplier(app, "globex")
+    with app.ctx.uow(read_only=True) as uow:
+        acme_id = uow.suppliers.by_name("acme").id
+    now = datetime.now(UTC)
+    held = Session(app.engine)
+    held.add(Product(sku="HOODIE", supplier_id=acme_id, title="Acme Hoodie", created_at=now, updated_at=now))
+    held.flush()
+    outcome = {}
+
+    def globex_import():
+        try:
+            outcome["report"] = import_catalog(app.ctx, "globex", [
+                prow(2, "GX-H-S", parent="HOODIE", title="Globex Hoodie", options={"Size": "S"}),
+                prow(3, "GX-H-M", parent="HOODIE", title="Globex Hoodie", options={"Size": "M"})], fetch_images=False)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=globex_import)
+    worker.start()
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()")
+    deadline = time.monotonic() + 20
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as probe:  # a fresh view each time
+        while probe.execute(waiting).scalar_one() == 0:
+            assert time.monotonic() < deadline, f"globex's import never waited on acme's row: {outcome}"
+            time.sleep(0.05)
+    held.commit()
+    held.close()
+    worker.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    assert counts(outcome["report"]) == {"rows_read": 2, "products_created": 1, "variants_created": 2}
+    after = everything(app)
+    assert {sku: p.supplier_id != acme_id for sku, p in after["products"].items()} == {
+        "HOODIE": False, "globex:HOODIE": True}
+    hoodie = after["products"]["globex:HOODIE"]
+    assert {v.sku for v in after["variants"].values() if v.product_id == hoodie.id} == {"GX-H-S", "GX-H-M"}

@@ -14,6 +14,7 @@ sanitised descriptions, mapped categories and stored images.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nh3
+import structlog
+from sqlalchemy.exc import IntegrityError
 
 from dropbridge.connectors.images import (
     ImageFetcher,
@@ -50,6 +53,12 @@ from dropbridge.domain.model import CatalogImage, Product, ProductImage, Variant
 from .records import audit
 
 CHUNK_ROWS = 1000  # rows per transaction: bounded memory and lock time on a large catalog
+# Two suppliers' imports running at once on PostgreSQL can both find a parent or variant SKU unused and
+# both insert it; the later one's chunk then fails on the unique key. Redone, the chunk sees the row the
+# other import committed and takes the path it takes for any existing row (namespacing, matching).
+CHUNK_ATTEMPTS = 3
+
+log = structlog.get_logger("dropbridge.catalog")
 
 # ---- descriptions ------------------------------------------------------------------------------------
 
@@ -235,6 +244,21 @@ class _Run:
     # -- products and variants -------------------------------------------------------------------------
 
     def import_groups(self, groups: list[ProductGroup]) -> list[_ImageWork]:
+        """One chunk in one transaction, redone (its counts with it) when a concurrent import took a key."""
+        attempt = 1
+        while True:
+            before = dataclasses.replace(self.report, problems=list(self.report.problems))
+            try:
+                return self._import_groups(groups)
+            except IntegrityError as exc:
+                if attempt == CHUNK_ATTEMPTS:
+                    raise
+                log.info("catalog chunk met a concurrent import; redoing it", supplier=self.supplier_name,
+                         attempt=attempt, error=str(exc.orig))
+                self.report.__dict__.update(before.__dict__)
+                attempt += 1
+
+    def _import_groups(self, groups: list[ProductGroup]) -> list[_ImageWork]:
         now = self.ctx.clock()
         work: list[_ImageWork] = []
         with self.ctx.uow() as uow:
