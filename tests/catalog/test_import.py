@@ -17,7 +17,7 @@ from dropbridge.domain.errors import ConfigurationError
 from dropbridge.domain.model import CatalogImage, Product, ProductImage, Variant, VariantSource
 from dropbridge.services.connections import add_supplier
 from dropbridge.services.import_catalog import ImportProblem, import_catalog
-from dropbridge.storage.migrate import current, upgrade
+from dropbridge.storage.migrate import current
 
 from .conftest import bomb_png, image_bytes, jpeg_with_exif, prow
 
@@ -245,23 +245,11 @@ def test_a_product_split_across_transactions_stays_one_product(app):
         "TEE-M-BLK", "TEE-M-WHT", "TEE-S-BLK"]
 
 
-@pytest.fixture
-def pg_app(tmp_path, pg_url):
-    from dropbridge.bootstrap import bootstrap
-
-    from ..conftest import make_settings
-
-    built = bootstrap(make_settings(tmp_path, pg_url))
-    upgrade(built.engine)
-    yield built
-    built.close()
-
-
-def test_two_suppliers_importing_one_new_parent_sku_at_once_both_land(pg_app):
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_suppliers_importing_one_new_parent_sku_at_once_both_land(app):
     """On PostgreSQL two imports run side by side (SQLite has one writer at a time). Here acme's import has
     inserted product HOODIE but not committed yet when globex's import, which found HOODIE unused, inserts
     its own: that waits for acme, then fails on the unique SKU, and is redone, finding acme's product."""
-    app = pg_app
     supplier(app, "acme")
     supplier(app, "globex")
     with app.ctx.uow(read_only=True) as uow:
