@@ -19,7 +19,7 @@ from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError, WebhookRejected
 from dropbridge.domain.money import Money
 from dropbridge.services import order_view
-from dropbridge.services.inbound_events import receive_webhook
+from dropbridge.services.inbound_events import WebhookDelivery, receive_webhooks
 from dropbridge.services.ingest_order import IntakeRequest, ingest_orders
 from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
@@ -186,11 +186,13 @@ def create_app(app_ctx) -> FastAPI:
     async def store_webhook(platform: str, store: str, request: Request):
         return await _webhook(request, "store", store, platform)
 
+    # Webhooks received at the same moment are stored in one transaction too.
+    webhook_intake = GroupCommit(lambda deliveries: receive_webhooks(ctx, deliveries), name="webhook-writer")
+
     async def _webhook(request: Request, kind: str, name: str, platform: str | None = None):
         raw = await request.body()  # the exact bytes: signatures are over them
         try:
-            outcome = await run_in_threadpool(receive_webhook, ctx, kind, name, dict(request.headers), raw,
-                                              platform)
+            outcome = await webhook_intake.submit(WebhookDelivery(kind, name, dict(request.headers), raw, platform))
         except WebhookRejected as exc:
             webhooks_in.labels(kind, "rejected").inc()
             return JSONResponse({"detail": str(exc)}, status_code=exc.status)

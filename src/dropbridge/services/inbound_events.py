@@ -5,6 +5,10 @@ Events are at-least-once and unordered; the (source, event id) unique key makes 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from dropbridge.connectors.base import InboundEvent
 from dropbridge.domain.errors import WebhookRejected
@@ -13,32 +17,107 @@ from dropbridge.domain.model import WebhookEvent
 from .cancel_order import cancel_order
 from .ingest_order import ingest_order
 from .record_shipment import record_shipment
-from .records import audit, schedule
+from .records import audit, job_row
+
+log = structlog.get_logger("dropbridge.webhooks")
 
 KEEP_HEADERS = ("content-type", "user-agent", "x-event-id", "x-timestamp", "x-shopify-topic", "x-shopify-event-id",
                 "x-shopify-webhook-id", "x-shopify-triggered-at", "x-wc-webhook-topic", "x-wc-webhook-delivery-id",
                 "webhook-id", "webhook-timestamp", "x-dropbridge-event", "x-dropbridge-delivery")
 
 
+@dataclass
+class WebhookDelivery:
+    """One webhook request as received: who it claims to come from, its headers and its exact bytes."""
+
+    kind: str  # "store" | "supplier"
+    name: str
+    headers: dict
+    raw_body: bytes
+    platform: str | None = None
+
+
 def receive_webhook(ctx, kind: str, name: str, headers: dict, raw_body: bytes, platform: str | None = None) -> str:
     """Returns "accepted" or "duplicate"; raises WebhookRejected (nothing stored) when verification fails."""
+    result = receive_webhooks(ctx, [WebhookDelivery(kind, name, headers, raw_body, platform)])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def receive_webhooks(ctx, deliveries: list[WebhookDelivery]) -> list[str | Exception]:
+    """Many deliveries at once (group commit, for the API under load): each is verified on its own, and the
+    verified are stored together, one transaction (one commit to wait for) instead of one each. Each gets
+    what `receive_webhook` would have answered alone: "accepted", "duplicate", or the error it would raise.
+    A second delivery of an event within the batch is answered once the first is stored."""
+    results: list = [None] * len(deliveries)
+    senders = _senders(ctx, deliveries)
+    now = ctx.clock()
+    rows, first_of, repeats = [], {}, []
+    for i, d in enumerate(deliveries):
+        try:
+            event = _verify(ctx, senders.get((d.kind, d.name)), d)
+        except Exception as exc:  # noqa: BLE001 - the request it belongs to answers with it
+            results[i] = exc
+            continue
+        key = (f"{d.kind}:{d.name}", str(event.event_id))
+        if key in first_of:
+            repeats.append((i, first_of[key]))
+            continue
+        first_of[key] = i
+        rows.append({"idx": i, "source": key[0], "event_id": key[1], "topic": event.topic or "",
+                     "headers": {k: v for k, v in d.headers.items() if k.lower() in KEEP_HEADERS},
+                     "raw_body": d.raw_body, "status": "received", "received_at": now})
+    for idx, outcome in _store_all(ctx, rows).items():
+        results[idx] = outcome
+    for i, first in repeats:
+        results[i] = results[first] if isinstance(results[first], Exception) else "duplicate"
+    return results
+
+
+def _senders(ctx, deliveries: list[WebhookDelivery]) -> dict[tuple[str, str], object]:
     with ctx.uow(read_only=True) as uow:
-        record = uow.suppliers.by_name(name) if kind == "supplier" else uow.stores.by_name(name)
-    if record is None or (platform and getattr(record, "platform", None) != platform):
-        raise WebhookRejected(f"unknown {kind} {name!r}", status=404)
-    connector = ctx.supplier_connector(record) if kind == "supplier" else ctx.store_connector(record)
-    event = connector.verify_webhook(headers, raw_body)
-    source = f"{kind}:{name}"
-    with ctx.uow() as uow:
-        stored = WebhookEvent(source=source, event_id=str(event.event_id), topic=event.topic or "",
-                              headers={k: v for k, v in headers.items() if k.lower() in KEEP_HEADERS},
-                              raw_body=raw_body, received_at=ctx.clock())
-        if not uow.events.add_if_new(stored):
-            return "duplicate"
-        uow.flush()
-        schedule(uow, ctx, "process_webhook", f"webhook:{stored.id}", {"event_id": stored.id})
+        found = {}
+        for kind, name in {(d.kind, d.name) for d in deliveries}:
+            record = uow.suppliers.by_name(name) if kind == "supplier" else uow.stores.by_name(name)
+            if record is not None:
+                found[(kind, name)] = record
+        return found
+
+
+def _verify(ctx, record, d: WebhookDelivery) -> InboundEvent:
+    if record is None or (d.platform and getattr(record, "platform", None) != d.platform):
+        raise WebhookRejected(f"unknown {d.kind} {d.name!r}", status=404)
+    connector = ctx.supplier_connector(record) if d.kind == "supplier" else ctx.store_connector(record)
+    return connector.verify_webhook(d.headers, d.raw_body)
+
+
+def _store_all(ctx, rows: list[dict]) -> dict[int, str | Exception]:
+    """Store the events and their processing jobs: {idx: "accepted" | "duplicate"}. A batch whose
+    transaction fails is stored one event at a time, so one bad row fails only its own request."""
+    if not rows:
+        return {}
+    try:
+        return _store(ctx, rows)
+    except SQLAlchemyError as exc:
+        if len(rows) == 1:
+            return {rows[0]["idx"]: exc}
+        log.warning("webhook batch failed; storing its events one by one", error=str(exc), size=len(rows))
+    outcomes: dict[int, str | Exception] = {}
+    for row in rows:
+        outcomes.update(_store_all(ctx, [row]))
+    return outcomes
+
+
+def _store(ctx, rows: list[dict]) -> dict[int, str]:
+    with ctx.uow.lean() as uow:
+        stored = uow.webhooks.add_new_events(rows)
+        jobs = [job_row(ctx, "process_webhook", f"webhook:{event_id}", {"event_id": event_id})
+                for event_id in stored.values()]
+        job_ids = uow.webhooks.add_jobs(jobs) if jobs else []
+        uow.after_commit(lambda: ctx.enqueue_all(job_ids))
         uow.commit()
-    return "accepted"
+    return {row["idx"]: "accepted" if row["idx"] in stored else "duplicate" for row in rows}
 
 
 def process_webhook(ctx, stored_id: int) -> str:

@@ -296,25 +296,6 @@ class JobRepo(_Repo):
         return dict(rows.all())
 
 
-class WebhookEventRepo(_Repo):
-    def add_if_new(self, event: m.WebhookEvent) -> bool:
-        """Store a received event unless (source, event_id) is already known. Savepoint, so a
-        duplicate does not spoil the surrounding transaction."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(event)
-            return True
-        except IntegrityError:
-            return False
-
-    def by_key(self, source: str, event_id: str) -> m.WebhookEvent | None:
-        return self.session.scalar(
-            select(m.WebhookEvent).where(
-                t.webhook_events.c.source == source, t.webhook_events.c.event_id == event_id
-            )
-        )
-
-
 class TokenRepo(_Repo):
     def by_hash(self, token_hash: str) -> m.ApiToken | None:
         return self.session.scalar(select(m.ApiToken).where(t.api_tokens.c.token_hash == token_hash))
@@ -604,6 +585,24 @@ class OrderIntakeRepo:
         return {idx: (order_id, job_of[f"{job['key']}{order_id}"]) for idx, (order_id, _) in order_of.items()}
 
 
+
+class WebhookIntakeRepo:
+    """Webhook intake on a plain connection (see LeanUnitOfWork): received events and their jobs, many at
+    once. The (source, event id) unique key decides what is new, also under races."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def add_new_events(self, rows: list[dict]) -> dict[int, int]:
+        """Insert the events (rows name their request by `idx`) not stored yet: {idx: new event id}."""
+        idx = {(row["source"], row["event_id"]): row["idx"] for row in rows}
+        inserted = self.conn.execute(_insert_event_if_new(self.conn.dialect.name),
+                                     [{k: v for k, v in row.items() if k != "idx"} for row in rows])
+        return {idx[(row.source, row.event_id)]: row.id for row in inserted}
+
+    def add_jobs(self, jobs: list[dict]) -> list[int]:
+        return list(self.conn.execute(_INSERT_JOB, jobs).scalars())
+
 _STORE_BY_NAME = select(t.stores.c.id, t.stores.c.name, t.stores.c.config).where(
     t.stores.c.name == bindparam("name"))
 _INSERT_LINES = (
@@ -617,6 +616,7 @@ _INSERT_LEDGER = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
 _INSERT_JOB = insert(t.jobs).returning(t.jobs.c.id)
 _INSERT_AUDIT = insert(t.audit_events)
 _INSERT_ORDER: dict[str, object] = {}
+_INSERT_EVENT: dict[str, object] = {}
 
 _ORDER_COLUMNS = ("external_id", "idempotency_key", "request_hash", "intake_response", "currency", "status", "email",
                   "ship_to", "shipping_price_minor", "hold_reason", "flags", "fx", "created_at", "updated_at")
@@ -779,6 +779,18 @@ def _json_rows(rows: list[dict], time=datetime.isoformat) -> str:
         raise TypeError(f"cannot store {type(value).__name__} in a row")
 
     return json.dumps(rows, default=encode)
+
+
+def _insert_event_if_new(dialect: str):
+    stmt = _INSERT_EVENT.get(dialect)
+    if stmt is None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = dialect_insert(t.webhook_events).on_conflict_do_nothing().returning(
+            t.webhook_events.c.id, t.webhook_events.c.source, t.webhook_events.c.event_id)
+        _INSERT_EVENT[dialect] = stmt
+    return stmt
 
 
 def _insert_order_if_new(dialect: str):

@@ -30,7 +30,6 @@ class UnitOfWork:
         self.shipments = r.ShipmentRepo(session)
         self.ledger = r.LedgerRepo(session)
         self.jobs = r.JobRepo(session)
-        self.events = r.WebhookEventRepo(session)
         self.tokens = r.TokenRepo(session)
         self.alerts = r.AlertRepo(session)
         self.audit = r.AuditRepo(session)
@@ -89,8 +88,8 @@ class UnitOfWorkFactory:
         self._reader = sessionmaker(bind=engine, expire_on_commit=False)
 
     def lean(self) -> AbstractContextManager[LeanUnitOfWork]:
-        """`with uow_factory.lean() as uow:` a LeanUnitOfWork for insert-only hot paths (order intake);
-        on SQLite it starts with BEGIN IMMEDIATE like every writer."""
+        """`with uow_factory.lean() as uow:` a LeanUnitOfWork for insert-only hot paths (order and webhook
+        intake); on SQLite it starts with BEGIN IMMEDIATE like every writer."""
         return _lean(self._writer_engine, self._sqlite_write_lock)
 
     def feed_stage(self):
@@ -121,7 +120,7 @@ class _UowContext:
 
 
 class LeanUnitOfWork:
-    """One writer transaction on a plain connection, for hot paths that only insert (order intake):
+    """One writer transaction on a plain connection, for hot paths that only insert (order and webhook intake):
     no identity map, no flush. Same contract as UnitOfWork: nothing is kept unless `commit()` is called,
     and after-commit callbacks run only once the commit succeeded."""
 
@@ -130,6 +129,7 @@ class LeanUnitOfWork:
         self._after_commit: list[Callable[[], Any]] = []
         self._on_end = on_end
         self.intake = r.OrderIntakeRepo(conn)
+        self.webhooks = r.WebhookIntakeRepo(conn)
 
     def after_commit(self, fn: Callable[[], Any]) -> None:
         self._after_commit.append(fn)
