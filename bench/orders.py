@@ -5,13 +5,16 @@
    Idempotency-Key) for `--seconds` (10 by default, after a short warm-up), `--rounds` times (3). Reported:
    the medians over the rounds of orders/s and of the p50 and p99 time to acknowledge (each round's own
    figures are printed too), and the orders found stored afterwards. Baseline in the same run: the same
-   server stack answering a bare `/healthz` (one `SELECT 1`), the HTTP ceiling on this machine, so the ratio
-   says what intake costs on top. Also the CPU time per order of the API processes and of PostgreSQL, which
-   a busy shared machine disturbs far less than throughput. The load comes from `wrk` (C, with a Lua script
-   that builds each request) when it is on PATH, else from an asyncio httpx client in this process (which
-   spends CPU the server then lacks on a small machine: its figures are lower bounds). The PostgreSQL run
-   uses a Redis queue, as a scaled deployment does, when Redis answers at 127.0.0.1:6379 (db 14;
-   `--redis-url`), else SQLite.
+   server stack answering a bare `/healthz` (one `SELECT 1` in the thread pool), so the ratio says what
+   intake costs against the simplest endpoint that touches the database (above 1x: intake's batched async
+   path is cheaper than that synchronous read). Then the same for webhooks: signed headless
+   `order.created` deliveries (pre-signed, each its own event), each verified, stored and given its
+   processing job before the answer; reported likewise, with the events found stored. Also the CPU time
+   per order of the API processes and of PostgreSQL, which a busy shared machine disturbs far less than
+   throughput. The load comes from `wrk` (C, with a Lua script that builds each request) when it is on PATH,
+   else from an asyncio httpx client in this process (which spends CPU the server then lacks on a small
+   machine: its figures are lower bounds). The PostgreSQL run uses a Redis queue, as a scaled deployment
+   does, when Redis answers at 127.0.0.1:6379 (db 14; `--redis-url`), else SQLite.
 2. Submission: the embedded default (API + worker in one process, SQLite queue), orders posted one at a time,
    time from the order's creation to its supplier order being accepted by the emulated supplier (p50).
 
@@ -45,6 +48,8 @@ from cryptography.fernet import Fernet  # noqa: E402
 PG_ADMIN = os.environ.get("DROPBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SHIP_TO = {"name": "Jane", "address1": "1 Main St", "city": "Springfield", "country_code": "US"}
 CONNECTIONS = 32
+WEBHOOK_SECRET = "s"
+WEBHOOK_PATH = "/webhooks/headless/shop"
 
 # wrk: every request a distinct order with its own Idempotency-Key. A headers table given to wrk.format
 # replaces wrk.headers, so every header is set here. done() prints one line this script parses.
@@ -66,6 +71,24 @@ function request()
     '"ship_to":{"name":"Jane","address1":"1 Main St","city":"Springfield","country_code":"US"},' ..
     '"lines":[{"sku":"ITEM","quantity":1,"unit_price":"19.99"}]}'
   return wrk.format("POST", "/api/v1/orders", headers, body)
+end
+"""
+# wrk: pre-signed webhook requests (Lua has no HMAC), thread n sending every other one from the n-th. Running
+# out would replay events (answered "duplicate", not stored): the stored count check below catches that.
+WRK_WEBHOOKS_LUA = r"""
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  i = tid
+end
+function request()
+  local r = reqs[i]
+  i = i + 2
+  if i > #reqs then i = tid end
+  return r
 end
 """
 WRK_DONE_LUA = r"""
@@ -99,7 +122,7 @@ def prepare(db_url: str, queue_url: str, data_dir: Path, keys: str) -> tuple[dic
            "DROPBRIDGE_QUEUE_URL": queue_url, "DROPBRIDGE_SECRET_KEYS": keys, "DROPBRIDGE_LOG_LEVEL": "WARNING"}
     app = bootstrap(Settings(data_dir=data_dir, database_url=db_url, queue_url=queue_url, secret_keys=keys))
     upgrade(app.engine)
-    add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/none", {"webhook_secret": "s"},
+    add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/none", {"webhook_secret": WEBHOOK_SECRET},
               {"payment_fee_percent": "2.9", "payment_fee_fixed": "0.30"})
     add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"}, {"currency": "USD"})
     import io
@@ -112,7 +135,7 @@ def prepare(db_url: str, queue_url: str, data_dir: Path, keys: str) -> tuple[dic
     return env, token
 
 
-def count_orders(db_url: str, run: str) -> int:
+def count_stored(db_url: str, table: str, column: str, run: str) -> int:
     from sqlalchemy import text
 
     from dropbridge.storage.db import make_engine
@@ -120,7 +143,7 @@ def count_orders(db_url: str, run: str) -> int:
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM orders WHERE external_id LIKE :p"),
+            return conn.execute(text(f"SELECT count(*) FROM {table} WHERE {column} LIKE :p"),
                                 {"p": f"{run}-%"}).scalar_one()
     finally:
         engine.dispose()
@@ -146,9 +169,12 @@ def start_api(env: dict, workers: int) -> tuple[subprocess.Popen, str]:
 def run_wrk(url: str, token: str, path: str, seconds: float, run: str, workdir: Path) -> dict:
     script = workdir / ("orders.lua" if path != "/healthz" else "healthz.lua")
     script.write_text((WRK_ORDERS_LUA if path != "/healthz" else "") + WRK_DONE_LUA)
+    return _wrk(f"{url}{path if path == '/healthz' else ''}", script, seconds, path, run, token)
+
+
+def _wrk(url: str, script: Path, seconds: float, path: str, *args: str) -> dict:
     out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(script),
-                          f"{url}{path if path == '/healthz' else ''}", "--", run, token],
-                         capture_output=True, text=True, check=True).stdout
+                          url, "--", *args], capture_output=True, text=True, check=True).stdout
     line = next((ln for ln in out.splitlines() if ln.startswith("WRK ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
@@ -194,6 +220,61 @@ def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 10 else max(values)
 
 
+def signed_webhooks(run: str, count: int) -> list[tuple[dict, bytes]]:
+    """`count` headless `order.created` webhooks for store "shop", each its own event, signed now."""
+    from dropbridge.connectors.headless.webhooks import signed_headers
+
+    now = int(time.time())
+    out = []
+    for n in range(count):
+        body = (f'{{"external_id":"{run}-{n}","currency":"USD","ship_to":{{"name":"Jane","address1":"1 Main St",'
+                f'"city":"Springfield","country_code":"US"}},"lines":[{{"sku":"ITEM","quantity":1,'
+                f'"unit_price":"19.99"}}]}}').encode()
+        out.append((signed_headers(WEBHOOK_SECRET, "order.created", f"{run}-{n}", body, now), body))
+    return out
+
+
+def _lua_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n") + '"'
+
+
+def load_webhooks(url: str, seconds: float, workdir: Path) -> tuple[dict, str]:
+    run = f"W{uuid.uuid4().hex[:8]}"
+    deliveries = signed_webhooks(run, int(seconds * 4000))  # more than this machine can take in `seconds`
+    if not shutil.which("wrk"):
+        return asyncio.run(run_httpx_webhooks(url, deliveries, seconds)), run
+    host = url.split("//", 1)[1]
+    requests = [f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                + f"Content-Length: {len(body)}\r\n\r\n{body.decode()}" for headers, body in deliveries]
+    script = workdir / "webhooks.lua"
+    script.write_text("reqs = {\n" + ",\n".join(map(_lua_string, requests)) + "\n}\n" + WRK_WEBHOOKS_LUA
+                      + WRK_DONE_LUA)
+    return _wrk(url, script, seconds, WEBHOOK_PATH), run
+
+
+async def run_httpx_webhooks(url: str, deliveries: list[tuple[dict, bytes]], seconds: float) -> dict:
+    latencies: list[float] = []
+    pending = iter(deliveries)
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker():
+            while time.perf_counter() < deadline:
+                headers, body = next(pending)
+                t0 = time.perf_counter()
+                r = await client.post(WEBHOOK_PATH, content=body, headers=headers)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200 or r.json() != {"status": "accepted"}:
+                    raise RuntimeError(f"webhook: HTTP {r.status_code} {r.text[:200]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+        elapsed = time.perf_counter() - started
+    return {"n": len(latencies), "elapsed": elapsed, "p50": p(latencies, 0.50), "p99": p(latencies, 0.99)}
+
+
 def load(url: str, token: str, path: str, seconds: float, workdir: Path) -> tuple[dict, str]:
     run = f"B{uuid.uuid4().hex[:8]}"
     if shutil.which("wrk"):
@@ -219,17 +300,32 @@ def measure_ingest(db_url: str, queue_url: str, workers: int, seconds: float, ke
                 print(f"  {label} round {n + 1}: {res['n'] / res['elapsed']:.0f} orders/s, "
                       f"p50 {res['p50'] * 1000:.1f} ms, p99 {res['p99'] * 1000:.1f} ms", flush=True)
             after = server_cpu_seconds(proc.pid)
+            hooks = []
+            for n in range(rounds):
+                res, run = load_webhooks(url, seconds, Path(d))
+                hooks.append((res, run))
+                print(f"  {label} webhooks round {n + 1}: {res['n'] / res['elapsed']:.0f}/s, "
+                      f"p50 {res['p50'] * 1000:.1f} ms, p99 {res['p99'] * 1000:.1f} ms", flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
         acked = sum(res["n"] for res, _ in runs)
-        stored = sum(count_orders(db_url, run) for _, run in runs)
+        stored = sum(count_stored(db_url, "orders", "external_id", run) for _, run in runs)
+        hooks_acked = sum(res["n"] for res, _ in hooks)
+        hooks_stored = sum(count_stored(db_url, "webhook_events", "event_id", run) for _, run in hooks)
     if stored < acked:
         raise RuntimeError(f"{acked} orders acknowledged but only {stored} stored")
-    med = {k: statistics.median(res[k] for res, _ in runs) for k in ("p50", "p99")}
-    return {"per_s": statistics.median(res["n"] / res["elapsed"] for res, _ in runs), "p99_ms": med["p99"] * 1000,
-            "p50_ms": med["p50"] * 1000, "ceiling_per_s": hz["n"] / hz["elapsed"], "acked": acked,
-            "stored": stored, "cpu_ms": cpu_per_order(before, after, acked)}
+    if hooks_stored < hooks_acked:
+        raise RuntimeError(f"{hooks_acked} webhooks acknowledged but only {hooks_stored} stored as new events")
+    return {**_medians(runs), "ceiling_per_s": hz["n"] / hz["elapsed"], "acked": acked, "stored": stored,
+            "cpu_ms": cpu_per_order(before, after, acked),
+            "webhooks": {**_medians(hooks), "acked": hooks_acked, "stored": hooks_stored}}
+
+
+def _medians(runs: list[tuple[dict, str]]) -> dict:
+    return {"per_s": statistics.median(res["n"] / res["elapsed"] for res, _ in runs),
+            "p50_ms": statistics.median(res["p50"] for res, _ in runs) * 1000,
+            "p99_ms": statistics.median(res["p99"] for res, _ in runs) * 1000}
 
 
 def server_cpu_seconds(api_pid: int) -> dict | None:
@@ -361,6 +457,12 @@ def _clear_queue(client) -> None:
         client.delete(key)
 
 
+def webhook_text(label: str, m: dict) -> str:
+    h = m["webhooks"]
+    return (f"{label} webhook intake (signed order.created, verified, stored, job queued): {h['per_s']:.0f}/s, "
+            f"p50 {h['p50_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms; {h['acked']} acknowledged, {h['stored']} stored")
+
+
 def cpu_text(m: dict) -> str:
     if not m["cpu_ms"]:
         return "CPU per order n/a"
@@ -389,6 +491,7 @@ def main() -> None:
     print(f"sqlite ingest (1 worker, SQLite queue): {sqlite['per_s']:.0f} orders/s, p50 {sqlite['p50_ms']:.1f} ms, "
           f"p99 {sqlite['p99_ms']:.1f} ms; {sqlite['acked']} acknowledged, {sqlite['stored']} stored; "
           f"bare /healthz {sqlite['ceiling_per_s']:.0f}/s; {cpu_text(sqlite)}")
+    print(webhook_text("sqlite", sqlite))
     pg = None
     pg_url = pg_database()
     if pg_url:
@@ -407,12 +510,17 @@ def main() -> None:
               f"{pg['per_s']:.0f} orders/s, p50 {pg['p50_ms']:.1f} ms, p99 {pg['p99_ms']:.1f} ms; "
               f"{pg['acked']} acknowledged, {pg['stored']} stored; bare /healthz {pg['ceiling_per_s']:.0f}/s; "
               f"{cpu_text(pg)}")
+        print(webhook_text("postgresql", pg))
     waits = measure_submit(args.submit_orders, keys)
     print(f"submission (embedded): p50 {statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms")
     pg_part = f"ingest_pg_per_s={pg['per_s']:.0f} " if pg else "ingest_pg_per_s=n/a "
     p99 = max(sqlite["p99_ms"], pg["p99_ms"]) if pg else sqlite["p99_ms"]
+    hooks = [m["webhooks"] for m in (sqlite, pg) if m]
     print(f"orders ingest_sqlite_per_s={sqlite['per_s']:.0f} {pg_part}p99_ack_ms={p99:.1f} "
           f"submit_p50_ms={statistics.median(waits) * 1000:.0f} "
+          f"webhook_sqlite_per_s={sqlite['webhooks']['per_s']:.0f} "
+          + (f"webhook_pg_per_s={pg['webhooks']['per_s']:.0f} " if pg else "webhook_pg_per_s=n/a ")
+          + f"p99_webhook_ms={max(h['p99_ms'] for h in hooks):.1f} "
           f"vs_http_ceiling_sqlite={sqlite['per_s'] / sqlite['ceiling_per_s']:.2f}x"
           + (f" vs_http_ceiling_pg={pg['per_s'] / pg['ceiling_per_s']:.2f}x" if pg else "")
           + (f" pg_cpu_ms_per_order={sum(pg['cpu_ms'].values()):.2f}" if pg and pg["cpu_ms"] else ""))
