@@ -14,11 +14,10 @@ sanitised descriptions, mapped categories and stored images.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nh3
@@ -247,7 +246,7 @@ class _Run:
         """One chunk in one transaction, redone (its counts with it) when a concurrent import took a key."""
         attempt = 1
         while True:
-            before = dataclasses.replace(self.report, problems=list(self.report.problems))
+            before = replace(self.report, problems=list(self.report.problems))
             try:
                 return self._import_groups(groups)
             except IntegrityError as exc:

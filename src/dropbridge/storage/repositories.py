@@ -585,7 +585,6 @@ class OrderIntakeRepo:
         return {idx: (order_id, job_of[f"{job['key']}{order_id}"]) for idx, (order_id, _) in order_of.items()}
 
 
-
 class WebhookIntakeRepo:
     """Webhook intake on a plain connection (see LeanUnitOfWork): received events and their jobs, many at
     once. The (source, event id) unique key decides what is new, also under races."""
@@ -602,6 +601,7 @@ class WebhookIntakeRepo:
 
     def add_jobs(self, jobs: list[dict]) -> list[int]:
         return list(self.conn.execute(_INSERT_JOB, jobs).scalars())
+
 
 _STORE_BY_NAME = select(t.stores.c.id, t.stores.c.name, t.stores.c.config).where(
     t.stores.c.name == bindparam("name"))
