@@ -51,14 +51,17 @@ CONNECTIONS = 32
 WEBHOOK_SECRET = "s"
 WEBHOOK_PATH = "/webhooks/headless/shop"
 
-# wrk: every request a distinct order with its own Idempotency-Key. A headers table given to wrk.format
-# replaces wrk.headers, so every header is set here. done() prints one line this script parses.
-WRK_ORDERS_LUA = r"""
+# wrk: each thread learns its number (tid, from 1).
+WRK_THREAD_ID_LUA = r"""
 local counter = 0
 function setup(thread)
   counter = counter + 1
   thread:set("tid", counter)
 end
+"""
+# wrk: every request a distinct order with its own Idempotency-Key. A headers table given to wrk.format
+# replaces wrk.headers, so every header is set here. done() prints one line this script parses.
+WRK_ORDERS_LUA = WRK_THREAD_ID_LUA + r"""
 function init(args)
   run, token, n = args[1], args[2], 0
   headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
@@ -75,12 +78,7 @@ end
 """
 # wrk: pre-signed webhook requests (Lua has no HMAC), thread n sending every other one from the n-th. Running
 # out would replay events (answered "duplicate", not stored): the stored count check below catches that.
-WRK_WEBHOOKS_LUA = r"""
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
+WRK_WEBHOOKS_LUA = WRK_THREAD_ID_LUA + r"""
 function init(args)
   i = tid
 end
