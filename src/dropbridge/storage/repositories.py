@@ -3,6 +3,7 @@ only read and write rows, and say so exactly (rowcounts, not guesses)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -503,7 +504,7 @@ class OrderIntakeRepo:
     def add_order_if_new(self, values: dict) -> int | None:
         """Insert an order row; its id, or None when an order with the same external id or idempotency key
         is already stored for the store (nothing is written then; the transaction stays usable)."""
-        return self.conn.execute(_insert_order_if_new(self.conn.dialect.name), values).scalar()
+        return self.conn.execute(_insert_if_new(self.conn.dialect.name, "orders", "id"), values).scalar()
 
     def add_order_details(self, order_id: int, lines: list[dict], ledger: list[dict], job: dict,
                           audit: dict) -> int:
@@ -595,8 +596,8 @@ class WebhookIntakeRepo:
     def add_new_events(self, rows: list[dict]) -> dict[int, int]:
         """Insert the events (rows name their request by `idx`) not stored yet: {idx: new event id}."""
         idx = {(row["source"], row["event_id"]): row["idx"] for row in rows}
-        inserted = self.conn.execute(_insert_event_if_new(self.conn.dialect.name),
-                                     [{k: v for k, v in row.items() if k != "idx"} for row in rows])
+        stmt = _insert_if_new(self.conn.dialect.name, "webhook_events", "id", "source", "event_id")
+        inserted = self.conn.execute(stmt, [{k: v for k, v in row.items() if k != "idx"} for row in rows])
         return {idx[(row.source, row.event_id)]: row.id for row in inserted}
 
     def add_jobs(self, jobs: list[dict]) -> list[int]:
@@ -615,8 +616,6 @@ _INSERT_LINES = (
 _INSERT_LEDGER = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
 _INSERT_JOB = insert(t.jobs).returning(t.jobs.c.id)
 _INSERT_AUDIT = insert(t.audit_events)
-_INSERT_ORDER: dict[str, object] = {}
-_INSERT_EVENT: dict[str, object] = {}
 
 _ORDER_COLUMNS = ("external_id", "idempotency_key", "request_hash", "intake_response", "currency", "status", "email",
                   "ship_to", "shipping_price_minor", "hold_reason", "flags", "fx", "created_at", "updated_at")
@@ -781,25 +780,12 @@ def _json_rows(rows: list[dict], time=datetime.isoformat) -> str:
     return json.dumps(rows, default=encode)
 
 
-def _insert_event_if_new(dialect: str):
-    stmt = _INSERT_EVENT.get(dialect)
-    if stmt is None:
-        from sqlalchemy.dialects import postgresql, sqlite
+@functools.cache
+def _insert_if_new(dialect: str, table: str, *returning: str):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING `returning` for `dialect`. Without a conflict target it covers
+    every unique constraint of the table (PostgreSQL, SQLite >= 3.35); skipped rows return nothing."""
+    from sqlalchemy.dialects import postgresql, sqlite
 
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = dialect_insert(t.webhook_events).on_conflict_do_nothing().returning(
-            t.webhook_events.c.id, t.webhook_events.c.source, t.webhook_events.c.event_id)
-        _INSERT_EVENT[dialect] = stmt
-    return stmt
-
-
-def _insert_order_if_new(dialect: str):
-    stmt = _INSERT_ORDER.get(dialect)
-    if stmt is None:
-        # ON CONFLICT DO NOTHING without a target covers both unique constraints (PostgreSQL, SQLite >= 3.35).
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = dialect_insert(t.orders).on_conflict_do_nothing().returning(t.orders.c.id)
-        _INSERT_ORDER[dialect] = stmt
-    return stmt
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    target = t.metadata.tables[table]
+    return dialect_insert(target).on_conflict_do_nothing().returning(*(target.c[c] for c in returning))
