@@ -15,12 +15,12 @@ import httpx
 
 from dropbridge.api.app import create_app
 from dropbridge.jobs.queue import Ticker
+from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.order_view import list_alerts, margin_report, order_detail
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token
 
-from .demo_env import SHOPIFY_STORE, STORE, DemoEnvironment
-from .server import start_server
+from .environment import SHOPIFY_STORE, STORE, DemoEnvironment
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
@@ -36,7 +36,7 @@ def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
     ]
 
 
-def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.0) -> int:
+def run_demo(built, console, print_order, *, keep_running: bool = False, timeout: float = 45.0) -> int:
     ctx, settings = built.ctx, built.settings
     settings.sweep_interval_seconds = 0.5
     settings.tracking_poll_seconds = 3.0
@@ -92,7 +92,6 @@ def run_demo(built, console, *, keep_running: bool = False, timeout: float = 45.
         console.rule("[bold]3. routing, supplier orders, tracking, fulfillment")
         done = _wait(ctx, [i for i, why in ids if "nobody sells" not in why], timeout)
         for order_id, why in ids:
-            from dropbridge.cli import print_order
 
             console.print(f"[dim]{why}[/]")
             print_order(order_detail(ctx, order_id))

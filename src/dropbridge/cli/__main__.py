@@ -1,0 +1,3 @@
+from dropbridge.cli import main
+
+main()

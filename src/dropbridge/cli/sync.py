@@ -1,0 +1,95 @@
+"""Feed sync and stock push."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .output import console, table
+from .runtime import load_app
+
+sync_app = typer.Typer(help="Feed sync and stock push.", no_args_is_help=True)
+
+
+@sync_app.command("feed")
+def sync_feed_cmd(supplier: str, source: str = typer.Argument(..., metavar="PATH_OR_URL"),
+                  mode: str = typer.Option("full", help="full (absent SKUs go to zero) or delta"),
+                  dry_run: bool = typer.Option(False, "--dry-run", help="show how the first rows map; change nothing")):
+    """Sync a supplier feed file. Exits 1 when the feed is quarantined or unreadable."""
+    from dropbridge.services.sync_feed import sync_feed
+
+    built = load_app()
+    if source.startswith(("http://", "https://")):
+        from dropbridge.services.feed_sources import fetch_feed_url, set_feed_url
+
+        set_feed_url(built.ctx, supplier, source)
+        outcome = fetch_feed_url(built.ctx, supplier)
+        if outcome is None:
+            console.print("not modified since the last fetch (ETag / Last-Modified): nothing to do")
+            return
+        _print_outcome(outcome)
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise typer.BadParameter(f"no such file: {source}")
+    if dry_run:
+        from dropbridge.connectors.formats.feeds.reader import dry_run as preview
+        from dropbridge.connectors.formats.feeds.reader import dry_run_table
+        from dropbridge.services.connections import supplier_by_name
+        from dropbridge.services.sync_feed import feed_spec_for
+
+        spec = feed_spec_for(supplier_by_name(built.ctx, supplier))
+        with path.open("rb") as fh:
+            rows = dry_run_table(preview(fh, path.name, spec))
+        table(rows, list(rows[0]) if rows else [], title=f"{path.name}: first rows as dropbridge reads them")
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress, path.open("rb") as fh:
+        task = progress.add_task(f"sync {path.name}", total=None)
+        outcome = sync_feed(built.ctx, supplier, fh, str(path), mode=mode,
+                            progress=lambda n: progress.advance(task, n))
+    _print_outcome(outcome)
+
+
+def _print_outcome(outcome) -> None:
+    console.print(f"sync run {outcome.run_id}: {outcome.status} - read {outcome.rows_read:,}, changed "
+                  f"{outcome.changed:,}, unchanged {outcome.unchanged:,}, zeroed {outcome.zeroed:,}, "
+                  f"rejected {outcome.rejected:,}")
+    for line, field, reason in outcome.rejects or []:
+        console.print(f"  line {line}: {field or '-'}: {reason}")
+    if outcome.status != "applied":
+        console.print(f"[bold red]{outcome.status}[/]: {outcome.reason}")
+        raise typer.Exit(1)
+
+
+@sync_app.command("rejects")
+def sync_rejects(run_id: int):
+    """The rejected rows of a sync run as CSV (line, field, reason, raw) on standard output."""
+    from dropbridge.services.sync_feed import rejects_csv
+
+    for chunk in rejects_csv(load_app().ctx, run_id):
+        sys.stdout.write(chunk)
+
+
+@sync_app.command("push")
+def sync_push(store: str = typer.Argument(None, help="one store; default: every store"),
+              publish: bool = typer.Option(True, help="also list offered variants the store lacks")):
+    """Push available-to-promise stock (only what changed) and publish new products to stores."""
+    from dropbridge.services.publish_listings import publish_products, push_stock
+
+    ctx = load_app().ctx
+    with ctx.uow(read_only=True) as uow:
+        names = [store] if store else [s.name for s in uow.stores.all()]
+    for name in names:
+        if publish:
+            skus = publish_products(ctx, name)
+            console.print(f"{name}: published {len(skus)} variants")
+        summary = push_stock(ctx, name)
+        console.print(f"{name}: {summary.changes} stock changes of {summary.listings} listings in "
+                      f"{summary.calls} calls; {len(summary.failed)} failed")
+        for vid, reason in summary.failed[:20]:
+            console.print(f"   {vid}: {reason}")
+
