@@ -16,16 +16,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dropbridge.connectors.base import (
-    Address,
-    InboundEvent,
-    PlacedOrder,
-    Supplier,
-    SupplierOrderItem,
-    SupplierOrderRequest,
-    TrackingUpdate,
-)
-from dropbridge.connectors.rest_supplier import RestSupplier, from_config
+from dropbridge.connectors.suppliers.rest import RestSupplier, from_config
 from dropbridge.domain.errors import (
     AuthExpired,
     ConfigurationError,
@@ -37,7 +28,16 @@ from dropbridge.domain.errors import (
 )
 from dropbridge.domain.money import Money
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
-from dropbridge.sandbox.server import start_server
+from dropbridge.sandbox.kit.server import start_server
+from dropbridge.services.ports import (
+    Address,
+    InboundEvent,
+    PlacedOrder,
+    Supplier,
+    SupplierOrderItem,
+    SupplierOrderRequest,
+    TrackingUpdate,
+)
 
 API_KEY = "sk_test_123"
 SECRET = "whsec_abc"
@@ -404,7 +404,7 @@ def test_rate_limit_raises_rate_limited_with_retry_after(emulator, supplier):
         json={"mode": "rate_limit", "count": 2, "retry_after": 7},
         timeout=5,
     )
-    assert response.json() == {"queued": ["rate_limit", "rate_limit"]}
+    assert response.json() == {"queued": {"orders.create": ["rate_limit", "rate_limit"]}}
     for _ in range(2):
         with pytest.raises(RateLimited) as info:
             supplier.place_order(request())

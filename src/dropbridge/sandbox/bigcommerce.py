@@ -58,9 +58,9 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from dropbridge.connectors.http import build_client
-from dropbridge.sandbox.control import add_common_controls
-from dropbridge.sandbox.server import RunningServer, start_server
+from dropbridge.connectors.kit.http import build_client
+from dropbridge.sandbox.kit.controls import add_common_controls
+from dropbridge.sandbox.kit.server import RunningServer, start_server
 
 API_PATH = re.compile(r"^/stores/([^/]+)/(v2|v3)(/.*)?$")
 ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"

@@ -45,8 +45,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dropbridge.connectors.http import build_client
-from dropbridge.sandbox.server import RunningServer, start_server
+from dropbridge.connectors.kit.http import build_client
+from dropbridge.sandbox.kit.server import RunningServer, start_server
 
 MAX_STOCK_BATCH = 500
 TOLERANCE_SECONDS = 300

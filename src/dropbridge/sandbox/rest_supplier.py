@@ -37,30 +37,23 @@ although the order exists); `timeout_before_accept` sleeps, then answers 504 wit
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import hashlib
 import hmac
 import json
-import queue
-import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dropbridge.connectors.http import build_client
-from dropbridge.sandbox.server import RunningServer, start_server
+from dropbridge.sandbox.kit import Emulator, hold
+from dropbridge.sandbox.kit.controls import add_fault_controls
 
-# "none" answers normally: it lets a test script a sequence such as none, hang, none, error_500.
 FAULT_MODES = ("none", "hang_after_accept", "timeout_before_accept", "error_500", "reject", "rate_limit")
 SHIP_ADDRESS_FIELDS = (
     "name",
@@ -76,14 +69,6 @@ SHIP_ADDRESS_FIELDS = (
 REQUIRED_ADDRESS_FIELDS = ("name", "address1", "city", "country_code")
 MAX_REFERENCE = 64
 WEBHOOK_BACKOFF = (0.2, 0.5, 1.0)  # seconds before retries 1..3: bounded, four attempts in all
-WEBHOOK_TIMEOUT = 5.0
-
-
-@dataclass
-class Fault:
-    mode: str
-    seconds: float = 30.0
-    retry_after: float = 1.0
 
 
 class _Invalid(Exception):
@@ -148,7 +133,9 @@ def _validate_order(body: Any) -> dict[str, Any]:
     return {"reference": reference, "ship_to": address, "items": clean_items, "email": email}
 
 
-class RestSupplierEmulator:
+class RestSupplierEmulator(Emulator):
+    fault_modes = FAULT_MODES
+
     def __init__(
         self,
         api_key: str,
@@ -163,25 +150,22 @@ class RestSupplierEmulator:
     ):
         if webhook_url and not webhook_secret:
             raise ValueError("webhook_url needs a webhook_secret to sign with")
+        self.name = name
+        super().__init__(webhook_retry_delays=WEBHOOK_BACKOFF)
         self.api_key = api_key
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.ship_after_seconds = ship_after_seconds
         self.dedupe_references = dedupe_references
-        self.name = name
         self.prices = {k: Decimal(v) for k, v in (prices or {}).items()}
         self.currency = currency
         self._initial_stock = dict(stock) if stock is not None else None
         # Tracking numbers are deterministic per emulator name, so two emulators in the demo differ.
         self._tracking_prefix = "1Z" + hashlib.sha1(name.encode()).hexdigest()[:6].upper()
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._deliveries: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._threads: list[threading.Thread] = []
-        self._server: RunningServer | None = None
+        self._lock = self.lock
         self._reset_state()
         self.app = self._build_app()
+        self.every(0.05, self._ship_due)
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -189,21 +173,15 @@ class RestSupplierEmulator:
         with self._lock:
             self._orders: dict[str, dict[str, Any]] = {}
             self._accepted_at: dict[str, float] = {}
-            self._faults: deque[Fault] = deque()
             self._stock = dict(self._initial_stock) if self._initial_stock is not None else None
             self._seq = 0
             # Tracking numbers stay unique for the emulator's life, even across resets.
             self._tracking_seq = getattr(self, "_tracking_seq", 0)
-            self._webhooks: list[dict[str, Any]] = []
             self.requests = 0  # POST /orders calls served, faults included
 
     def inject(self, mode: str, count: int = 1, seconds: float = 30.0, retry_after: float = 1.0) -> None:
         """Queue `count` faults of `mode` for the next `POST /orders` calls."""
-        if mode not in FAULT_MODES:
-            raise ValueError(f"unknown fault mode {mode!r}; one of {FAULT_MODES}")
-        with self._lock:
-            for _ in range(count):
-                self._faults.append(Fault(mode, float(seconds), float(retry_after)))
+        self.faults.inject(mode, count, seconds=seconds, retry_after=retry_after)
 
     def orders(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -224,10 +202,15 @@ class RestSupplierEmulator:
 
     def webhooks(self) -> list[dict[str, Any]]:
         """Every webhook delivery: {"event_id", "order_id", "attempts", "status", "delivered"}."""
-        with self._lock:
-            return [dict(w) for w in self._webhooks]
+        out = []
+        for d in self.sender.records():
+            last = d["attempts"][-1]["outcome"] if d["attempts"] else None
+            out.append({"event_id": d["event_id"], "order_id": d["order_id"], "attempts": len(d["attempts"]),
+                        "status": last if isinstance(last, int) else None, "delivered": d["done"]})
+        return out
 
     def reset(self) -> None:
+        self.faults.clear()
         self._reset_state()
 
     def ship(self, order_id: str) -> dict[str, Any]:
@@ -259,18 +242,17 @@ class RestSupplierEmulator:
                 "created_at": _now_iso(),
                 "order": snapshot,
             }
-            with self._lock:
-                self._webhooks.append(
-                    {
-                        "event_id": event["event_id"],
-                        "order_id": order_id,
-                        "attempts": 0,
-                        "status": None,
-                        "delivered": False,
-                    }
-                )
-            self._deliveries.put(event)
+            raw = json.dumps(event, separators=(",", ":")).encode()
+            self.sender.send(self.webhook_url, raw, self._signed_headers(event["event_id"]),
+                             event_id=event["event_id"], order_id=order_id)
         return snapshot
+
+    def _signed_headers(self, event_id: str):
+        def headers(raw: bytes, attempt: int) -> dict[str, str]:
+            timestamp = int(time.time())
+            return {"Content-Type": "application/json", "X-Event-Id": event_id, "X-Timestamp": str(timestamp),
+                    "X-Signature": sign_body(self.webhook_secret or "", timestamp, raw)}
+        return headers
 
     def _accept(self, data: dict[str, Any]) -> tuple[Any, Any, bool]:
         """Record an order: (order, None, created) or (None, out-of-stock details, False)."""
@@ -332,16 +314,6 @@ class RestSupplierEmulator:
 
     # ---- HTTP --------------------------------------------------------------------------------
 
-    async def _hold(self, seconds: float) -> None:
-        """Hang a request without blocking others; end early when the emulator stops, so shutdown
-        neither waits for the full hang nor logs cancelled tasks."""
-        deadline = time.monotonic() + seconds
-        try:
-            while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
-                await asyncio.sleep(min(0.05, left))
-        except asyncio.CancelledError:
-            pass  # server shutting down: the answer goes nowhere anyway
-
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -366,8 +338,7 @@ class RestSupplierEmulator:
                 data = _validate_order(body)
             except _Invalid as exc:
                 return _error(422, "invalid", str(exc), field=exc.field)
-            with self._lock:
-                fault = self._faults.popleft() if self._faults else None
+            fault = self.faults.take("orders.create")
             if fault is not None:
                 if fault.mode == "error_500":
                     return _error(500, "internal", "injected server error")
@@ -378,13 +349,13 @@ class RestSupplierEmulator:
                     sku = data["items"][0]["supplier_sku"]
                     return _error(409, "out_of_stock", f"{sku} is out of stock", sku=sku)
                 if fault.mode == "timeout_before_accept":
-                    await self._hold(fault.seconds)
+                    await hold(fault.seconds, self.stopping)
                     return _error(504, "timeout", "upstream timed out before accepting")
             order, problem, created = self._accept(data)
             if problem is not None:
                 return _error(409, "out_of_stock", problem["message"], sku=problem["sku"])
             if fault is not None and fault.mode == "hang_after_accept":
-                await self._hold(fault.seconds)
+                await hold(fault.seconds, self.stopping)
             return JSONResponse(order, 201 if created else 200)
 
         @app.get("/orders")
@@ -414,20 +385,7 @@ class RestSupplierEmulator:
                 return _error(409, "already_shipped", f"{order_id} has shipped")
             return order
 
-        @app.post("/_control/faults")
-        async def control_faults(request: Request):
-            try:
-                body = json.loads(await request.body())
-                self.inject(
-                    body["mode"],
-                    int(body.get("count", 1)),
-                    float(body.get("seconds", 30.0)),
-                    float(body.get("retry_after", 1.0)),
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                return _error(422, "invalid", str(exc), field="mode")
-            with self._lock:
-                return {"queued": [f.mode for f in self._faults]}
+        add_fault_controls(app, self, lambda status, message: _error(status, "invalid", message, field="mode"))
 
         @app.get("/_control/orders")
         async def control_orders():
@@ -451,83 +409,18 @@ class RestSupplierEmulator:
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("emulator not started")
-        return self._server.url
+    def connection(self) -> dict[str, Any]:
+        return {"name": self.name, "base_url": self.url,
+                "credentials": {"api_key": self.api_key, **({"webhook_secret": self.webhook_secret}
+                                                           if self.webhook_secret else {})},
+                "config": {"currency": self.currency}}
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-        if self._server is not None:
-            return self._server
-        self._stop.clear()
-        self._deliveries = queue.Queue()  # a fresh queue: a stop() sentinel must not end the new deliverer
-        self._server = start_server(self.app, host, port)
-        self._threads = [
-            threading.Thread(target=self._ship_loop, name=f"{self.name}-shipper", daemon=True),
-            threading.Thread(target=self._deliver_loop, name=f"{self.name}-webhooks", daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
-        return self._server
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._deliveries.put(None)
-        for t in self._threads:
-            t.join(5)
-        self._threads = []
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> RestSupplierEmulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def _ship_loop(self) -> None:
-        while not self._stop.wait(0.05):
-            if self.ship_after_seconds is None:
-                continue
-            now = time.monotonic()
-            with self._lock:
-                due = [oid for oid, at in self._accepted_at.items() if now - at >= self.ship_after_seconds]
-            for order_id in due:
-                with contextlib.suppress(KeyError, ValueError):  # reset or cancelled meanwhile
-                    self.ship(order_id)
-
-    def _deliver_loop(self) -> None:
-        with build_client(timeout=WEBHOOK_TIMEOUT) as client:
-            while not self._stop.is_set():
-                event = self._deliveries.get()
-                if event is None:
-                    return
-                self._deliver(client, event)
-
-    def _deliver(self, client: httpx.Client, event: dict[str, Any]) -> None:
-        raw = json.dumps(event, separators=(",", ":")).encode()
-        for attempt in range(len(WEBHOOK_BACKOFF) + 1):
-            if attempt and self._stop.wait(WEBHOOK_BACKOFF[attempt - 1]):
-                return
-            timestamp = int(time.time())
-            headers = {
-                "Content-Type": "application/json",
-                "X-Event-Id": event["event_id"],
-                "X-Timestamp": str(timestamp),
-                "X-Signature": sign_body(self.webhook_secret or "", timestamp, raw),
-            }
-            status: int | None = None
-            try:
-                status = client.post(self.webhook_url or "", content=raw, headers=headers).status_code
-            except httpx.HTTPError:
-                status = None
-            ok = status is not None and 200 <= status < 300
-            with self._lock:
-                for record in self._webhooks:
-                    if record["event_id"] == event["event_id"]:
-                        record.update(attempts=attempt + 1, status=status, delivered=ok)
-            if ok:
-                return
+    def _ship_due(self) -> None:
+        if self.ship_after_seconds is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            due = [oid for oid, at in self._accepted_at.items() if now - at >= self.ship_after_seconds]
+        for order_id in due:
+            with contextlib.suppress(KeyError, ValueError):  # reset or cancelled meanwhile
+                self.ship(order_id)

@@ -66,7 +66,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from dropbridge.connectors.http import build_client
+from dropbridge.connectors.kit.http import build_client
 from dropbridge.domain.money import exponent
 
 # --------------------------------------------------------------------------------------------------
@@ -760,7 +760,7 @@ class ShopifyEmulator:
             self.deliveries: list[dict[str, Any]] = []
 
     def start(self):
-        from dropbridge.sandbox.server import start_server
+        from dropbridge.sandbox.kit.server import start_server
 
         if self._server is None:
             self._deliverer = _Deliverer(self)

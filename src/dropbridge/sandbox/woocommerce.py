@@ -55,9 +55,9 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from dropbridge.connectors.http import build_client
-from dropbridge.sandbox.control import add_common_controls
-from dropbridge.sandbox.server import RunningServer, start_server
+from dropbridge.connectors.kit.http import build_client
+from dropbridge.sandbox.kit.controls import add_common_controls
+from dropbridge.sandbox.kit.server import RunningServer, start_server
 
 API_PREFIX = "/wp-json/wc/v3"
 TRACKING_PREFIX = "/wp-json/wc-shipment-tracking/v3"

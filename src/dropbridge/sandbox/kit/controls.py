@@ -29,3 +29,20 @@ def add_common_controls(app: FastAPI, emu: Any) -> None:
     @app.get("/_control/deliveries")
     async def control_deliveries():
         return emu.webhook_deliveries()
+
+
+def add_fault_controls(app: FastAPI, emu: Any, error: Any) -> None:
+    """`POST /_control/faults {"mode", "count": 1, "operation": ..., "seconds": 30, "retry_after": 1}` queues
+    faults on `emu.faults` (a FaultQueue); `error(status, message)` answers in the platform's envelope."""
+
+    @app.post("/_control/faults")
+    async def control_faults(request: Request):
+        try:
+            body = await request.json()
+            kwargs = {"seconds": float(body.get("seconds", 30.0)), "retry_after": float(body.get("retry_after", 1.0))}
+            if body.get("operation"):
+                kwargs["operation"] = str(body["operation"])
+            emu.faults.inject(body["mode"], int(body.get("count", 1)), **kwargs)
+        except (ValueError, KeyError, TypeError) as exc:
+            return error(422, str(exc))
+        return {"queued": emu.faults.pending()}
