@@ -15,8 +15,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from dropbridge.connectors.feeds.reader import read_feed
-from dropbridge.connectors.feeds.spec import FeedSpec
+from dropbridge.connectors.formats.feeds.reader import read_feed
+from dropbridge.connectors.formats.feeds.spec import FeedSpec
 
 
 def generate(path: Path, rows: int, seed: int = 7) -> None:

@@ -220,7 +220,7 @@ def p(values: list[float], q: float) -> float:
 
 def signed_webhooks(run: str, count: int) -> list[tuple[dict, bytes]]:
     """`count` headless `order.created` webhooks for store "shop", each its own event, signed now."""
-    from dropbridge.connectors.headless.webhooks import signed_headers
+    from dropbridge.connectors.stores.headless.webhooks import signed_headers
 
     now = int(time.time())
     out = []
@@ -392,8 +392,8 @@ def measure_submit(n: int, keys: str) -> list[float]:
         ticker = Ticker(app.ctx, app.huey)
         consumer.start()
         ticker.start()
-        from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
         from dropbridge.domain.money import Money
+        from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
 
         waits = []
         try:

@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable
 
-from dropbridge.connectors.base import StockUpdate
+from dropbridge.services.ports import StockUpdate
 
 SHOPIFY_LIMIT, WOO_LIMIT, BC_LIMIT = 250, 100, 2000
 MUTATION_COST = 10
@@ -35,7 +35,7 @@ def _available(module: str) -> bool:
 
 
 def bench_shopify(changes: int, bucket: float, restore: float) -> dict:
-    from dropbridge.connectors.shopify import from_config
+    from dropbridge.connectors.stores.shopify import from_config
     from dropbridge.sandbox.shopify import ShopifyEmulator
 
     emu = ShopifyEmulator(bucket_size=bucket, restore_rate=restore)
@@ -69,7 +69,7 @@ def bench_shopify(changes: int, bucket: float, restore: float) -> dict:
 
 
 def bench_woo(changes: int) -> dict:
-    from dropbridge.connectors.woocommerce import from_config
+    from dropbridge.connectors.stores.woocommerce import from_config
     from dropbridge.sandbox.woocommerce import WooCommerceEmulator
 
     emu = WooCommerceEmulator()
@@ -95,7 +95,7 @@ def bench_woo(changes: int) -> dict:
 
 
 def bench_bc(changes: int) -> dict:
-    from dropbridge.connectors.bigcommerce import from_config
+    from dropbridge.connectors.stores.bigcommerce import from_config
     from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 
     emu = BigCommerceEmulator(inventory_delay=0.0)
@@ -152,14 +152,14 @@ def main() -> None:
               f"{shop['elapsed']:.2f}s vs throttle minimum {shop['min_time']:.2f}s ({ratio:.2f}x), "
               f"throttled answers {shop['throttled']} (bucket {args.bucket:g}, restore {args.restore:g}/s)")
     woo = bc = None
-    if _available("dropbridge.sandbox.woocommerce") and _available("dropbridge.connectors.woocommerce"):
+    if _available("dropbridge.sandbox.woocommerce") and _available("dropbridge.connectors.stores.woocommerce"):
         woo = _run("woocommerce", lambda: bench_woo(args.changes))
         if woo:
             print(f"woocommerce: {args.changes} changes in {woo['calls']} calls (ideal {woo['ideal']}), "
                   f"{woo['elapsed']:.2f}s")
     else:
         print("woocommerce: emulator or connector not present")
-    if _available("dropbridge.sandbox.bigcommerce") and _available("dropbridge.connectors.bigcommerce"):
+    if _available("dropbridge.sandbox.bigcommerce") and _available("dropbridge.connectors.stores.bigcommerce"):
         bc = _run("bigcommerce", lambda: bench_bc(args.changes))
         if bc:
             print(f"bigcommerce: {args.changes} changes in {bc['calls']} calls (ideal {bc['ideal']}), "

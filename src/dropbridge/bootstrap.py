@@ -22,13 +22,13 @@ from .storage.uow import UnitOfWorkFactory
 
 # The connector registry: platform or supplier kind -> module exposing from_config(base_url, creds, config).
 STORE_CONNECTORS = {
-    "headless": "dropbridge.connectors.headless",
-    "shopify": "dropbridge.connectors.shopify",
-    "woocommerce": "dropbridge.connectors.woocommerce",
-    "bigcommerce": "dropbridge.connectors.bigcommerce",
+    "headless": "dropbridge.connectors.stores.headless",
+    "shopify": "dropbridge.connectors.stores.shopify",
+    "woocommerce": "dropbridge.connectors.stores.woocommerce",
+    "bigcommerce": "dropbridge.connectors.stores.bigcommerce",
 }
 SUPPLIER_CONNECTORS = {
-    "rest": "dropbridge.connectors.rest_supplier",
+    "rest": "dropbridge.connectors.suppliers.rest",
 }
 
 

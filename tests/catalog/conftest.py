@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from dropbridge.connectors.feeds.types import ParsedRow
-from dropbridge.sandbox.server import start_server
+from dropbridge.connectors.formats.feeds.types import ParsedRow
+from dropbridge.sandbox.kit.server import start_server
 
 
 def image_bytes(size=(64, 48), color=(200, 30, 30), fmt="PNG", **save) -> bytes:

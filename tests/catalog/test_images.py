@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from dropbridge.connectors.images import (
+from dropbridge.connectors.kit.images import (
     ImageFetcher,
     ImagePolicy,
     ImageRejected,

@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from dropbridge.connectors.feeds.types import ParsedRow
+from dropbridge.connectors.formats.feeds.types import ParsedRow
 from dropbridge.domain.errors import ConfigurationError
 from dropbridge.domain.model import CatalogImage, Product, ProductImage, Variant, VariantSource
 from dropbridge.services.connections import add_supplier

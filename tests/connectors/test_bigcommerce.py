@@ -9,19 +9,19 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from dropbridge.connectors.base import (
+from dropbridge.connectors.stores.bigcommerce import from_config
+from dropbridge.connectors.stores.bigcommerce.client import INVENTORY_ABSOLUTE, BigCommerceClient
+from dropbridge.connectors.stores.bigcommerce.webhooks import signature
+from dropbridge.domain.errors import AuthExpired, PermanentError, RateLimited, WebhookRejected
+from dropbridge.domain.money import Money
+from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
+from dropbridge.services.ports import (
     Fulfillment,
     FulfillmentLine,
     ProductDraft,
     ProductVariantDraft,
     StockUpdate,
 )
-from dropbridge.connectors.bigcommerce import from_config
-from dropbridge.connectors.bigcommerce.client import INVENTORY_ABSOLUTE, BigCommerceClient
-from dropbridge.connectors.bigcommerce.webhooks import signature
-from dropbridge.domain.errors import AuthExpired, PermanentError, RateLimited, WebhookRejected
-from dropbridge.domain.money import Money
-from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from tests.connectors.storefronts.bigcommerce_harness import (
     ACCESS_TOKEN,
     CLIENT_SECRET,

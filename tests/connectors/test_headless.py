@@ -13,7 +13,20 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from dropbridge.connectors.base import (
+from dropbridge.connectors.stores.headless import HeadlessStore, from_config
+from dropbridge.connectors.stores.headless.mapping import order_from_payload
+from dropbridge.domain.errors import (
+    AuthExpired,
+    ConfigurationError,
+    RateLimited,
+    RetryableError,
+    ValidationError,
+    WebhookRejected,
+)
+from dropbridge.domain.money import Money
+from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
+from dropbridge.sandbox.kit.server import start_server
+from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
@@ -28,19 +41,6 @@ from dropbridge.connectors.base import (
     StockUpdate,
     Storefront,
 )
-from dropbridge.connectors.headless import HeadlessStore, from_config
-from dropbridge.connectors.headless.mapping import order_from_payload
-from dropbridge.domain.errors import (
-    AuthExpired,
-    ConfigurationError,
-    RateLimited,
-    RetryableError,
-    ValidationError,
-    WebhookRejected,
-)
-from dropbridge.domain.money import Money
-from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
-from dropbridge.sandbox.server import start_server
 
 SECRET = "hl_secret_1"
 

@@ -16,19 +16,19 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from dropbridge.connectors.base import (
+from dropbridge.connectors.stores.shopify import ShopifyClient, ShopifyStore, from_config, mapping
+from dropbridge.connectors.stores.shopify.webhooks import verify
+from dropbridge.domain.errors import AuthExpired, PermanentError, WebhookRejected
+from dropbridge.domain.money import Money
+from dropbridge.sandbox.kit.server import start_server
+from dropbridge.sandbox.shopify import ShopifyEmulator, sign_webhook
+from dropbridge.services.ports import (
     Fulfillment,
     FulfillmentLine,
     ProductDraft,
     ProductVariantDraft,
     StockUpdate,
 )
-from dropbridge.connectors.shopify import ShopifyClient, ShopifyStore, from_config, mapping
-from dropbridge.connectors.shopify.webhooks import verify
-from dropbridge.domain.errors import AuthExpired, PermanentError, WebhookRejected
-from dropbridge.domain.money import Money
-from dropbridge.sandbox.server import start_server
-from dropbridge.sandbox.shopify import ShopifyEmulator, sign_webhook
 
 
 @contextlib.contextmanager

@@ -9,19 +9,19 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from dropbridge.connectors.base import (
+from dropbridge.connectors.stores.woocommerce import from_config
+from dropbridge.connectors.stores.woocommerce.client import PRODUCTS_BATCH, WooCommerceClient
+from dropbridge.connectors.stores.woocommerce.webhooks import signature
+from dropbridge.domain.errors import AuthExpired, PermanentError, RateLimited, WebhookRejected
+from dropbridge.domain.money import Money
+from dropbridge.sandbox.woocommerce import WooCommerceEmulator
+from dropbridge.services.ports import (
     Fulfillment,
     FulfillmentLine,
     ProductDraft,
     ProductVariantDraft,
     StockUpdate,
 )
-from dropbridge.connectors.woocommerce import from_config
-from dropbridge.connectors.woocommerce.client import PRODUCTS_BATCH, WooCommerceClient
-from dropbridge.connectors.woocommerce.webhooks import signature
-from dropbridge.domain.errors import AuthExpired, PermanentError, RateLimited, WebhookRejected
-from dropbridge.domain.money import Money
-from dropbridge.sandbox.woocommerce import WooCommerceEmulator
 from tests.connectors.storefronts.woocommerce_harness import (
     CONSUMER_KEY,
     CONSUMER_SECRET,

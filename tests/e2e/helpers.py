@@ -11,7 +11,7 @@ import time
 
 from dropbridge.api.app import create_app
 from dropbridge.jobs.queue import Ticker
-from dropbridge.sandbox.server import start_server
+from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.sync_feed import sync_feed
 
 SHIP_TO = {"name": "Jane Doe", "address1": "1 Main St", "city": "Springfield", "postal_code": "12345",

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dropbridge.sandbox.server import start_server
+from dropbridge.sandbox.kit.server import start_server
 
 from .test_cli import cli  # noqa: F401 - the fixture
 

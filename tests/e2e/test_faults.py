@@ -12,12 +12,12 @@ import time
 import pytest
 
 from dropbridge.bootstrap import bootstrap
-from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.money import Money
 from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.ingest_order import ingest_order
+from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.storage.migrate import upgrade
 
 from ..conftest import make_settings

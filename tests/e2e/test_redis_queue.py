@@ -6,13 +6,13 @@ import pytest
 from huey import RedisHuey
 
 from dropbridge.bootstrap import bootstrap
-from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.money import Money
 from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.order_view import order_detail
+from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.storage.migrate import upgrade
 
 from ..conftest import make_settings

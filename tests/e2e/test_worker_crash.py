@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.model import SupplierOrder
 from dropbridge.domain.money import Money
 from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
@@ -16,6 +15,7 @@ from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.order_view import list_audit
+from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
 
 from .helpers import load_feed, start_worker, wait_for
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from dropbridge.connectors.edi.documents import build_850, parse_810, parse_855, parse_856
-from dropbridge.connectors.edi.x12 import X12Error, X12Writer, parse_interchange
+from dropbridge.connectors.formats.x12.x12 import X12Error, X12Writer, parse_interchange
+from dropbridge.connectors.suppliers.edi_x12.mapping import build_850, parse_810, parse_855, parse_856
 
 from .conftest import SAMPLE_TIME, sample_text
 

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from dropbridge.connectors.edi.feed846 import gs1_check_digit, normalize_gtin, read_846
-from dropbridge.connectors.edi.x12 import X12Writer
-from dropbridge.connectors.feeds.types import FeedBatch, FeedFormatError, ParsedRow, RowError
+from dropbridge.connectors.formats.feeds.types import FeedBatch, FeedFormatError, ParsedRow, RowError
+from dropbridge.connectors.formats.x12.x12 import X12Writer
+from dropbridge.connectors.suppliers.edi_x12.inbound import gs1_check_digit, normalize_gtin, read_846
 
 from .conftest import sample_text
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from dropbridge.connectors.edi.x12 import (
+from dropbridge.connectors.formats.x12.x12 import (
     Delimiters,
     Segment,
     X12Error,

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dropbridge.connectors.feeds.gtin import check_digit, clean, is_valid, normalize_gtin, upce_to_upca
+from dropbridge.connectors.formats.feeds.gtin import check_digit, clean, is_valid, normalize_gtin, upce_to_upca
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,11 @@ import io
 
 import pytest
 
-from dropbridge.connectors.feeds.mapping import ColumnMapping, normalize_header
-from dropbridge.connectors.feeds.presets import PRESETS, preset
-from dropbridge.connectors.feeds.reader import read_feed
-from dropbridge.connectors.feeds.spec import FeedSpec
-from dropbridge.connectors.feeds.types import FeedFormatError, ParsedRow
+from dropbridge.connectors.formats.feeds.mapping import ColumnMapping, normalize_header
+from dropbridge.connectors.formats.feeds.presets import PRESETS, preset
+from dropbridge.connectors.formats.feeds.reader import read_feed
+from dropbridge.connectors.formats.feeds.spec import FeedSpec
+from dropbridge.connectors.formats.feeds.types import FeedFormatError, ParsedRow
 
 
 def test_normalize_header():

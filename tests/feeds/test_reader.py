@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from dropbridge.connectors.feeds import samples
-from dropbridge.connectors.feeds.convert import is_fatal
-from dropbridge.connectors.feeds.reader import dry_run, read_feed, sniff_format
-from dropbridge.connectors.feeds.spec import FeedSpec
-from dropbridge.connectors.feeds.types import FeedBatch, FeedFormatError, ParsedRow, RowError
+from dropbridge.connectors.formats.feeds import samples
+from dropbridge.connectors.formats.feeds.convert import is_fatal
+from dropbridge.connectors.formats.feeds.reader import dry_run, read_feed, sniff_format
+from dropbridge.connectors.formats.feeds.spec import FeedSpec
+from dropbridge.connectors.formats.feeds.types import FeedBatch, FeedFormatError, ParsedRow, RowError
 
 SAMPLES = Path(__file__).parent / "samples"
 NO_CATALOG = None
@@ -399,9 +399,9 @@ def test_x12_is_routed_to_the_846_reader(monkeypatch):
         seen.update(data=stream.read(), name=name, batch_size=batch_size)
         yield FeedBatch([ParsedRow(1, "X", 1, None, "USD")], [])
 
-    module = types.ModuleType("dropbridge.connectors.edi.feed846")
+    module = types.ModuleType("dropbridge.connectors.suppliers.edi_x12.inbound")
     module.read_846 = read_846
-    monkeypatch.setitem(sys.modules, "dropbridge.connectors.edi.feed846", module)
+    monkeypatch.setitem(sys.modules, "dropbridge.connectors.suppliers.edi_x12.inbound", module)
     data = b"ISA*00*          *00*          *ZZ*A~"
     batches = list(read_feed(io.BytesIO(data), name="inv.edi", spec=FeedSpec(), batch_size=7))
     assert batches == [FeedBatch([ParsedRow(1, "X", 1, None, "USD")], [])]
@@ -442,7 +442,7 @@ def test_non_fatal_classification():
 
 
 def test_dry_run_table_is_flat_strings():
-    from dropbridge.connectors.feeds.reader import dry_run_table
+    from dropbridge.connectors.formats.feeds.reader import dry_run_table
 
     preview = dry_run(io.BytesIO((SAMPLES / "malformed.csv").read_bytes()), "m.csv", FeedSpec(), rows=20)
     table = dry_run_table(preview)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dropbridge.connectors.feeds.values import (
+from dropbridge.connectors.formats.feeds.values import (
     normalize_number,
     parse_amount,
     parse_lead_time,

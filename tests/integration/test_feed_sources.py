@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dropbridge.domain.model import SupplierOffer, SyncRun
-from dropbridge.sandbox.server import start_server
+from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.connections import add_supplier
 from dropbridge.services.feed_sources import due_feed_sources, fetch_feed_url
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.errors import Conflict, NotFound, ValidationError
 from dropbridge.domain.money import Money
 from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.ingest_order import IntakeRequest, ingest_order, ingest_orders
+from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.services.sync_feed import sync_feed
 
 
@@ -172,7 +172,7 @@ def test_a_failed_batch_is_taken_one_by_one(shop, monkeypatch):
     is retried alone, and the ones that can be stored are."""
     from sqlalchemy.exc import OperationalError
 
-    from dropbridge.storage.repositories import OrderIntakeRepo
+    from dropbridge.storage.intake import OrderIntakeRepo
 
     app, enqueued = shop
 

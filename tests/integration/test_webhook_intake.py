@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from dropbridge.connectors.headless.webhooks import signed_headers
+from dropbridge.connectors.stores.headless.webhooks import signed_headers
 from dropbridge.domain.errors import WebhookRejected
 from dropbridge.services.connections import add_store
 from dropbridge.services.inbound_events import WebhookDelivery, receive_webhook, receive_webhooks
@@ -61,7 +61,7 @@ def test_a_batch_answers_each_delivery_as_alone_and_stores_the_new_ones_once(sho
 def test_a_failed_batch_is_stored_event_by_event(shop, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from dropbridge.storage.repositories import WebhookIntakeRepo
+    from dropbridge.storage.intake import WebhookIntakeRepo
 
     app, enqueued = shop
     original = WebhookIntakeRepo.add_new_events

@@ -15,12 +15,12 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from dropbridge.connectors.base import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError, WebhookRejected
 from dropbridge.domain.money import Money
 from dropbridge.services import order_view
 from dropbridge.services.inbound_events import WebhookDelivery, receive_webhooks
 from dropbridge.services.ingest_order import IntakeRequest, ingest_orders
+from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
 from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import TokenCache, check_token, hash_token

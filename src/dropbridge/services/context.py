@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dropbridge.connectors.base import Storefront, Supplier
+from dropbridge.services.ports import Storefront, Supplier
 
 
 def utc_now() -> datetime:

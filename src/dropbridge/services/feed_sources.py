@@ -65,7 +65,7 @@ def fetch_feed_url(ctx, supplier_name: str, *, transport=None) -> SyncOutcome | 
     is streamed to a temp file (never held in memory) and synced; returns the sync's outcome."""
     import httpx
 
-    from dropbridge.connectors.http import build_client, classify
+    from dropbridge.connectors.kit.http import build_client, classify
 
     with ctx.uow(read_only=True) as uow:
         supplier = uow.suppliers.by_name(supplier_name)

@@ -24,7 +24,7 @@ import nh3
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from dropbridge.connectors.images import (
+from dropbridge.connectors.kit.images import (
     ImageFetcher,
     ImagePolicy,
     ImageRejected,

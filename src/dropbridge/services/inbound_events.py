@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from dropbridge.connectors.base import InboundEvent
 from dropbridge.domain.errors import WebhookRejected
 from dropbridge.domain.model import WebhookEvent
+from dropbridge.services.ports import InboundEvent
 
 from .cancel_order import cancel_order
 from .ingest_order import ingest_order

@@ -16,11 +16,11 @@ from decimal import Decimal
 import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from dropbridge.connectors.base import ExternalOrder
 from dropbridge.domain.errors import Conflict, NotFound, ValidationError
 from dropbridge.domain.ledger import EntryKind, signed
 from dropbridge.domain.model import Order
 from dropbridge.domain.money import Money
+from dropbridge.services.ports import ExternalOrder
 
 from .records import audit_row, correlation_id, job_row, scrub
 

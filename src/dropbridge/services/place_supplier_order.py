@@ -7,11 +7,11 @@ a rejection (out of stock, refused) releases the stock and re-routes the lines t
 
 from __future__ import annotations
 
-from dropbridge.connectors.base import Address, SupplierOrderItem, SupplierOrderRequest
 from dropbridge.domain.errors import PermanentError
 from dropbridge.domain.ledger import EntryKind
 from dropbridge.domain.model import LedgerEntry, Order, Supplier, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance
+from dropbridge.services.ports import Address, SupplierOrderItem, SupplierOrderRequest
 
 from .records import audit, raise_alert, schedule
 

@@ -11,12 +11,12 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from dropbridge.connectors.base import ProductDraft, ProductVariantDraft, StockUpdate
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.model import Listing
 from dropbridge.domain.money import Money
 from dropbridge.domain.pricing import PricingRules, price_for
 from dropbridge.domain.routing import convert
+from dropbridge.services.ports import ProductDraft, ProductVariantDraft, StockUpdate
 
 from .fx import rate_table
 from .records import audit

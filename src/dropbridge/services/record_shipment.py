@@ -3,10 +3,10 @@ pushes the fulfillment to the store, which notifies the customer."""
 
 from __future__ import annotations
 
-from dropbridge.connectors.base import Fulfillment, FulfillmentLine, TrackingUpdate
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.model import Order, Shipment, Store, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
+from dropbridge.services.ports import Fulfillment, FulfillmentLine, TrackingUpdate
 
 from .records import audit, log, schedule
 

@@ -44,7 +44,7 @@ class SyncOutcome:
 
 
 def feed_spec_for(supplier, overrides: dict | None = None):
-    from dropbridge.connectors.feeds.spec import FeedSpec
+    from dropbridge.connectors.formats.feeds.spec import FeedSpec
 
     cfg = dict((supplier.config or {}).get("feed", {}))
     cfg.setdefault("currency", (supplier.config or {}).get("currency", "USD"))
@@ -54,9 +54,9 @@ def feed_spec_for(supplier, overrides: dict | None = None):
 
 def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str = "full",
               spec_overrides: dict | None = None, progress: Callable[[int], None] | None = None) -> SyncOutcome:
-    from dropbridge.connectors.feeds.convert import is_fatal
-    from dropbridge.connectors.feeds.reader import PlainRows, read_feed
-    from dropbridge.connectors.feeds.types import FeedFormatError, RowError
+    from dropbridge.connectors.formats.feeds.convert import is_fatal
+    from dropbridge.connectors.formats.feeds.reader import PlainRows, read_feed
+    from dropbridge.connectors.formats.feeds.types import FeedFormatError, RowError
     from dropbridge.domain.money import exponent
 
     if mode not in ("full", "delta"):

@@ -12,6 +12,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import repositories as r
+from .intake import OrderIntakeRepo, WebhookIntakeRepo
+from .jobs import JobAdminRepo, JobRepo
 from .listing_queries import ListingRepo
 
 
@@ -29,14 +31,14 @@ class UnitOfWork:
         self.supplier_orders = r.SupplierOrderRepo(session)
         self.shipments = r.ShipmentRepo(session)
         self.ledger = r.LedgerRepo(session)
-        self.jobs = r.JobRepo(session)
+        self.jobs = JobRepo(session)
         self.tokens = r.TokenRepo(session)
         self.alerts = r.AlertRepo(session)
         self.audit = r.AuditRepo(session)
         self.sync_runs = r.SyncRunRepo(session)
         self.fx = r.FxRepo(session)
         self.supplier_stats = r.SupplierStatsRepo(session)
-        self.job_admin = r.JobAdminRepo(session)
+        self.job_admin = JobAdminRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:
@@ -128,8 +130,8 @@ class LeanUnitOfWork:
         self.conn = conn
         self._after_commit: list[Callable[[], Any]] = []
         self._on_end = on_end
-        self.intake = r.OrderIntakeRepo(conn)
-        self.webhooks = r.WebhookIntakeRepo(conn)
+        self.intake = OrderIntakeRepo(conn)
+        self.webhooks = WebhookIntakeRepo(conn)
 
     def after_commit(self, fn: Callable[[], Any]) -> None:
         self._after_commit.append(fn)

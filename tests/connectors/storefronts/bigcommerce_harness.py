@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 
-from dropbridge.connectors.bigcommerce import BigCommerceStore, from_config
-from dropbridge.connectors.bigcommerce.webhooks import signature
+from dropbridge.connectors.stores.bigcommerce import BigCommerceStore, from_config
+from dropbridge.connectors.stores.bigcommerce.webhooks import signature
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, WebhookReceiver, contract_tax
 

@@ -13,9 +13,9 @@ from typing import Protocol
 
 from fastapi import FastAPI, Request, Response
 
-from dropbridge.connectors.base import Storefront
 from dropbridge.domain.money import Money
-from dropbridge.sandbox.server import RunningServer, start_server
+from dropbridge.sandbox.kit.server import RunningServer, start_server
+from dropbridge.services.ports import Storefront
 
 # What every harness's create_order charges: a flat shipping price and exclusive tax on the items,
 # rounded half-even per line. test_contract.py asserts the mapped orders against these.

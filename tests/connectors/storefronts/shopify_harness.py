@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dropbridge.connectors.shopify import ShopifyStore, from_config
+from dropbridge.connectors.stores.shopify import ShopifyStore, from_config
 from dropbridge.sandbox.shopify import ShopifyEmulator, sign_webhook
 from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, CONTRACT_TAX_RATE, WebhookReceiver
 

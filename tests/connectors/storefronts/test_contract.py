@@ -23,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.errors import WebhookRejected
+from dropbridge.domain.money import Money
+from dropbridge.services.ports import (
     Address,
     Fulfillment,
     FulfillmentLine,
@@ -31,8 +33,6 @@ from dropbridge.connectors.base import (
     ProductVariantDraft,
     StockUpdate,
 )
-from dropbridge.domain.errors import WebhookRejected
-from dropbridge.domain.money import Money
 from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, contract_tax
 
 HARNESS_NAMES = ("shopify_harness", "woocommerce_harness", "bigcommerce_harness")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dropbridge.connectors.woocommerce import WooCommerceStore, from_config
+from dropbridge.connectors.stores.woocommerce import WooCommerceStore, from_config
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
 from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, WebhookReceiver, contract_tax
 

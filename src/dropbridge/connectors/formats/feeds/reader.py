@@ -136,7 +136,7 @@ def read_feed(
         raise ValueError("batch_size must be at least 1")
     fmt, stream, head = _open(stream, name, spec)
     if fmt == "x12":
-        from dropbridge.connectors.edi.feed846 import read_846  # written separately; imported on use
+        from dropbridge.connectors.suppliers.edi_x12.inbound import read_846  # written separately; imported on use
 
         yield from read_846(stream, name=name, spec=spec, batch_size=batch_size)
         return

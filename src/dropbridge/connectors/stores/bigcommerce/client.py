@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from dropbridge.connectors.http import build_client, retry_after_seconds, send
+from dropbridge.connectors.kit.http import build_client, retry_after_seconds, send
 from dropbridge.domain.errors import RateLimited, RetryableError
 
 DEFAULT_BASE_URL = "https://api.bigcommerce.com"

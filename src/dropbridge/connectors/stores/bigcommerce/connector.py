@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.errors import ConfigurationError, PermanentError
+from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
     InboundEvent,
@@ -18,7 +19,6 @@ from dropbridge.connectors.base import (
     PushResult,
     StockUpdate,
 )
-from dropbridge.domain.errors import ConfigurationError, PermanentError
 
 from . import client as api
 from . import mapping, webhooks

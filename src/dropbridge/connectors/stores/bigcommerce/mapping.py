@@ -7,7 +7,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from dropbridge.connectors.base import (
+from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,

@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from dropbridge.connectors.base import InboundEvent
 from dropbridge.domain.errors import WebhookRejected
+from dropbridge.services.ports import InboundEvent
 
 DEFAULT_TOLERANCE = timedelta(minutes=5)
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.errors import ConfigurationError, ValidationError, WebhookRejected
+from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
     InboundEvent,
@@ -24,7 +25,6 @@ from dropbridge.connectors.base import (
     PushResult,
     StockUpdate,
 )
-from dropbridge.domain.errors import ConfigurationError, ValidationError, WebhookRejected
 
 from . import mapping, webhooks
 from .client import HeadlessClient

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.errors import CurrencyError, ValidationError
+from dropbridge.domain.money import Money, exponent
+from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
@@ -19,8 +21,6 @@ from dropbridge.connectors.base import (
     StockUpdate,
     decimal_money,
 )
-from dropbridge.domain.errors import CurrencyError, ValidationError
-from dropbridge.domain.money import Money, exponent
 
 ADDRESS_REQUIRED = ("name", "address1", "city", "country_code")
 ADDRESS_OPTIONAL = ("address2", "province_code", "postal_code", "phone", "company")

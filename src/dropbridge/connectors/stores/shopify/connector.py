@@ -10,7 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from dropbridge.connectors.base import (
+from dropbridge.connectors.stores.shopify import mapping, webhooks
+from dropbridge.connectors.stores.shopify.client import ShopifyClient
+from dropbridge.domain.errors import ConfigurationError, PermanentError
+from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
     InboundEvent,
@@ -20,9 +23,6 @@ from dropbridge.connectors.base import (
     PushResult,
     StockUpdate,
 )
-from dropbridge.connectors.shopify import mapping, webhooks
-from dropbridge.connectors.shopify.client import ShopifyClient
-from dropbridge.domain.errors import ConfigurationError, PermanentError
 
 DEFAULT_API_VERSION = "2026-01"
 ORDER_TOPICS = {"orders/create", "orders/paid", "orders/updated", "orders/cancelled", "orders/fulfilled",

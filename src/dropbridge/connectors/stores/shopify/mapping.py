@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.money import Money
+from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
@@ -23,7 +24,6 @@ from dropbridge.connectors.base import (
     StockUpdate,
     decimal_money,
 )
-from dropbridge.domain.money import Money
 
 # Namespace for idempotency keys we derive for Shopify's @idempotent directive (UUIDs recommended).
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c3f0e-9b7e-4c55-a1b4-5e0b8f2f7a11")

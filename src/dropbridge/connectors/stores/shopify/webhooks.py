@@ -23,8 +23,8 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from dropbridge.connectors.base import InboundEvent
 from dropbridge.domain.errors import WebhookRejected
+from dropbridge.services.ports import InboundEvent
 
 DEFAULT_MAX_AGE = timedelta(hours=24)
 DEFAULT_FUTURE_SKEW = timedelta(minutes=5)

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from dropbridge.connectors.http import build_client, send
+from dropbridge.connectors.kit.http import build_client, send
 from dropbridge.domain.errors import RateLimited, RetryableError
 
 API = "/wp-json/wc/v3"

@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.errors import ConfigurationError, PermanentError
+from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
     InboundEvent,
@@ -20,7 +21,6 @@ from dropbridge.connectors.base import (
     PushResult,
     StockUpdate,
 )
-from dropbridge.domain.errors import ConfigurationError, PermanentError
 
 from . import client as api
 from . import mapping, webhooks

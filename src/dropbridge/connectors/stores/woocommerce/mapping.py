@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.errors import ValidationError
+from dropbridge.domain.money import Money
+from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
@@ -20,8 +22,6 @@ from dropbridge.connectors.base import (
     StockUpdate,
     decimal_money,
 )
-from dropbridge.domain.errors import ValidationError
-from dropbridge.domain.money import Money
 
 TRACKING_META = "_wc_shipment_tracking_items"  # the Shipment Tracking extension's order meta
 FULFILLMENTS_META = "_dropbridge_fulfillments"  # our record of pushed fulfillments, keyed by idempotency key

@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dropbridge.connectors.base import InboundEvent
 from dropbridge.domain.errors import WebhookRejected
+from dropbridge.services.ports import InboundEvent
 
 from .mapping import parse_gmt
 

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .x12 import FunctionalGroup, Interchange, Transaction, X12Writer, parse_interchange
+from dropbridge.connectors.formats.x12.x12 import (
+    FunctionalGroup,
+    Interchange,
+    Transaction,
+    X12Writer,
+    parse_interchange,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
 
-from dropbridge.connectors.feeds.types import FeedBatch, FeedFormatError, ParsedRow, RowError
+from dropbridge.connectors.formats.feeds.types import FeedBatch, FeedFormatError, ParsedRow, RowError
+from dropbridge.connectors.formats.x12.x12 import Segment, X12Error, X12Reader
 from dropbridge.domain.errors import DropbridgeError
 from dropbridge.domain.money import Money
 
-from .documents import product_ids
-from .x12 import Segment, X12Error, X12Reader
+from .mapping import product_ids
 
 DEFAULT_SKU_QUALIFIERS = ("VN", "SK", "BP", "UP", "EN")
 GTIN_QUALIFIERS = ("UP", "EN", "UK")

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from .x12 import Segment, Transaction, X12Error
+from dropbridge.connectors.formats.x12.x12 import Segment, Transaction, X12Error
 
 
 class ShipTo(NamedTuple):

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from dropbridge.connectors.http import build_client, send
+from dropbridge.connectors.kit.http import build_client, send
 
 ORDERS = "/orders"
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 
-from dropbridge.connectors.base import (
+from dropbridge.domain.errors import ConfigurationError, OutOfStock, PermanentError, WebhookRejected
+from dropbridge.services.ports import (
     InboundEvent,
     PlacedOrder,
     SupplierOrderRequest,
     TrackingUpdate,
 )
-from dropbridge.domain.errors import ConfigurationError, OutOfStock, PermanentError, WebhookRejected
 
 from . import mapping, webhooks
 from .client import RestSupplierClient

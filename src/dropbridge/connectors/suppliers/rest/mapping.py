@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dropbridge.connectors.base import (
+from dropbridge.services.ports import (
     Address,
     PlacedOrder,
     SupplierOrderItem,
