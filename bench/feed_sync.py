@@ -106,7 +106,7 @@ def _app(tmp: Path, db_url: str):
     app = bootstrap(Settings(data_dir=tmp, database_url=db_url, queue_url=f"sqlite:///{tmp / 'queue.db'}",
                              secret_keys=Fernet.generate_key().decode()))
     upgrade(app.engine)
-    add_supplier(app.ctx, "bench", "csv", "", {}, {"currency": "USD"})
+    add_supplier(app.ctx, "bench", "feed", "", {}, {"currency": "USD"})
     return app
 
 

@@ -3,7 +3,6 @@ Nothing connects anywhere at import time; call `bootstrap()`."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 
@@ -12,34 +11,14 @@ from huey import Huey
 from sqlalchemy import Engine
 
 from .config import Settings
-from .domain.errors import ConfigurationError
+from .connectors.formats.feeds.codec import FeedCodec
+from .connectors.registry import Registry
 from .jobs.queue import build_huey, register_tasks
 from .secrets import Vault, load_keys
 from .services.context import Context
 from .storage.db import make_engine
 from .storage.mapping import map_domain
 from .storage.uow import UnitOfWorkFactory
-
-# The connector registry: platform or supplier kind -> module exposing from_config(base_url, creds, config).
-STORE_CONNECTORS = {
-    "headless": "dropbridge.connectors.stores.headless",
-    "shopify": "dropbridge.connectors.stores.shopify",
-    "woocommerce": "dropbridge.connectors.stores.woocommerce",
-    "bigcommerce": "dropbridge.connectors.stores.bigcommerce",
-}
-SUPPLIER_CONNECTORS = {
-    "rest": "dropbridge.connectors.suppliers.rest",
-}
-
-
-def _from_registry(registry: dict, key: str, record, credentials: dict, settings: Settings):
-    module_name = registry.get(key)
-    if module_name is None:
-        raise ConfigurationError(f"{record.name}: no connector for {key!r} (known: {sorted(registry)})")
-    module = importlib.import_module(module_name)
-    config = dict(record.config or {})
-    config.setdefault("timeout", settings.http_timeout_seconds)
-    return module.from_config(record.base_url, credentials, config)
 
 
 @dataclass
@@ -71,13 +50,8 @@ def bootstrap(settings: Settings | None = None) -> App:
     map_domain()
     engine = make_engine(settings.resolved_database_url)
     vault = Vault(load_keys(settings.secret_keys, settings.secret_keys_file))
-    ctx = Context(
-        uow=UnitOfWorkFactory(engine),
-        vault=vault,
-        build_store=lambda store, creds: _from_registry(STORE_CONNECTORS, store.platform, store, creds, settings),
-        build_supplier=lambda sup, creds: _from_registry(SUPPLIER_CONNECTORS, sup.kind, sup, creds, settings),
-        settings=settings,
-    )
+    ctx = Context(uow=UnitOfWorkFactory(engine), vault=vault, connectors=Registry.default(), settings=settings,
+                  feeds=FeedCodec())
     huey = build_huey(settings.resolved_queue_url)
     register_tasks(huey, ctx)
     return App(settings=settings, engine=engine, ctx=ctx, huey=huey)

@@ -25,7 +25,7 @@ RULES = [{"path": "Apparel > Tops", "category": "Tops"}, {"keyword": "mug", "cat
 
 
 def supplier(app, name, **config):
-    add_supplier(app.ctx, name, "csv", "", {}, {"currency": "USD", **config})
+    add_supplier(app.ctx, name, "feed", "", {}, {"currency": "USD", **config})
 
 
 def everything(app):

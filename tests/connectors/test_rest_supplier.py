@@ -27,15 +27,18 @@ from dropbridge.domain.errors import (
     WebhookRejected,
 )
 from dropbridge.domain.money import Money
-from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.kit.server import start_server
+from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.services.ports import (
     Address,
+    Cancellation,
     InboundEvent,
+    InboundSource,
+    OrderDesk,
     PlacedOrder,
-    Supplier,
     SupplierOrderItem,
     SupplierOrderRequest,
+    TrackingSource,
     TrackingUpdate,
 )
 
@@ -122,8 +125,9 @@ def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
         yield rec, f"{server.url}/hook"
 
 
-def test_implements_supplier_protocol(supplier: RestSupplier):
-    assert isinstance(supplier, Supplier)
+def test_implements_the_ports_of_its_capabilities(supplier: RestSupplier):
+    for port in (OrderDesk, Cancellation, TrackingSource, InboundSource):
+        assert isinstance(supplier, port)
     assert supplier.kind == "rest"
 
 

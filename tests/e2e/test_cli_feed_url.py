@@ -26,7 +26,7 @@ def feed(request: Request) -> Response:
 def test_sync_feed_from_url_then_not_modified(cli):  # noqa: F811
     server = start_server(Starlette(routes=[Route("/feed.csv", feed)]))
     try:
-        cli("supplier", "add", "acme", "--kind", "rest", "--url", "http://127.0.0.1:9", "--config",
+        cli("supplier", "add", "acme", "--kind", "feed", "--config",
             '{"currency": "USD"}')
         first = cli("sync", "feed", "acme", f"{server.url}/feed.csv").stdout
         assert "applied - read 2, changed 2" in first

@@ -71,7 +71,7 @@ ROWS = [("A-1", 5, "1.00"), ("A-2", 7, "2.50"), ("A-3", 0, "3.00")]
 
 def test_first_fetch_applies_then_304_changes_nothing_then_a_new_file_applies(app, host):
     url = f"{host.server.url}/feeds/stock.csv"
-    add_supplier(app.ctx, "acme", "csv", "", {}, {"currency": "USD", "feed_source": {"url": url}})
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"currency": "USD", "feed_source": {"url": url}})
     host.body = csv_body(ROWS)
 
     first = fetch_feed_url(app.ctx, "acme")
@@ -103,7 +103,7 @@ def test_first_fetch_applies_then_304_changes_nothing_then_a_new_file_applies(ap
 
 def test_a_quarantined_file_keeps_the_old_validators_and_changes_no_stock(app, host):
     url = f"{host.server.url}/feeds/stock.csv"
-    add_supplier(app.ctx, "acme", "csv", "", {}, {"currency": "USD", "feed_source": {"url": url}})
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"currency": "USD", "feed_source": {"url": url}})
     host.body = csv_body(ROWS)
     fetch_feed_url(app.ctx, "acme")
     good_etag = host.etag
@@ -119,9 +119,9 @@ def test_a_quarantined_file_keeps_the_old_validators_and_changes_no_stock(app, h
 
 def test_due_feed_sources_follows_each_interval(app, host):
     url = f"{host.server.url}/feeds/stock.csv"
-    add_supplier(app.ctx, "acme", "csv", "", {}, {"feed_source": {"url": url, "interval_seconds": 600}})
-    add_supplier(app.ctx, "beta", "csv", "", {}, {"feed_source": {"url": url, "interval_seconds": 60}})
-    add_supplier(app.ctx, "nofeed", "csv", "", {}, {})
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"feed_source": {"url": url, "interval_seconds": 600}})
+    add_supplier(app.ctx, "beta", "feed", "", {}, {"feed_source": {"url": url, "interval_seconds": 60}})
+    add_supplier(app.ctx, "nofeed", "feed", "", {}, {})
     now = datetime(2024, 3, 4, 12, 0, tzinfo=UTC)
     assert due_feed_sources(app.ctx, now) == ["acme", "beta"]
     host.body = csv_body(ROWS)

@@ -25,6 +25,7 @@ from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
+from .catalog_routes import catalog_router
 from .group_commit import GroupCommit
 from .schemas import OrderIn, document_json_bodies, json_body_doc, parse_json_body
 
@@ -199,5 +200,6 @@ def create_app(app_ctx) -> FastAPI:
         webhooks_in.labels(kind, outcome).inc()
         return {"status": outcome}
 
+    api.include_router(catalog_router(ctx, Auth))
     document_json_bodies(api, OrderIn)
     return api

@@ -12,8 +12,9 @@ supplier_app = typer.Typer(help="Supplier connections.", no_args_is_help=True)
 
 
 @store_app.command("add")
-def store_add(name: str, platform: str = typer.Option(..., help="headless | shopify | woocommerce | bigcommerce"),
-              url: str = typer.Option(..., help="the store's base or event URL"),
+def store_add(name: str,
+              platform: str = typer.Option(..., help="a store platform (`dropbridge connectors` lists them)"),
+              url: str = typer.Option("", help="the store's base or event URL (not needed for bigcommerce)"),
               credentials: str = typer.Option(None, help="JSON object, stored encrypted"),
               config: str = typer.Option(None, help="JSON object"),
               public_url: str = typer.Option(None, help="where the platform can reach this dropbridge: "
@@ -42,7 +43,7 @@ def store_list():
 
 
 @supplier_app.command("add")
-def supplier_add(name: str, kind: str = typer.Option(..., help="rest | csv | ..."),
+def supplier_add(name: str, kind: str = typer.Option(..., help="a supplier kind (`dropbridge connectors` lists them)"),
                  url: str = typer.Option("", help="API base URL"),
                  credentials: str = typer.Option(None, help="JSON object, stored encrypted"),
                  config: str = typer.Option(None, help="JSON object: currency, buffer, shipping_per_order, feed")):

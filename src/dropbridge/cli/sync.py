@@ -36,14 +36,12 @@ def sync_feed_cmd(supplier: str, source: str = typer.Argument(..., metavar="PATH
     if not path.is_file():
         raise typer.BadParameter(f"no such file: {source}")
     if dry_run:
-        from dropbridge.connectors.formats.feeds.reader import dry_run as preview
-        from dropbridge.connectors.formats.feeds.reader import dry_run_table
         from dropbridge.services.connections import supplier_by_name
         from dropbridge.services.sync_feed import feed_spec_for
 
-        spec = feed_spec_for(supplier_by_name(built.ctx, supplier))
+        spec = feed_spec_for(built.ctx, supplier_by_name(built.ctx, supplier))
         with path.open("rb") as fh:
-            rows = dry_run_table(preview(fh, path.name, spec))
+            rows = built.ctx.feeds.preview(fh, path.name, spec)
         table(rows, list(rows[0]) if rows else [], title=f"{path.name}: first rows as dropbridge reads them")
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
@@ -93,3 +91,22 @@ def sync_push(store: str = typer.Argument(None, help="one store; default: every 
         for vid, reason in summary.failed[:20]:
             console.print(f"   {vid}: {reason}")
 
+
+@sync_app.command("catalog")
+def sync_catalog_cmd(supplier: str, dry_run: bool = typer.Option(False, "--dry-run",
+                                                                   help="pull and compare; change nothing")):
+    """Pull an API supplier's catalog, stock and costs through the feed engine. Exits 1 if quarantined."""
+    from dropbridge.services.sync_catalog import preview_catalog, sync_catalog
+
+    ctx = load_app().ctx
+    if dry_run:
+        preview = preview_catalog(ctx, supplier)
+        console.print(f"{supplier}: {preview.offers:,} offers, {preview.new:,} new, {preview.changed:,} changed "
+                      "(dry run: nothing applied)")
+        table(preview.sample, ["sku", "stock", "cost_minor", "currency", "title"], title="first offers")
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} offers"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(f"pull {supplier}", total=None)
+        outcome = sync_catalog(ctx, supplier, progress=lambda n: progress.advance(task, n))
+    _print_outcome(outcome)

@@ -217,6 +217,13 @@ class SupplierOrder:
     submitted_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    placement: str = "accepted"  # accepted | awaiting_ack | awaiting_payment
+    acknowledged_at: datetime | None = None
+    shipping_method: str | None = None
+    stated_cost_minor: int | None = None  # what the supplier says it will charge for the goods
+    stated_shipping_minor: int | None = None
+    stated_currency: str | None = None
+    resend_allowed: bool = False
     lines: list[SupplierOrderLine] = field(default_factory=list)
 
 
@@ -305,6 +312,32 @@ class WebhookEvent:
     status: str = "received"  # received | processed | failed
     received_at: datetime | None = None
     processed_at: datetime | None = None
+    channel: str = "webhook"  # webhook | file | email | upload
+
+
+@entity
+class SupplierInvoice:
+    id: int | None = None
+    supplier_id: int
+    number: str
+    currency: str
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    total_minor: int | None = None
+    issued_at: datetime | None = None
+    source: str = ""
+    received_at: datetime | None = None
+
+
+@entity
+class PrintFile:
+    """A design a print-on-demand supplier prints on every order line of a SKU."""
+
+    id: int | None = None
+    sku: str
+    placement: str
+    url: str
+    technique: str | None = None
+    created_at: datetime | None = None
 
 
 @entity

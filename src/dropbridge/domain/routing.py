@@ -41,6 +41,7 @@ class Candidate:
     feed_age_hours: float | None = None
     stale_after_hours: float | None = None
     reliability: float | None = None  # share of orders placed that were not refused or failed (0..1)
+    order_path: str | None = None  # None: the supplier takes orders; else why it cannot (a feed-only supplier)
 
     @property
     def available(self) -> int:
@@ -148,7 +149,9 @@ def route_line(
     priced: list[_Priced] = []
     rejected: dict[int, str] = {}
     for c in candidates:
-        if c.offer_id in excluded:
+        if c.order_path is not None:
+            rejected[c.offer_id] = c.order_path
+        elif c.offer_id in excluded:
             rejected[c.offer_id] = "excluded: this supplier already refused the line"
         elif c.supplier in rules.excluded:
             rejected[c.offer_id] = "excluded by the merchant's rules"

@@ -14,6 +14,7 @@ from huey.storage import RedisStorage, SqliteStorage
 from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.record_shipment import poll_tracking
+from dropbridge.services.sync_catalog import pull_due_catalogs
 
 from . import runner
 
@@ -89,6 +90,10 @@ def register_tasks(huey: Huey, ctx):
     def fetch_feeds_task():
         return fetch_due_feeds(ctx)
 
+    @huey.task(name="dropbridge.pull_catalogs")
+    def pull_catalogs_task():
+        return pull_due_catalogs(ctx)
+
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
             run_job_task.schedule((job_id,), delay=delay)
@@ -110,6 +115,7 @@ def register_tasks(huey: Huey, ctx):
         "tracking_poll_seconds": poll_tracking_task,
         "order_pull_seconds": pull_orders_task,
         "feed_check_seconds": fetch_feeds_task,
+        "catalog_check_seconds": pull_catalogs_task,
     }
     return enqueue
 

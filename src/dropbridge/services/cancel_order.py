@@ -8,9 +8,10 @@ from dropbridge.domain.errors import NotFound, PermanentError
 from dropbridge.domain.ledger import EntryKind
 from dropbridge.domain.model import LedgerEntry, Order, Supplier, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
+from dropbridge.services.ports import Cancellation, Capability
 
-from .place_supplier_order import reverse_expected_costs
 from .records import audit, raise_alert, schedule
+from .supplier_replies import reverse_expected_costs
 
 
 def cancel_order(ctx, order_id: int, reason: str = "cancelled by the store") -> str:
@@ -70,14 +71,13 @@ def cancel_supplier_order(ctx, supplier_order_id: int, late: bool = False) -> st
         wanted = SupplierOrderStatus.CANCELLED if late else SupplierOrderStatus.SUBMITTED
         if so.status != wanted or not so.external_id:
             return f"nothing to cancel ({so.status})"
-    connector = ctx.supplier_connector(supplier)
-    cancel = getattr(connector, "cancel_order", None)
     problem = None
-    if cancel is None:
-        problem = f"{supplier.name} has no cancellation API"
+    if not ctx.supplier_can(supplier, Capability.CANCEL):
+        problem = f"{supplier.name} has no cancellation API: cancel {so.external_id} with the supplier by hand"
     else:
+        desk: Cancellation = ctx.supplier_connector(supplier, Capability.CANCEL)
         try:
-            cancel(so.external_id)
+            desk.cancel_order(so.external_id)
         except PermanentError as exc:
             problem = f"{supplier.name} refused to cancel: {exc}"
     with ctx.uow() as uow:

@@ -1,40 +1,47 @@
-"""Stores and suppliers: add (or update) with credentials encrypted at rest, list without secrets."""
+"""Stores and suppliers: add (or update) with credentials encrypted at rest, list without secrets.
+
+What a platform or kind accepts (credential keys, config keys and their types) is the connector registry's
+word: a connection it refuses is never saved."""
 
 from __future__ import annotations
+
+import re
 
 from dropbridge.domain.errors import NotFound, ValidationError
 from dropbridge.domain.model import Store, Supplier
 
 from .records import audit
 
-STORE_PLATFORMS = {"headless", "shopify", "woocommerce", "bigcommerce"}
-SUPPLIER_KINDS = {"rest", "csv", "printful", "cjdropshipping", "aliexpress", "edi", "email_po"}
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def add_store(ctx, name: str, platform: str, base_url: str, credentials: dict, config: dict | None = None) -> int:
-    if platform not in STORE_PLATFORMS:
-        raise ValidationError(f"unknown platform {platform!r}; one of {sorted(STORE_PLATFORMS)}", "platform")
     return _save(ctx, "store", Store, name, "platform", platform, base_url, credentials, config)
 
 
 def add_supplier(ctx, name: str, kind: str, base_url: str, credentials: dict, config: dict | None = None) -> int:
-    if kind not in SUPPLIER_KINDS:
-        raise ValidationError(f"unknown supplier kind {kind!r}; one of {sorted(SUPPLIER_KINDS)}", "kind")
     return _save(ctx, "supplier", Supplier, name, "kind", kind, base_url, credentials, config)
 
 
 def _save(ctx, what: str, cls, name, type_field, type_value, base_url, credentials, config) -> int:
     """Create or update a store or supplier; credentials are encrypted bound to the record's id and
-    only the names of their fields reach the audit trail."""
+    only the names of their fields reach the audit trail. An update merges the new config into the old and
+    keeps the stored credentials unless new ones are given; the result is validated whole."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValidationError(f"{what} name {name!r}: letters, digits, '_', '.', '-', at most 64", "name")
+    info = ctx.connectors.info(what, type_value)  # an unregistered kind is refused here, naming the known ones
     with ctx.uow() as uow:
         repo = uow.stores if what == "store" else uow.suppliers
         record = repo.by_name(name)
+        kept = ctx.vault.decrypt(f"{what}:{record.id}", record.credentials) if record and not credentials else {}
+        merged = {**((record.config or {}) if record else {}), **(config or {})}
+        config_out = ctx.connectors.validate(what, info.name, base_url, credentials or kept, merged)
         action = f"{what}.updated" if record else f"{what}.added"
         if record is None:
             record = uow.add(cls(name=name, **{type_field: type_value}, created_at=ctx.clock()))
         setattr(record, type_field, type_value)
         record.base_url = base_url
-        record.config = {**(record.config or {}), **(config or {})}
+        record.config = config_out
         uow.flush()
         if credentials:
             record.credentials = ctx.vault.encrypt(f"{what}:{record.id}", credentials)
@@ -61,12 +68,8 @@ def subscribe_store_webhooks(ctx, store_name: str, public_url: str) -> list[str]
         store = uow.stores.by_name(store_name)
     if store is None:
         raise ValidationError(f"no store named {store_name!r}", "store")
-    connector = ctx.store_connector(store)
-    subscribe = getattr(connector, "subscribe_webhooks", None)
-    if subscribe is None:
-        return []
     uri = f"{public_url.rstrip('/')}/webhooks/{store.platform}/{store.name}"
-    ids = list(subscribe(uri))
+    ids = list(ctx.store_connector(store).subscribe_webhooks(uri))
     with ctx.uow() as uow:
         audit(uow, ctx, "store.webhooks_subscribed", f"store:{store.name}", {"uri": uri, "subscriptions": ids},
               store_id=store.id)

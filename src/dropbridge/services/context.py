@@ -1,5 +1,6 @@
-"""What every use case receives: the unit-of-work factory, the clock, the vault, the connector
-registry and the job queue. Built by bootstrap; tests build their own."""
+"""What every use case receives, typed by the ports it needs: the unit-of-work factory, the vault, the
+connector registry, the job queue's enqueue, the clock and the settings. Built by bootstrap; tests build
+their own."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dropbridge.services.ports import Storefront, Supplier
+from dropbridge.config import Settings
+from dropbridge.domain.errors import ConfigurationError
+
+from .feed_port import FeedCodec
+from .ports import Capability, ConnectorDirectory, SecretVault, Storefront, UnitOfWorkFactory
 
 
 def utc_now() -> datetime:
@@ -17,16 +22,16 @@ def utc_now() -> datetime:
 
 @dataclass
 class Context:
-    uow: Callable[..., Any]  # UnitOfWorkFactory: `with ctx.uow() as uow:`
-    vault: Any  # dropbridge.secrets.Vault
-    build_store: Callable[[Any, dict], Storefront]  # (Store record, decrypted credentials) -> connector
-    build_supplier: Callable[[Any, dict], Supplier]
-    enqueue: Callable[[int], None] = lambda job_id: None  # hands a job id to the queue after commit
+    uow: UnitOfWorkFactory
+    vault: SecretVault
+    connectors: ConnectorDirectory
+    settings: Settings
+    feeds: FeedCodec
+    enqueue: Callable[[int, float], None] = lambda job_id, delay=0: None  # hands a job id to the queue
     enqueue_many: Callable[[list[int]], None] | None = None  # the same for many ids; None: one at a time
     clock: Callable[[], datetime] = utc_now
-    settings: Any = None
     actor: str = "system"
-    _connectors: dict[tuple[str, int], Any] = field(default_factory=dict)
+    _cache: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def enqueue_all(self, job_ids: list[int]) -> None:
         if self.enqueue_many is not None:
@@ -36,19 +41,28 @@ class Context:
                 self.enqueue(job_id)
 
     def store_connector(self, store) -> Storefront:
-        key = ("store", store.id)
-        if key not in self._connectors:
-            creds = self.vault.decrypt(f"store:{store.id}", store.credentials)
-            self._connectors[key] = self.build_store(store, creds)
-        return self._connectors[key]
+        return self._connector("store", store, store.platform)
 
-    def supplier_connector(self, supplier) -> Supplier:
-        key = ("supplier", supplier.id)
-        if key not in self._connectors:
-            creds = self.vault.decrypt(f"supplier:{supplier.id}", supplier.credentials)
-            self._connectors[key] = self.build_supplier(supplier, creds)
-        return self._connectors[key]
+    def supplier_connector(self, supplier, capability: Capability | None = None) -> Any:
+        """The supplier's connector; with a capability, refuses (ConfigurationError) a kind that lacks it, so
+        a caller gets exactly the protocol it asked for (services/ports.py SUPPLIER_PORTS)."""
+        if capability is not None and not self.supplier_can(supplier, capability):
+            raise ConfigurationError(f"supplier {supplier.name!r} ({supplier.kind}) has no {capability.value} "
+                                     "capability")
+        return self._connector("supplier", supplier, supplier.kind)
+
+    def supplier_can(self, supplier, capability: Capability) -> bool:
+        return self.connectors.info("supplier", supplier.kind).has(capability)
+
+    def _connector(self, role: str, record, kind: str) -> Any:
+        key = (role, record.id)
+        if key not in self._cache:
+            creds = self.vault.decrypt(f"{role}:{record.id}", record.credentials)
+            config = dict(record.config or {})
+            config.setdefault("timeout", self.settings.http_timeout_seconds)
+            self._cache[key] = self.connectors.build(role, kind, record.base_url, creds, config)
+        return self._cache[key]
 
     def forget_connectors(self) -> None:
         """Drop cached connectors (after credentials or URLs change)."""
-        self._connectors.clear()
+        self._cache.clear()

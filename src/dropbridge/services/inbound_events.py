@@ -1,6 +1,9 @@
-"""Inbound webhooks from stores and suppliers: verify, store raw, de-duplicate, process in a job.
+"""The inbox: everything stores and suppliers send us (webhooks, files from a server, emails, uploads) is
+stored raw, de-duplicated on (source, event id), and parsed in a job into facts (services/ports.py) that
+one dispatch table (services/facts.py) hands to the use cases.
 
-Events are at-least-once and unordered; the (source, event id) unique key makes a re-delivery a no-op."""
+Webhooks are verified before anything is stored; files and emails were authenticated by their transport.
+Events are at-least-once and unordered; the unique key makes a re-delivery a no-op."""
 
 from __future__ import annotations
 
@@ -10,13 +13,11 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from dropbridge.domain.errors import WebhookRejected
+from dropbridge.domain.errors import NotFound, ValidationError, WebhookRejected
 from dropbridge.domain.model import WebhookEvent
-from dropbridge.services.ports import InboundEvent
+from dropbridge.services.ports import Capability, InboundEvent, InboundSource
 
-from .cancel_order import cancel_order
-from .ingest_order import ingest_order
-from .record_shipment import record_shipment
+from .facts import dispatch, store_facts
 from .records import audit, job_row
 
 log = structlog.get_logger("dropbridge.webhooks")
@@ -120,26 +121,47 @@ def _store(ctx, rows: list[dict]) -> dict[int, str]:
     return {row["idx"]: "accepted" if row["idx"] in stored else "duplicate" for row in rows}
 
 
+def receive_document(ctx, supplier_name: str, event_id: str, topic: str, raw_body: bytes, *, channel: str,
+                     headers: dict | None = None) -> str:
+    """A file fetched from a supplier's server, an email from its mailbox, an upload: stored raw in the inbox
+    (before anything is parsed) with a job to parse it. Returns "accepted" or "duplicate"."""
+    now = ctx.clock()
+    row = {"idx": 0, "source": f"supplier:{supplier_name}", "event_id": event_id[:200], "topic": topic[:100],
+           "headers": headers or {}, "raw_body": raw_body, "status": "received", "received_at": now,
+           "channel": channel}
+    with ctx.uow(read_only=True) as uow:
+        if uow.suppliers.by_name(supplier_name) is None:
+            raise NotFound(f"no supplier named {supplier_name!r}")
+    outcome = _store_all(ctx, [row])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
 def process_webhook(ctx, stored_id: int) -> str:
+    """Parse one stored inbox entry into facts and hand each to its use case (job kind process_webhook)."""
     with ctx.uow(read_only=True) as uow:
         stored = uow.get(WebhookEvent, stored_id)
         kind, name = stored.source.split(":", 1)
         record = uow.suppliers.by_name(name) if kind == "supplier" else uow.stores.by_name(name)
-        payload = json.loads(stored.raw_body) if stored.raw_body else None
-        event = InboundEvent(event_id=stored.event_id, topic=stored.topic, payload=payload)
+        channel = stored.channel or "webhook"
+        payload = None
+        if channel == "webhook" and stored.raw_body:
+            try:
+                payload = json.loads(stored.raw_body)
+            except ValueError:
+                raise ValidationError(f"inbox entry {stored_id}: body is not JSON", "body") from None
+        event = InboundEvent(event_id=stored.event_id, topic=stored.topic, payload=payload,
+                             raw_body=stored.raw_body or b"", channel=channel)
+    if record is None:
+        raise NotFound(f"inbox entry {stored_id}: no {kind} named {name!r} any more")
     if kind == "supplier":
-        updates = ctx.supplier_connector(record).tracking_from_event(event)
-        outcome = f"{sum(record_shipment(ctx, record.id, u) is not None for u in updates)} shipments"
+        inbound: InboundSource = ctx.supplier_connector(record, Capability.WEBHOOKS)
+        facts = inbound.facts_from_event(event)
     else:
-        order = ctx.store_connector(record).order_from_event(event)
-        if order is None:
-            outcome = "not an order event"
-        elif order.cancelled:
-            known = _known_order(ctx, name, order.external_id)
-            outcome = cancel_order(ctx, known, "cancelled in the store") if known else "cancelled before we saw it"
-        else:
-            result = ingest_order(ctx, name, order, source=f"webhook:{event.topic}")
-            outcome = "order created" if result.created else "order already known"
+        facts = store_facts(ctx.store_connector(record).order_from_event(event))
+    outcomes = dispatch(ctx, kind, record, facts, source=f"{channel}:{event.topic}", event_id=stored_id)
+    outcome = "; ".join(outcomes) or "nothing to do"
     with ctx.uow() as uow:
         stored = uow.get(WebhookEvent, stored_id)
         stored.status = "processed"
@@ -148,10 +170,3 @@ def process_webhook(ctx, stored_id: int) -> str:
                                                                        "outcome": outcome})
         uow.commit()
     return outcome
-
-
-def _known_order(ctx, store_name: str, external_id: str) -> int | None:
-    with ctx.uow(read_only=True) as uow:
-        store = uow.stores.by_name(store_name)
-        found = uow.orders.by_external_id(store.id, external_id)
-        return found.id if found else None

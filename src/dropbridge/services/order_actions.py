@@ -8,8 +8,8 @@ from dropbridge.domain.errors import Conflict, NotFound
 from dropbridge.domain.model import Order
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance
 
-from .place_supplier_order import reverse_expected_costs
 from .records import audit, schedule
+from .supplier_replies import reverse_expected_costs
 
 
 def retry_order(ctx, order_id: int, *, accept_low_margin: bool = False) -> list[str]:
@@ -33,6 +33,7 @@ def retry_order(ctx, order_id: int, *, accept_low_margin: bool = False) -> list[
         for so in uow.supplier_orders.for_order(order.id):
             if so.status == SupplierOrderStatus.FAILED:
                 so.status = advance("supplier order", so.status, SupplierOrderStatus.PENDING)
+                so.resend_allowed = True  # the merchant's word: a supplier that cannot be asked is sent again
             if so.status == SupplierOrderStatus.PENDING:
                 job_id = uow.job_admin.requeue(f"submit:{so.idempotency_key}", now)
                 if job_id is not None:

@@ -1,19 +1,33 @@
-"""Send a supplier order exactly once.
+"""Send a supplier order exactly once, through the supplier's order desk (Capability.ORDERS).
 
 The order row and its key were written with the routing decision. Before any repeat attempt we ask the
 supplier whether the earlier one landed (`find_order(key)`), because a timeout or a crash after the
-request left tells us nothing. Retryable failures propagate to the job runner (backoff, Retry-After);
-a rejection (out of stock, refused) releases the stock and re-routes the lines to the next offer."""
+request left tells us nothing. A supplier that cannot be asked (email, EDI) answers CANNOT_KNOW: then we
+never resend on our own; the order is marked failed with an alert, and only the merchant's `orders retry`
+sends it again. Retryable failures propagate to the job runner (backoff, Retry-After); a rejection (out of
+stock, refused) releases the stock and re-routes the lines to the next offer."""
 
 from __future__ import annotations
 
 from dropbridge.domain.errors import PermanentError
-from dropbridge.domain.ledger import EntryKind
-from dropbridge.domain.model import LedgerEntry, Order, Supplier, SupplierOrder
+from dropbridge.domain.model import Order, Store, Supplier, SupplierOrder
+from dropbridge.domain.money import Money
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance
-from dropbridge.services.ports import Address, SupplierOrderItem, SupplierOrderRequest
+from dropbridge.services.ports import (
+    CANNOT_KNOW,
+    Address,
+    Branding,
+    Capability,
+    OrderDesk,
+    Placement,
+    SupplierOrderItem,
+    SupplierOrderLineRequest,
+    SupplierOrderRequest,
+)
+from dropbridge.services.ports import PrintFile as PrintFileSpec
 
 from .records import audit, raise_alert, schedule
+from .supplier_replies import return_lines_to_routing
 
 
 def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
@@ -23,20 +37,21 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             return "already handled"
         supplier = uow.get(Supplier, so.supplier_id)
         order = uow.get(Order, so.order_id)
-        request = SupplierOrderRequest(
-            reference=so.idempotency_key,
-            ship_to=Address(**{k: v for k, v in order.ship_to.items() if k in Address.__dataclass_fields__}),
-            items=[SupplierOrderItem(ln.supplier_sku, ln.quantity) for ln in so.lines],
-            email=order.email,
-        )
+        request = _request(uow, so, order)
         first_try = attempt <= 1 and so.last_error is None
-    connector = ctx.supplier_connector(supplier)
+        resend_allowed = bool(so.resend_allowed)
+    desk: OrderDesk = ctx.supplier_connector(supplier, Capability.ORDERS)
 
-    placed = None if first_try else connector.find_order(so.idempotency_key)
+    placed = None if first_try else desk.find_order(so.idempotency_key)
+    if placed is CANNOT_KNOW:
+        if not resend_allowed:
+            _cannot_know(ctx, supplier_order_id, supplier.name)
+            return "cannot know whether it landed: waiting for the merchant"
+        placed = None  # the merchant confirmed it never arrived: send again, once
     found_earlier = placed is not None
     if placed is None:
         try:
-            placed = connector.place_order(request)
+            placed = desk.place_order(request)
         except PermanentError as exc:
             _reject(ctx, supplier_order_id, str(exc))
             return "rejected"
@@ -62,13 +77,73 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
         so.submitted_at = now
         so.updated_at = now
         so.last_error = None
+        so.resend_allowed = False
+        so.placement = str(placed.placement)
+        record_stated_cost(so, placed.cost, placed.shipping_cost)
         order = uow.get_for_update(Order, so.order_id)
         _maybe_mark_submitted(uow, order, now)
+        if placed.placement == Placement.AWAITING_PAYMENT:
+            raise_alert(uow, ctx, "supplier_order.awaiting_payment",
+                        f"{so.idempotency_key} was created at {supplier.name} ({placed.external_id}) and waits "
+                        "for payment there", order_id=order.id, supplier_id=so.supplier_id)
         audit(uow, ctx, "supplier_order.submitted", f"supplier_order:{so.id}",
-              {"key": so.idempotency_key, "external_id": placed.external_id, "found_earlier": found_earlier},
+              {"key": so.idempotency_key, "external_id": placed.external_id, "found_earlier": found_earlier,
+               "placement": str(placed.placement)},
               supplier_id=so.supplier_id, store_id=order.store_id)
         uow.commit()
     return "found earlier attempt" if found_earlier else "submitted"
+
+
+def _request(uow, so: SupplierOrder, order: Order) -> SupplierOrderRequest:
+    """What the supplier is sent: the items, and what richer suppliers take (expected unit costs, titles,
+    print files attached to the SKU, the store's packing-slip branding)."""
+    lines_by_id = {ln.id: ln for ln in order.lines}
+    files = uow.catalog.print_files([lines_by_id[sl.order_line_id].sku for sl in so.lines])
+    lines = []
+    for sl in so.lines:
+        line = lines_by_id[sl.order_line_id]
+        lines.append(SupplierOrderLineRequest(
+            supplier_sku=sl.supplier_sku, quantity=sl.quantity, unit_cost=Money(sl.unit_cost_minor, sl.currency),
+            line_ref=str(line.id),
+            print_files=tuple(PrintFileSpec(f.placement, f.url, f.technique) for f in files.get(line.sku, []))))
+    store = uow.get(Store, order.store_id)
+    slip = (store.config or {}).get("packing_slip") or {}
+    branding = Branding(store_name=slip.get("store_name") or store.name, logo_url=slip.get("logo_url"),
+                        message=slip.get("message", ""), customer_order_number=order.external_id)
+    return SupplierOrderRequest(
+        reference=so.idempotency_key,
+        ship_to=Address(**{k: v for k, v in order.ship_to.items() if k in Address.__dataclass_fields__}),
+        items=[SupplierOrderItem(ln.supplier_sku, ln.quantity) for ln in so.lines],
+        email=order.email, shipping_method=so.shipping_method, lines=tuple(lines), branding=branding,
+        currency=so.currency)
+
+
+def record_stated_cost(so: SupplierOrder, cost: Money | None, shipping: Money | None = None) -> None:
+    """Keep what the supplier says it will charge beside our estimate (reconciled against its invoice)."""
+    if cost is not None:
+        so.stated_cost_minor, so.stated_currency = cost.amount, cost.currency
+    if shipping is not None and (cost is None or shipping.currency == cost.currency):
+        so.stated_shipping_minor = shipping.amount
+        so.stated_currency = shipping.currency
+
+
+def _cannot_know(ctx, supplier_order_id: int, supplier_name: str) -> None:
+    """An attempt went out and the supplier cannot be asked whether it arrived: resending on our own could
+    make a second order, so stop and ask a person."""
+    with ctx.uow() as uow:
+        so = uow.get_for_update(SupplierOrder, supplier_order_id)
+        if so.status != SupplierOrderStatus.PENDING:
+            return
+        so.status = advance("supplier order", so.status, SupplierOrderStatus.FAILED)
+        so.updated_at = ctx.clock()
+        raise_alert(uow, ctx, "supplier_order.unknown_outcome",
+                    f"{so.idempotency_key}: an earlier attempt to send it to {supplier_name} may have arrived and "
+                    f"{supplier_name} cannot be asked; check with the supplier, then `dropbridge orders retry "
+                    f"{so.order_id}` to send it again", severity="error", order_id=so.order_id,
+                    supplier_id=so.supplier_id)
+        audit(uow, ctx, "supplier_order.unknown_outcome", f"supplier_order:{so.id}", {"key": so.idempotency_key},
+              supplier_id=so.supplier_id)
+        uow.commit()
 
 
 def _maybe_mark_submitted(uow, order: Order, now) -> None:
@@ -97,40 +172,8 @@ def _reject(ctx, supplier_order_id: int, reason: str) -> None:
         so = uow.get_for_update(SupplierOrder, supplier_order_id)
         if so.status != SupplierOrderStatus.PENDING:
             return
-        now = ctx.clock()
-        so.status = advance("supplier order", so.status, SupplierOrderStatus.REJECTED)
-        so.last_error = reason[:1000]
-        so.updated_at = now
         order = uow.get_for_update(Order, so.order_id)
-        lines = {ln.id: ln for ln in order.lines}
-        for so_line in so.lines:
-            line = lines[so_line.order_line_id]
-            for res in uow.offers.held_reservations(line.id):
-                res.status = "released"
-                uow.offers.release(res.offer_id, res.quantity)
-            routing = dict(line.routing or {})
-            routing["excluded"] = sorted(set(routing.get("excluded", [])) | {line.offer_id})
-            routing["rejected_by"] = [*routing.get("rejected_by", []), {"key": so.idempotency_key,
-                                                                         "reason": reason[:300]}]
-            line.routing = routing
-            line.status = LineStatus.PENDING
-            line.offer_id = None
-        reverse_expected_costs(uow, so, now, "rejected")
-        raise_alert(uow, ctx, "supplier_order.rejected",
-                    f"supplier order {so.idempotency_key} rejected: {reason[:200]}; re-routing",
-                    order_id=order.id, supplier_id=so.supplier_id)
+        return_lines_to_routing(uow, ctx, order, so, list(so.lines), reason)
         audit(uow, ctx, "supplier_order.rejected", f"supplier_order:{so.id}", {"reason": reason[:300]},
               supplier_id=so.supplier_id, store_id=order.store_id)
-        schedule(uow, ctx, "route_order", f"route:{order.id}:after:{so.id}", {"order_id": order.id})
         uow.commit()
-
-
-def reverse_expected_costs(uow, so: SupplierOrder, now, why: str) -> None:
-    """Append entries that cancel the costs recorded for a supplier order we will not pay (append-only:
-    the originals stay, so the ledger shows what was expected and why it no longer is)."""
-    for entry in uow.ledger.for_order(so.order_id):
-        if entry.supplier_id == so.supplier_id and entry.memo.startswith(so.idempotency_key) \
-                and entry.kind in (EntryKind.SUPPLIER_COST, EntryKind.SUPPLIER_SHIPPING):
-            uow.add(LedgerEntry(order_id=entry.order_id, order_line_id=entry.order_line_id, store_id=entry.store_id,
-                                supplier_id=entry.supplier_id, kind=entry.kind, amount_minor=-entry.amount_minor,
-                                currency=entry.currency, memo=f"reversal of {entry.memo}: {why}", created_at=now))

@@ -1,16 +1,21 @@
-"""The boundary between dropbridge and the platforms: protocols and the data types that cross them.
+"""The boundary between dropbridge and the platforms: the data types that cross it, the capability
+protocols connectors implement, and the facts inbound traffic is parsed into. Services depend on these;
+connectors implement them; nothing here knows a vendor.
 
 Vendor field names never appear here; each connector's `mapping.py` translates to and from these.
-Every write carries an idempotency key derived from our own ids; `Supplier.find_order` answers
-"did my earlier attempt land?" after a timeout or crash.
+Every write carries an idempotency key derived from our own ids. A connector declares which capabilities it
+has in the registry; services ask for a capability (`Capability.ORDERS`) and get the protocol for it, never
+probing with getattr.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from dropbridge.domain.money import Money
@@ -70,12 +75,16 @@ class ExternalOrder:
 
 @dataclass(frozen=True, slots=True)
 class InboundEvent:
-    """A verified webhook: `event_id` is the platform's de-duplication key."""
+    """Something a platform sent us, verified and stored raw in the inbox: a webhook, a file from a server,
+    an email, an upload. `event_id` is the de-duplication key within its source; `payload` is the decoded
+    JSON where there is one, `raw_body` the bytes as received (files and emails are parsed from it)."""
 
     event_id: str
     topic: str
     payload: Any
     occurred_at: datetime | None = None
+    raw_body: bytes = b""
+    channel: str = "webhook"  # webhook | file | email | upload
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +165,33 @@ class Storefront(Protocol):
 
     def publish_product(self, product: ProductDraft, idempotency_key: str) -> PublishedProduct: ...
 
+    def subscribe_webhooks(self, uri: str) -> list[str]:
+        """Ask the platform to send its order events to `uri`; the subscription ids ([] where a platform
+        has nothing to subscribe: a headless store calls our API)."""
+
+
+class Capability(StrEnum):
+    """What a connector can do. Stores and suppliers share the vocabulary; each registered connector
+    declares its set, and that set alone decides what dropbridge asks of it."""
+
+    CATALOG = "catalog"  # supplier: pages of offers with product data; store: publish products
+    STOCK = "stock"  # supplier: stock and prices; store: take stock pushes
+    ORDERS = "orders"  # supplier: take orders (an order desk); store: report orders
+    CANCEL = "cancel"
+    TRACKING = "tracking"  # supplier: tracking by poll; store: take fulfillments with tracking
+    SHIPPING_QUOTE = "shipping_quote"
+    INVOICES = "invoices"
+    WEBHOOKS = "webhooks"  # sends us events (verified on receipt)
+
+
+# What every storefront does (the Storefront protocol): report orders, take stock, publish products, take
+# fulfillments with tracking, and send us signed events.
+STOREFRONT_CAPABILITIES = frozenset({Capability.ORDERS, Capability.STOCK, Capability.CATALOG, Capability.TRACKING,
+                                     Capability.WEBHOOKS})
+
+
+# ---- the supplier side: orders ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class SupplierOrderItem:
@@ -164,12 +200,50 @@ class SupplierOrderItem:
 
 
 @dataclass(frozen=True, slots=True)
+class PrintFile:
+    """A design a print-on-demand supplier prints on an item (attached by the merchant to a SKU)."""
+
+    placement: str  # "front", "back", "sleeve_left", ...
+    url: str
+    technique: str | None = None  # "dtg", "embroidery", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Branding:
+    """White-label shipping: what the parcel says instead of the supplier's name (no prices)."""
+
+    store_name: str = ""
+    logo_url: str | None = None
+    message: str = ""
+    customer_order_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierOrderLineRequest:
+    supplier_sku: str
+    quantity: int
+    unit_cost: Money | None = None  # what we expect to pay per unit (for documents that state it)
+    title: str = ""
+    print_files: tuple[PrintFile, ...] = ()
+    line_ref: str = ""  # our order-line id as text: lets an acknowledgement name the line
+
+
+@dataclass(frozen=True, slots=True)
 class SupplierOrderRequest:
     reference: str  # our idempotency key: travels to the supplier's external-reference field
     ship_to: Address
     items: list[SupplierOrderItem]
     email: str | None = None
-    shipping_method: str | None = None
+    shipping_method: str | None = None  # a method a shipping quote named, when routing chose one
+    lines: tuple[SupplierOrderLineRequest, ...] = ()  # the items with what richer suppliers need
+    branding: Branding | None = None
+    currency: str | None = None  # the currency our expected costs are in
+
+
+class Placement(StrEnum):
+    ACCEPTED = "accepted"  # the supplier has the order
+    AWAITING_ACK = "awaiting_ack"  # sent; the supplier confirms later (EDI 855, an email reply)
+    AWAITING_PAYMENT = "awaiting_payment"  # created, but the supplier waits for payment before acting
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +252,26 @@ class PlacedOrder:
     reference: str
     status: str  # the supplier's word, for the record
     cost: Money | None = None  # what the supplier says it will charge, when it says
+    placement: Placement = Placement.ACCEPTED
+    shipping_cost: Money | None = None
+
+
+class CannotKnow:
+    """`find_order`'s answer when the supplier cannot be asked (email, EDI before its 855): never a reason to
+    send again on our own; the merchant is alerted instead."""
+
+    _instance: CannotKnow | None = None
+
+    def __new__(cls):  # one value, compared with `is`
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "CANNOT_KNOW"
+
+
+CANNOT_KNOW = CannotKnow()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,32 +286,291 @@ class TrackingUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class ShippingQuoteRequest:
+    items: tuple[SupplierOrderItem, ...]
+    country_code: str
+    postal_code: str = ""
+    province_code: str = ""
+    currency: str | None = None  # the currency wanted, where the platform can answer in it
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingOption:
+    method: str  # the platform's id for it, passed back on the order
+    name: str
+    cost: Money
+    min_days: int | None = None
+    max_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    supplier_sku: str | None
+    quantity: int
+    unit_price: Money
+    reference: str | None = None  # our supplier-order key, where the invoice names it
+    external_order_id: str | None = None
+    kind: str = "item"  # item | shipping | fee | tax | discount
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierInvoice:
+    number: str
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    issued_at: datetime | None = None
+    total: Money | None = None
+
+
+# ---- the supplier side: offers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
 class OfferRow:
-    """One supplier SKU as a feed or API reports it."""
+    """One supplier SKU as a feed or API reports it. `catalog` carries product data when the source has it
+    (title, parent_sku, options, images, description, category, gtin), as feed rows do."""
 
     supplier_sku: str
     stock: int
     cost: Money
     lead_time_days: int | None = None
     gtin: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    catalog: dict[str, Any] | None = None
+    ships_from: str | None = None
+
+
+# ---- facts: what inbound traffic means -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReported:
+    """A store reports an order (new or updated)."""
+
+    order: ExternalOrder
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelledInStore:
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineDecision:
+    supplier_sku: str
+    quantity: int
+    status: str  # accepted | rejected | backordered
+    reason: str = ""
+    line_ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAcknowledged:
+    """The supplier accepted (all or some lines of) a supplier order it was sent (EDI 855, email reply,
+    an order status that moved past review)."""
+
+    reference: str
+    external_id: str = ""
+    lines: tuple[LineDecision, ...] = ()  # empty: the whole order accepted as sent
+    cost: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFailed:
+    """The supplier will not fulfil the order (a 997 rejecting the 850, an order failed or cancelled)."""
+
+    reference: str
+    reason: str
+    external_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentReported:
+    update: TrackingUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class CostReported:
+    """What the supplier now says an order costs (computed after placement, e.g. Printful's costs)."""
+
+    reference: str
+    cost: Money
+    shipping_cost: Money | None = None
+    external_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceReported:
+    invoice: SupplierInvoice
+
+
+@dataclass(frozen=True, slots=True)
+class OffersReported:
+    rows: tuple[OfferRow, ...]
+    full: bool = False  # a full snapshot: SKUs absent from it are out of stock
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgementNeeded:
+    """We owe the sender an acknowledgement of a document (an EDI 997 for every functional group)."""
+
+    document: bytes
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unrecognised:
+    """Inbound traffic that says nothing we understand: kept, and a person is alerted."""
+
+    reason: str
+
+
+Fact = (OrderReported | OrderCancelledInStore | OrderAcknowledged | OrderFailed | ShipmentReported | CostReported
+        | InvoiceReported | OffersReported | AcknowledgementNeeded | Unrecognised)
+
+
+# ---- capability protocols ----------------------------------------------------------------------------------
 
 
 @runtime_checkable
-class Supplier(Protocol):
-    kind: str
+class InboundSource(Protocol):
+    """Capability.WEBHOOKS (and anything that sends us files or emails): verify, then parse into facts."""
+
+    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
+        """Check the signature exactly as the platform signs; raise WebhookRejected otherwise."""
+
+    def facts_from_event(self, event: InboundEvent) -> list[Fact]:
+        """What a stored event means. Raises ValidationError when the payload can never be understood."""
+
+
+@runtime_checkable
+class OfferSource(Protocol):
+    """Capability.CATALOG / STOCK for an API supplier: its catalog, stock and prices, in pages."""
+
+    def fetch_offers(self, cursor: str | None = None) -> Page[OfferRow]: ...
+
+
+@runtime_checkable
+class OrderDesk(Protocol):
+    """Capability.ORDERS: take an order carrying our reference; say whether an earlier attempt landed."""
 
     def place_order(self, request: SupplierOrderRequest) -> PlacedOrder:
-        """Send the order. Raises RetryableError when the outcome is unknown (timeout, 5xx)."""
+        """Send the order. Raises RetryableError when the outcome is unknown (timeout, 5xx), PermanentError
+        (OutOfStock) when the supplier refuses it."""
 
-    def find_order(self, reference: str) -> PlacedOrder | None:
-        """Look our earlier attempt up by its reference; None means it never landed."""
+    def find_order(self, reference: str) -> PlacedOrder | None | CannotKnow:
+        """Look our earlier attempt up by its reference: the order, None (it never landed), or CANNOT_KNOW."""
+
+
+@runtime_checkable
+class Cancellation(Protocol):
+    """Capability.CANCEL."""
+
+    def cancel_order(self, external_order_id: str) -> PlacedOrder:
+        """Cancel before shipping; raises PermanentError when the supplier no longer can."""
+
+
+@runtime_checkable
+class TrackingSource(Protocol):
+    """Capability.TRACKING: poll an order for shipments."""
 
     def fetch_tracking(self, external_order_id: str, reference: str) -> list[TrackingUpdate]: ...
 
-    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent: ...
 
-    def tracking_from_event(self, event: InboundEvent) -> list[TrackingUpdate]: ...
+@runtime_checkable
+class ShippingQuoter(Protocol):
+    """Capability.SHIPPING_QUOTE: what shipping costs, at routing time, for landed cost."""
+
+    def quote_shipping(self, request: ShippingQuoteRequest) -> list[ShippingOption]: ...
+
+
+@runtime_checkable
+class InvoiceSource(Protocol):
+    """Capability.INVOICES: what the supplier bills for an order."""
+
+    def fetch_invoice(self, external_order_id: str, reference: str) -> SupplierInvoice | None: ...
+
+
+@runtime_checkable
+class Acknowledger(Protocol):
+    """A supplier whose documents we must acknowledge (EDI: a 997 for every functional group received)."""
+
+    def send_acknowledgement(self, document: bytes, name: str) -> None: ...
+
+
+# Which protocol a supplier connector must implement for each capability it declares.
+SUPPLIER_PORTS: dict[Capability, type] = {
+    Capability.CATALOG: OfferSource,
+    Capability.STOCK: OfferSource,
+    Capability.ORDERS: OrderDesk,
+    Capability.CANCEL: Cancellation,
+    Capability.TRACKING: TrackingSource,
+    Capability.SHIPPING_QUOTE: ShippingQuoter,
+    Capability.INVOICES: InvoiceSource,
+    Capability.WEBHOOKS: InboundSource,
+}
+
+
+# ---- the registry, as services see it ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """A registered store platform or supplier kind, as `dropbridge connectors` shows it."""
+
+    name: str
+    role: str  # store | supplier
+    capabilities: frozenset[Capability]
+    credentials: tuple[str, ...]  # required keys
+    optional_credentials: tuple[str, ...]
+    config_schema: dict[str, Any]  # JSON Schema of its config
+    needs_url: bool
+    summary: str = ""
+    offers_by_feed: bool = False  # its catalog and stock come as feed files, not an API pull
+
+    def has(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+
+class ConnectorDirectory(Protocol):
+    """The connector registry, behind the services' back: what kinds exist, what each can do, whether a
+    connection's settings are valid, and the connector for a stored connection."""
+
+    def kinds(self, role: str) -> list[KindInfo]: ...
+
+    def info(self, role: str, kind: str) -> KindInfo:
+        """Raises ValidationError (field "kind"/"platform") for a kind that is not registered."""
+
+    def validate(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
+                 config: Mapping[str, Any]) -> dict[str, Any]:
+        """The config as the kind's model reads it (defaults not filled in); raises ValidationError naming
+        the first wrong key: unknown, wrong type, or a missing credential."""
+
+    def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
+              config: Mapping[str, Any]) -> Any: ...
+
+
+# ---- storage and secrets, as services see them -------------------------------------------------------------
+
+
+class UnitOfWorkFactory(Protocol):
+    """`with ctx.uow() as uow:` one transaction with the repositories; `ctx.uow.lean()` the insert-only hot
+    path; `ctx.uow.feed_stage()` a bulk staging area for one feed run. Storage translates its integrity
+    errors into `domain.errors.Conflict`, so services never see the database's exceptions."""
+
+    def __call__(self, read_only: bool = False) -> AbstractContextManager[Any]: ...
+
+    def lean(self) -> AbstractContextManager[Any]: ...
+
+    def feed_stage(self) -> Any: ...
+
+
+class SecretVault(Protocol):
+    """Credentials at rest, each bound to its owner ("store:3", "supplier:7")."""
+
+    def encrypt(self, owner: str, data: dict) -> bytes: ...
+
+    def decrypt(self, owner: str, blob: bytes | None) -> dict: ...
 
 
 def decimal_money(value: str | int | float | Decimal, currency: str, field_name: str | None = None) -> Money:

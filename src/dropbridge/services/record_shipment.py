@@ -6,7 +6,7 @@ from __future__ import annotations
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.model import Order, Shipment, Store, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
-from dropbridge.services.ports import Fulfillment, FulfillmentLine, TrackingUpdate
+from dropbridge.services.ports import Capability, Fulfillment, FulfillmentLine, TrackingSource, TrackingUpdate
 
 from .records import audit, log, schedule
 
@@ -110,8 +110,12 @@ def poll_tracking(ctx, limit: int = 200) -> int:
         suppliers = {s.id: s for s in uow.suppliers.all()}
     recorded = 0
     for _, supplier_id, external_id, key in waiting:
+        supplier = suppliers[supplier_id]
+        if not ctx.supplier_can(supplier, Capability.TRACKING):
+            continue  # its shipments arrive by event, file, email or a person
         try:
-            updates = ctx.supplier_connector(suppliers[supplier_id]).fetch_tracking(external_id, key)
+            source: TrackingSource = ctx.supplier_connector(supplier, Capability.TRACKING)
+            updates = source.fetch_tracking(external_id, key)
             for update in updates:
                 if record_shipment(ctx, supplier_id, update) is not None:
                     recorded += 1

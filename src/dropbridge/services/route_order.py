@@ -17,6 +17,7 @@ from dropbridge.domain.model import LedgerEntry, Order, Reservation, Store, Supp
 from dropbridge.domain.money import Money
 from dropbridge.domain.routing import Candidate, LineRequest, Rules, convert, plan_order
 from dropbridge.domain.states import LineStatus, OrderStatus, advance
+from dropbridge.services.ports import Capability
 
 from .fx import rate_table
 from .records import audit, raise_alert, schedule
@@ -97,7 +98,7 @@ def route_order(ctx, order_id: int) -> str:
             for line in pending:
                 if line in routed:
                     continue
-                cands, ctx_rows = _candidates(uow, order, line, destination, outcomes, measured, now)
+                cands, ctx_rows = _candidates(ctx, uow, order, line, destination, outcomes, measured, now)
                 context[line.id] = ctx_rows
                 excluded = frozenset((line.routing or {}).get("excluded", [])) | excluded_now[line.id]
                 requests.append(LineRequest(line.id, line.quantity, cands, excluded, pins.get(line.sku)))
@@ -182,10 +183,11 @@ def route_order(ctx, order_id: int) -> str:
         return "routed" if not unroutable else "on hold"
 
 
-def _candidates(uow, order, line, destination, outcomes, measured, now):
+def _candidates(ctx, uow, order, line, destination, outcomes, measured, now):
     rows = uow.offers.candidates(line.variant_id) if line.variant_id else []
     cands, by_offer = [], {}
     for offer, supplier in rows:
+        orderable = ctx.supplier_can(supplier, Capability.ORDERS)
         terms = supplier_terms(supplier, destination, order.currency)
         good, bad = outcomes.get(supplier.id, (0, 0))
         days = measured.get(supplier.id, [])
@@ -197,7 +199,8 @@ def _candidates(uow, order, line, destination, outcomes, measured, now):
             buffer=terms.buffer, lead_time_days=lead, fees=terms.fees, ships_to=terms.ships_to,
             feed_age_hours=age, stale_after_hours=terms.stale_after_hours,
             # four notional good orders first, so one early refusal does not condemn a new supplier
-            reliability=(good + 4) / (good + bad + 4)))
+            reliability=(good + 4) / (good + bad + 4),
+            order_path=None if orderable else f"{supplier.kind} supplier takes no orders (no order path)"))
         by_offer[offer.id] = (offer, supplier, terms)
     return cands, by_offer
 

@@ -9,14 +9,16 @@ import gc
 import io
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import BinaryIO
 
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.model import SyncRun
+from dropbridge.domain.money import exponent
 
+from .feed_port import FeedBatch, FeedFormatError, RowError
 from .records import audit, raise_alert, schedule
 
 # Every rejected row of a run is stored (line, field, reason, raw) up to this many; the run keeps the total
@@ -43,22 +45,18 @@ class SyncOutcome:
         return self.changed + self.zeroed
 
 
-def feed_spec_for(supplier, overrides: dict | None = None):
-    from dropbridge.connectors.formats.feeds.spec import FeedSpec
-
+def feed_spec_for(ctx, supplier, overrides: dict | None = None):
     cfg = dict((supplier.config or {}).get("feed", {}))
     cfg.setdefault("currency", (supplier.config or {}).get("currency", "USD"))
     cfg.update(overrides or {})
-    return FeedSpec.from_dict(cfg)
+    return ctx.feeds.spec(cfg)
 
 
-def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str = "full",
-              spec_overrides: dict | None = None, progress: Callable[[int], None] | None = None) -> SyncOutcome:
-    from dropbridge.connectors.formats.feeds.convert import is_fatal
-    from dropbridge.connectors.formats.feeds.reader import PlainRows, read_feed
-    from dropbridge.connectors.formats.feeds.types import FeedFormatError, RowError
-    from dropbridge.domain.money import exponent
-
+def sync_feed(ctx, supplier_name: str, stream: BinaryIO | None, name: str, *, mode: str = "full",
+              spec_overrides: dict | None = None, progress: Callable[[int], None] | None = None,
+              batches: Iterable[FeedBatch] | None = None) -> SyncOutcome:
+    """Sync a feed file, or `batches` already parsed from another source (an API supplier's catalog pages),
+    through the same staged engine: quarantine rules, catalog import, changed rows only, one recorded run."""
     if mode not in ("full", "delta"):
         raise ValueError("mode is full or delta")
     with ctx.uow() as uow:
@@ -68,7 +66,8 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str
         run = uow.add(SyncRun(supplier_id=supplier.id, source=name, mode=mode, started_at=ctx.clock()))
         uow.commit()
         run_id, supplier_id, cfg = run.id, supplier.id, dict(supplier.config or {})
-    spec = feed_spec_for(supplier, spec_overrides)
+    if batches is None:
+        batches = ctx.feeds.read(stream, name, feed_spec_for(ctx, supplier, spec_overrides))
 
     stage = ctx.uow.feed_stage()
     errors = []
@@ -77,11 +76,11 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO, name: str, *, mode: str
     try:
         try:
             with _gc_paused():
-                for batch in read_feed(stream, name=name, spec=spec, plain=True):
+                for batch in batches:
                     stage.add(batch.rows)
-                    if not isinstance(batch.rows, PlainRows):  # plain lines carry no catalog data
+                    if not batch.plain:  # plain lines carry no catalog data
                         catalog.add(batch.rows)
-                    rejected += len({e.line for e in batch.errors if is_fatal(e)})
+                    rejected += len({e.line for e in batch.errors if ctx.feeds.is_fatal(e)})
                     if len(errors) < MAX_STORED_REJECTS:
                         errors.extend(batch.errors[: MAX_STORED_REJECTS - len(errors)])
                     if progress:

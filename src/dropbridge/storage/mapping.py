@@ -54,6 +54,8 @@ def map_domain() -> None:
     mr.map_imperatively(m.Alert, t.alerts)
     mr.map_imperatively(m.AuditEvent, t.audit_events)
     mr.map_imperatively(m.WebhookEvent, t.webhook_events)
+    mr.map_imperatively(m.SupplierInvoice, t.supplier_invoices)
+    mr.map_imperatively(m.PrintFile, t.print_files)
     mr.map_imperatively(m.ApiToken, t.api_tokens)
     mr.map_imperatively(m.Job, t.jobs)
     mr.map_imperatively(m.VariantSource, t.variant_sources)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,8 +48,42 @@ class CatalogRepo(_Repo):
     def variants_by_id(self, ids: list[int]) -> dict[int, m.Variant]:
         return {v.id: v for v in self.session.scalars(select(m.Variant).where(t.variants.c.id.in_(ids)))}
 
+    def all_print_files(self, sku: str | None = None) -> list[m.PrintFile]:
+        q = select(m.PrintFile).order_by(t.print_files.c.sku, t.print_files.c.placement)
+        return list(self.session.scalars(q if sku is None else q.where(t.print_files.c.sku == sku)))
+
+    def print_files(self, skus: list[str]) -> dict[str, list[m.PrintFile]]:
+        """The designs attached to each of these SKUs (print on demand), by SKU."""
+        out: dict[str, list[m.PrintFile]] = {}
+        if skus:
+            rows = self.session.scalars(select(m.PrintFile).where(t.print_files.c.sku.in_(set(skus)))
+                                        .order_by(t.print_files.c.id))
+            for row in rows:
+                out.setdefault(row.sku, []).append(row)
+        return out
+
 
 class OfferRepo(_Repo):
+    def costs_and_stock(self, supplier_id: int) -> dict[str, tuple[int, int]]:
+        rows = self.session.execute(select(t.supplier_offers.c.supplier_sku, t.supplier_offers.c.cost_minor,
+                                           t.supplier_offers.c.stock)
+                                    .where(t.supplier_offers.c.supplier_id == supplier_id))
+        return {sku: (cost, stock) for sku, cost, stock in rows}
+
+    def listing(self, *, supplier: str | None = None, sku: str | None = None, limit: int = 100,
+                after_id: int = 0) -> list[dict]:
+        """Offers with their supplier and variant SKU, for people: filtered, in id order, a page at a time."""
+        o, s, v = t.supplier_offers.c, t.suppliers.c, t.variants.c
+        q = (select(o.id, s.name.label("supplier"), o.supplier_sku, v.sku.label("variant_sku"), o.cost_minor,
+                    o.currency, o.stock, o.reserved, o.lead_time_days, o.as_of)
+             .join(t.suppliers, s.id == o.supplier_id).outerjoin(t.variants, v.id == o.variant_id)
+             .where(o.id > after_id).order_by(o.id).limit(limit))
+        if supplier:
+            q = q.where(s.name == supplier)
+        if sku:
+            q = q.where(or_(o.supplier_sku == sku, v.sku == sku))
+        return [dict(row._mapping) for row in self.session.execute(q)]
+
     def candidates(self, variant_id: int) -> list[tuple[m.SupplierOffer, m.Supplier]]:
         rows = self.session.execute(
             select(m.SupplierOffer, m.Supplier)
@@ -268,6 +302,11 @@ class SyncRunRepo(_Repo):
             .limit(1)
         )
 
+    def last_started(self, supplier_id: int, source: str) -> m.SyncRun | None:
+        return self.session.scalar(
+            select(m.SyncRun).where(t.sync_runs.c.supplier_id == supplier_id, t.sync_runs.c.source == source)
+            .order_by(t.sync_runs.c.id.desc()).limit(1))
+
     def rejects(self, run_id: int, limit: int | None = None):
         q = (
             select(t.sync_run_rejects.c.line, t.sync_run_rejects.c.field, t.sync_run_rejects.c.reason,
@@ -399,3 +438,9 @@ class CatalogImportRepo(_Repo):
         result = self.session.execute(t.product_images.delete().where(
             t.product_images.c.product_id == product_id, t.product_images.c.supplier_id == supplier_id))
         return result.rowcount
+
+
+class InvoiceRepo(_Repo):
+    def by_number(self, supplier_id: int, number: str) -> m.SupplierInvoice | None:
+        return self.session.scalar(select(m.SupplierInvoice).where(
+            t.supplier_invoices.c.supplier_id == supplier_id, t.supplier_invoices.c.number == number))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from .types import UTCDateTime
@@ -262,6 +264,16 @@ supplier_orders = Table(
     Column("submitted_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # accepted | awaiting_ack | awaiting_payment: what the supplier said when it took the order
+    Column("placement", String(20), nullable=False, default="accepted", server_default="accepted"),
+    Column("acknowledged_at", UTCDateTime),
+    Column("shipping_method", String(100)),
+    # What the supplier says it will charge (at placement or later), beside our estimate from routing.
+    Column("stated_cost_minor", BigInteger),
+    Column("stated_shipping_minor", BigInteger),
+    Column("stated_currency", String(3)),
+    # The merchant confirmed an attempt whose outcome the supplier cannot tell us never arrived: send again.
+    Column("resend_allowed", Boolean, nullable=False, default=False, server_default=false()),
 )
 Index("ix_supplier_orders_order", supplier_orders.c.order_id)
 Index("ix_supplier_orders_status", supplier_orders.c.status)
@@ -380,7 +392,36 @@ webhook_events = Table(
     Column("status", String(20), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("processed_at", UTCDateTime),
+    # how it came: webhook | file | email | upload (the inbox holds every kind of inbound traffic)
+    Column("channel", String(20), nullable=False, default="webhook", server_default="webhook"),
     UniqueConstraint("source", "event_id"),
+)
+
+supplier_invoices = Table(
+    "supplier_invoices",
+    metadata,
+    pk(),
+    fk("supplier_id", "suppliers"),
+    Column("number", String(100), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total_minor", BigInteger),
+    Column("issued_at", UTCDateTime),
+    Column("lines", JSON, nullable=False, default=list),  # [{supplier_sku, quantity, unit_price_minor, ...}]
+    Column("source", String(100), nullable=False, default=""),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("supplier_id", "number"),
+)
+
+print_files = Table(
+    "print_files",
+    metadata,
+    pk(),
+    Column("sku", String(200), nullable=False),
+    Column("placement", String(50), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("technique", String(50)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("sku", "placement"),
 )
 
 api_tokens = Table(

@@ -39,6 +39,7 @@ class UnitOfWork:
         self.fx = r.FxRepo(session)
         self.supplier_stats = r.SupplierStatsRepo(session)
         self.job_admin = JobAdminRepo(session)
+        self.invoices = r.InvoiceRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:

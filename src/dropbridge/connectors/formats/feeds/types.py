@@ -1,42 +1,5 @@
-"""What every feed reader yields: batches of parsed rows and row errors with line numbers.
+"""What every feed reader yields; the types are the service layer's feed boundary (services/feed_port.py)."""
 
-Rows are NamedTuples rather than dataclasses because a 1M-row feed makes a million of them.
-"""
+from dropbridge.services.feed_port import FeedBatch, FeedFormatError, ParsedRow, RowError
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
-
-
-class ParsedRow(NamedTuple):
-    line: int  # 1-based line (CSV), row (XLSX), index+1 (JSON), LIN ordinal (846)
-    sku: str  # the supplier's key
-    stock: int  # >= 0
-    cost_minor: int | None  # None when the feed carries no cost (stock-only feeds, 846)
-    currency: str
-    lead_time_days: int | None = None
-    gtin: str | None = None  # normalised GTIN-14/UPC-A/EAN-13 digits, check digit verified
-    catalog: dict[str, Any] | None = None  # title, parent_sku, options, images, description, ...
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    field: str | None
-    reason: str
-    raw: str = ""  # the offending row as text, truncated
-
-
-@dataclass(slots=True)
-class FeedBatch:
-    rows: list[ParsedRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-
-
-class FeedFormatError(Exception):
-    """The file as a whole cannot be read (wrong format, missing required column, bad envelope)."""
-
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(message if line is None else f"line {line}: {message}")
-        self.line = line
+__all__ = ["FeedBatch", "FeedFormatError", "ParsedRow", "RowError"]

@@ -123,6 +123,10 @@ class HeadlessStore:
         result = self.client.send_event("product.published", idempotency_key, mapping.product_to_json(product))
         return mapping.published_from_json(result)
 
+    def subscribe_webhooks(self, uri: str) -> list[str]:
+        """Nothing to subscribe: a headless store posts its orders to our API."""
+        return []
+
     def close(self) -> None:
         self.client.close()
 

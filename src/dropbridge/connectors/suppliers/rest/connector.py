@@ -15,8 +15,10 @@ import httpx
 
 from dropbridge.domain.errors import ConfigurationError, OutOfStock, PermanentError, WebhookRejected
 from dropbridge.services.ports import (
+    Fact,
     InboundEvent,
     PlacedOrder,
+    ShipmentReported,
     SupplierOrderRequest,
     TrackingUpdate,
 )
@@ -113,6 +115,9 @@ class RestSupplier:
         if event.topic != SHIPPED or not isinstance(order, dict):
             return []
         return mapping.tracking_from_order(order)
+
+    def facts_from_event(self, event: InboundEvent) -> list[Fact]:
+        return [ShipmentReported(update) for update in self.tracking_from_event(event)]
 
     def close(self) -> None:
         self.client.close()

@@ -1,0 +1,38 @@
+"""Offers and print-on-demand designs over HTTP: `GET /api/v1/offers`, `GET|POST /api/v1/designs`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from dropbridge.services.designs import attach_design, list_designs
+from dropbridge.services.queries.offers import list_offers
+
+
+class DesignIn(BaseModel):
+    sku: str = Field(min_length=1, max_length=200)
+    placement: str = Field(min_length=1, max_length=50, examples=["front"])
+    file: str = Field(min_length=1, max_length=2000, description="the print file's http(s) URL")
+    technique: str | None = Field(None, max_length=50, examples=["dtg"])
+
+
+def catalog_router(ctx, auth) -> APIRouter:
+    router = APIRouter(dependencies=[auth])
+
+    @router.get("/api/v1/offers", tags=["catalog"])
+    def offers(supplier: str | None = Query(None, max_length=64), sku: str | None = Query(None, max_length=200),
+               limit: int = Query(100, ge=1, le=1000), after_id: int = Query(0, ge=0, le=2**63 - 1)):
+        """Supplier offers (cost, stock, reserved, available), in id order; page with `after_id`."""
+        return {"offers": list_offers(ctx, supplier=supplier, sku=sku, limit=limit, after_id=after_id)}
+
+    @router.get("/api/v1/designs", tags=["catalog"])
+    def designs(sku: str | None = Query(None, max_length=200)):
+        return {"designs": list_designs(ctx, sku)}
+
+    @router.post("/api/v1/designs", tags=["catalog"], status_code=201)
+    def attach(body: DesignIn):
+        """Attach a print file to a SKU at a placement (replacing the one there): it travels on every order
+        line of the SKU to print-on-demand suppliers."""
+        return attach_design(ctx, body.sku, body.placement, body.file, body.technique)
+
+    return router

@@ -1,0 +1,89 @@
+"""Typed configuration of store and supplier connections: the keys every store or supplier understands,
+which each connector's model extends with its own. `store add` / `supplier add` validate through these
+(an unknown key, a wrong type: refused, naming the key), and `dropbridge connectors` prints their JSON
+Schema, so the models are the one documentation of what a `--config` may hold."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _amount(value: Any) -> str:
+    """A decimal amount given as a string or a number; kept as the exact decimal text."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError("must be a decimal amount such as \"4.00\"")
+    try:
+        parsed = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal amount") from None
+    if not parsed.is_finite() or parsed < 0 or parsed > Decimal(10) ** 9:
+        raise ValueError("must be a finite amount between 0 and 1,000,000,000")
+    return str(value)
+
+
+def _code(length: int, what: str):
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or len(value) != length or not value.isalpha():
+            raise ValueError(f"must be an {what} code of {length} letters")
+        return value.upper()
+    return check
+
+
+Amount = Annotated[str, BeforeValidator(_amount)]
+CurrencyCode = Annotated[str, BeforeValidator(_code(3, "ISO 4217 currency"))]
+CountryCode = Annotated[str, BeforeValidator(_code(2, "ISO 3166-1 alpha-2 country"))]
+Percent = Annotated[Decimal, Field(ge=0, le=100)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
+
+
+class FeedSource(Model):
+    """A feed fetched from a URL on the supplier's interval (the validators are dropbridge's own state)."""
+
+    url: str | None = None
+    interval_seconds: Annotated[int, Field(ge=60)] | None = None
+    mode: Literal["full", "delta"] | None = None
+    etag: str | None = None  # state: written by dropbridge after an applied run
+    last_modified: str | None = None  # state
+    last_checked_at: str | None = None  # state
+
+
+class SupplierConfig(Model):
+    """Keys every supplier understands (README: supplier --config)."""
+
+    currency: CurrencyCode | None = Field(None, description="currency of the supplier's prices (default USD)")
+    buffer: Annotated[int, Field(ge=0)] | None = Field(None, description="units held back from what we promise")
+    shipping_per_order: Amount | None = None
+    shipping_rates: dict[str, Amount] | None = Field(None, description='per country, "*" for the rest')
+    order_fee: Amount | None = None
+    ships_to: list[CountryCode] | None = Field(None, description="countries served; absent means anywhere")
+    lead_time_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    stale_after_hours: Annotated[float, Field(gt=0)] | None = None
+    feed: dict[str, Any] | None = Field(None, description="a feed spec: format, delimiter, encoding, mapping")
+    feed_max_error_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    feed_min_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    feed_source: FeedSource | None = None
+    category_rules: list[Any] | dict[str, Any] | None = None
+    images: dict[str, Any] | None = None
+    catalog_interval_seconds: Annotated[int, Field(ge=60)] | None = Field(
+        None, description="how often the scheduler pulls an API supplier's stock and prices")
+    timeout: Annotated[float, Field(gt=0, le=300)] | None = Field(None, description="HTTP timeout, seconds")
+
+
+class StoreConfig(Model):
+    """Keys every store understands (README: store --config)."""
+
+    currency: CurrencyCode | None = None
+    payment_fee_percent: Percent | None = None
+    payment_fee_fixed: Amount | None = None
+    pricing: dict[str, Any] | None = Field(None, description="markup_percent, ending, min_margin_percent, ...")
+    routing: dict[str, Any] | None = Field(None, description="pins, exclude, priority, margin_floor_percent, ...")
+    timeout: Annotated[float, Field(gt=0, le=300)] | None = None
+    last_order_pull_at: str | None = None  # state: written by the periodic order pull
+
+

@@ -1,0 +1,158 @@
+"""The one list of connector kinds. Each connector package declares a `SPEC`: its role, capabilities, typed
+config model, credential keys and factory. This registry is what `store add` / `supplier add` validate
+against, what routing asks before sending an order, what the contract suites are parametrised over, what
+README's configuration reference and `dropbridge connectors` print."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from dropbridge.domain.errors import ConfigurationError, ValidationError
+from dropbridge.services.ports import SUPPLIER_PORTS, Capability, KindInfo
+
+# Explicit wiring (no import-time discovery): every package here exposes SPEC.
+STORE_PACKAGES = (
+    "dropbridge.connectors.stores.shopify",
+    "dropbridge.connectors.stores.woocommerce",
+    "dropbridge.connectors.stores.bigcommerce",
+    "dropbridge.connectors.stores.headless",
+)
+SUPPLIER_PACKAGES = (
+    "dropbridge.connectors.suppliers.rest",
+    "dropbridge.connectors.suppliers.feed",
+)
+
+
+_FEED_CAPABILITIES = frozenset({Capability.CATALOG, Capability.STOCK})
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    name: str
+    role: str  # "store" | "supplier"
+    capabilities: frozenset[Capability]
+    config_model: type[BaseModel]
+    factory: Callable[[str, Mapping[str, Any], Mapping[str, Any]], Any]  # (base_url, credentials, config)
+    credentials: tuple[str, ...] = ()  # required keys
+    optional_credentials: tuple[str, ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()  # alternative required sets (any one complete set will do)
+    needs_url: bool = True
+    summary: str = ""
+    emulator: str | None = None  # the `dropbridge sandbox run` name that emulates it
+    offers_by_feed: bool = False  # catalog and stock come as feed files (`sync feed`), not an API pull
+    implementation: type | None = field(default=None)  # the connector class, checked against its ports
+
+    def info(self) -> KindInfo:
+        return KindInfo(name=self.name, role=self.role, capabilities=self.capabilities,
+                        credentials=self.credentials, optional_credentials=self.optional_credentials,
+                        config_schema=self.config_model.model_json_schema(), needs_url=self.needs_url,
+                        summary=self.summary, offers_by_feed=self.offers_by_feed)
+
+
+def missing_ports(spec: ConnectorSpec) -> list[str]:
+    """The declared capabilities whose protocol the implementation lacks (empty when all are there)."""
+    if spec.role != "supplier":
+        return []
+    if spec.implementation is None:
+        return ["no implementation class declared"] if spec.capabilities - _FEED_CAPABILITIES else []
+    out = []
+    for capability in sorted(spec.capabilities):
+        if spec.offers_by_feed and capability in (Capability.CATALOG, Capability.STOCK):
+            continue
+        port = SUPPLIER_PORTS[capability]
+        wanted = [name for name in vars(port) if not name.startswith("_") and callable(getattr(port, name))]
+        lacking = [name for name in wanted if not callable(getattr(spec.implementation, name, None))]
+        if lacking:
+            out.append(f"{capability.value} needs {', '.join(lacking)}")
+    return out
+
+
+class Registry:
+    """ConnectorDirectory (services/ports.py) over the declared specs."""
+
+    def __init__(self, specs: list[ConnectorSpec]):
+        self._specs: dict[tuple[str, str], ConnectorSpec] = {}
+        for spec in specs:
+            key = (spec.role, spec.name)
+            if key in self._specs:
+                raise ConfigurationError(f"{spec.role} kind {spec.name!r} registered twice")
+            problems = missing_ports(spec)
+            if problems:
+                raise ConfigurationError(f"{spec.role} kind {spec.name!r} declares what it lacks: {problems}")
+            self._specs[key] = spec
+
+    @classmethod
+    def default(cls) -> Registry:
+        packages = (*STORE_PACKAGES, *SUPPLIER_PACKAGES)
+        return cls([importlib.import_module(name).SPEC for name in packages])
+
+    def specs(self, role: str | None = None) -> list[ConnectorSpec]:
+        return [s for (r, _), s in sorted(self._specs.items()) if role is None or r == role]
+
+    def spec(self, role: str, kind: str) -> ConnectorSpec:
+        spec = self._specs.get((role, kind))
+        if spec is None:
+            what = "platform" if role == "store" else "kind"
+            known = sorted(name for (r, name) in self._specs if r == role)
+            raise ValidationError(f"unknown {role} {what} {kind!r}; one of {', '.join(known)}", what)
+        return spec
+
+    # ---- ConnectorDirectory ------------------------------------------------------------------------------
+
+    def kinds(self, role: str) -> list[KindInfo]:
+        return [s.info() for s in self.specs(role)]
+
+    def info(self, role: str, kind: str) -> KindInfo:
+        return self.spec(role, kind).info()
+
+    def validate(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
+                 config: Mapping[str, Any]) -> dict[str, Any]:
+        spec = self.spec(role, kind)
+        if spec.needs_url and not base_url:
+            raise ValidationError(f"{kind} needs --url (the platform's base URL)", "url")
+        check_credentials(spec, credentials)
+        try:
+            model = spec.config_model.model_validate(dict(config))
+        except PydanticValidationError as exc:
+            raise ValidationError(_first_problem(exc, "config"), _first_location(exc, "config")) from None
+        return model.model_dump(mode="json", exclude_unset=True)
+
+    def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
+              config: Mapping[str, Any]) -> Any:
+        spec = self.spec(role, kind)
+        return spec.factory(base_url, dict(credentials), dict(config))
+
+
+def check_credentials(spec: ConnectorSpec, credentials: Mapping[str, Any]) -> None:
+    known = set(spec.credentials) | set(spec.optional_credentials) | {k for group in spec.one_of for k in group}
+    for key, value in credentials.items():
+        if key not in known:
+            raise ValidationError(f"credentials.{key}: not a credential of {spec.name} "
+                                  f"(known: {', '.join(sorted(known)) or 'none'})", f"credentials.{key}")
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"credentials.{key}: must be a non-empty string", f"credentials.{key}")
+    for key in spec.credentials:
+        if key not in credentials:
+            raise ValidationError(f"credentials.{key}: required by {spec.name}", f"credentials.{key}")
+    if spec.one_of and not any(all(k in credentials for k in group) for group in spec.one_of):
+        options = " or ".join("+".join(group) for group in spec.one_of)
+        raise ValidationError(f"credentials: {spec.name} needs {options}", "credentials")
+
+
+def _first_location(exc: PydanticValidationError, prefix: str) -> str:
+    loc = exc.errors()[0]["loc"]
+    return ".".join([prefix, *(str(p) for p in loc)])
+
+
+def _first_problem(exc: PydanticValidationError, prefix: str) -> str:
+    error = exc.errors()[0]
+    where = _first_location(exc, prefix)
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key"
+    return f"{where}: {error['msg']}"

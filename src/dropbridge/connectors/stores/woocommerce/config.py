@@ -1,0 +1,20 @@
+"""`store add --platform woocommerce` configuration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from dropbridge.connectors.config import StoreConfig
+
+
+class WooCommerceConfig(StoreConfig):
+    auth: Literal["basic", "query"] | None = Field(None, description="how the REST keys are sent")
+    page_size: Annotated[int, Field(ge=1, le=100)] | None = None
+    batch_limit: Annotated[int, Field(ge=1, le=100)] | None = None
+    tracking_mode: Literal["meta", "shipment_tracking"] | None = None
+    webhook_max_age_seconds: Annotated[float, Field(gt=0)] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
+    max_wait: Annotated[float, Field(gt=0)] | None = None
+    backoff_base: Annotated[float, Field(gt=0)] | None = None

@@ -1,0 +1,67 @@
+"""Every emulator by the name `dropbridge sandbox run NAME` knows it: a factory building it with settings that
+make it usable by hand (credentials of its own, a little stock), and nothing started at import time."""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from .kit import Emulator
+
+
+def _rest(webhook_url: str | None = None) -> Emulator:
+    from .rest_supplier import RestSupplierEmulator
+
+    return RestSupplierEmulator(api_key=secrets.token_hex(12), webhook_url=webhook_url,
+                                webhook_secret=secrets.token_hex(16), name="rest", ship_after_seconds=30,
+                                stock={"TEE-BLK-M": 100, "MUG-WHT": 50},
+                                prices={"TEE-BLK-M": "8.50", "MUG-WHT": "3.20"})
+
+
+def _shopify(webhook_url: str | None = None) -> Emulator:
+    from .shopify import ShopifyEmulator
+
+    return ShopifyEmulator(shop="sandbox")
+
+
+def _woocommerce(webhook_url: str | None = None) -> Emulator:
+    from .woocommerce import WooCommerceEmulator
+
+    return WooCommerceEmulator()
+
+
+def _bigcommerce(webhook_url: str | None = None) -> Emulator:
+    from .bigcommerce import BigCommerceEmulator
+
+    return BigCommerceEmulator()
+
+
+def _headless(webhook_url: str | None = None) -> Emulator:
+    from .headless_store import HeadlessStoreEmulator
+
+    return HeadlessStoreEmulator(secrets.token_hex(16))
+
+
+# name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
+EMULATORS: dict[str, str] = {
+    "rest": f"{__name__}:_rest",
+    "shopify": f"{__name__}:_shopify",
+    "woocommerce": f"{__name__}:_woocommerce",
+    "bigcommerce": f"{__name__}:_bigcommerce",
+    "headless": f"{__name__}:_headless",
+}
+
+
+def names() -> list[str]:
+    return sorted(EMULATORS)
+
+
+def build(name: str, **options: Any) -> Emulator:
+    target = EMULATORS.get(name)
+    if target is None:
+        raise KeyError(f"no emulator named {name!r}; one of {', '.join(names())}")
+    module, _, attr = target.partition(":")
+    factory: Callable[..., Emulator] = getattr(importlib.import_module(module), attr)
+    return factory(**options)

@@ -1,0 +1,61 @@
+"""The feed boundary: what a feed reader yields (batches of parsed rows and row errors with line numbers)
+and the codec the sync engine reads files through. The readers live in `connectors/formats/feeds`;
+services see only these.
+
+Rows are NamedTuples rather than dataclasses because a 1M-row feed makes a million of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, NamedTuple, Protocol
+
+
+class ParsedRow(NamedTuple):
+    line: int  # 1-based line (CSV), row (XLSX), index+1 (JSON), LIN ordinal (846), position (API pages)
+    sku: str  # the supplier's key
+    stock: int  # >= 0
+    cost_minor: int | None  # None when the feed carries no cost (stock-only feeds, 846)
+    currency: str
+    lead_time_days: int | None = None
+    gtin: str | None = None  # normalised GTIN-14/UPC-A/EAN-13 digits, check digit verified
+    catalog: dict[str, Any] | None = None  # title, parent_sku, options, images, description, ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    field: str | None
+    reason: str
+    raw: str = ""  # the offending row as text, truncated
+
+
+@dataclass(slots=True)
+class FeedBatch:
+    rows: Any = field(default_factory=list)  # list[ParsedRow], or a bulk-loadable run of plain lines
+    errors: list[RowError] = field(default_factory=list)
+    plain: bool = False  # rows are plain sku/qty/cost lines: no catalog data to import
+
+
+class FeedFormatError(Exception):
+    """The file as a whole cannot be read (wrong format, missing required column, bad envelope)."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
+
+
+class FeedCodec(Protocol):
+    """Reads supplier feed files (CSV, TSV, XLSX, JSON, JSON Lines, X12 846) into batches."""
+
+    def spec(self, config: dict[str, Any]) -> Any:
+        """A feed spec from a supplier's `feed` config (raises ValidationError naming a wrong key)."""
+
+    def read(self, stream: BinaryIO, name: str, spec: Any) -> Iterator[FeedBatch]:
+        """Batches streamed from the file; duplicate SKUs of plain batches are left to the stage."""
+
+    def is_fatal(self, error: RowError) -> bool:
+        """Whether the error dropped its row (rather than a lesser field problem on a kept row)."""
+
+    def preview(self, stream: BinaryIO, name: str, spec: Any, rows: int = 5) -> list[dict[str, str]]:
+        """The first rows as dropbridge reads them (`sync feed --dry-run`)."""

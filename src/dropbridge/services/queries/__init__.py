@@ -1,0 +1,1 @@
+"""Read models shared by the API, the CLI and the dashboard."""

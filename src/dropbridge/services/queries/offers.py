@@ -1,0 +1,16 @@
+"""Supplier offers as people read them: supplier, SKUs, cost, stock, what is reserved and available."""
+
+from __future__ import annotations
+
+from dropbridge.domain.money import Money
+
+
+def list_offers(ctx, *, supplier: str | None = None, sku: str | None = None, limit: int = 100,
+                after_id: int = 0) -> list[dict]:
+    with ctx.uow(read_only=True) as uow:
+        rows = uow.offers.listing(supplier=supplier, sku=sku, limit=limit, after_id=after_id)
+    return [{"id": r["id"], "supplier": r["supplier"], "supplier_sku": r["supplier_sku"],
+             "variant_sku": r["variant_sku"], "cost": f"{Money(r['cost_minor'], r['currency']).to_decimal()}",
+             "currency": r["currency"], "stock": r["stock"], "reserved": r["reserved"],
+             "available": max(0, r["stock"] - r["reserved"]), "lead_time_days": r["lead_time_days"],
+             "as_of": r["as_of"].isoformat() if r["as_of"] else None} for r in rows]

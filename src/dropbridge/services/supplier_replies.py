@@ -1,0 +1,179 @@
+"""What suppliers tell us after an order was sent: it was acknowledged (all lines, or some rejected or back-
+ordered), it failed, what it will cost, what it is billed. Each arrives as a fact from any channel (API
+webhook, EDI 855/997/810, an email reply) and is applied here, idempotently."""
+
+from __future__ import annotations
+
+from dropbridge.domain.errors import NotFound
+from dropbridge.domain.ledger import EntryKind
+from dropbridge.domain.model import LedgerEntry, Order, SupplierInvoice, SupplierOrder
+from dropbridge.domain.states import LineStatus, SupplierOrderStatus, advance
+from dropbridge.services.ports import CostReported, OrderAcknowledged, OrderFailed
+from dropbridge.services.ports import SupplierInvoice as InvoiceFact
+
+from .records import audit, raise_alert, schedule
+
+CLOSED = (SupplierOrderStatus.REJECTED, SupplierOrderStatus.CANCELLED, SupplierOrderStatus.FAILED)
+
+
+def _locked_order(uow, supplier_id: int, reference: str, external_id: str = "") -> SupplierOrder:
+    so = uow.supplier_orders.by_key(reference) if reference else None
+    if so is None and external_id:
+        so = uow.supplier_orders.by_external_id(supplier_id, external_id)
+    if so is None or so.supplier_id != supplier_id:
+        raise NotFound(f"no supplier order {reference or external_id} for this supplier")
+    return uow.get_for_update(SupplierOrder, so.id)
+
+
+def acknowledge_supplier_order(ctx, supplier_id: int, fact: OrderAcknowledged) -> str:
+    """The supplier took the order. Rejected lines go back to routing with this offer excluded, as an API
+    refusal does; backordered lines stay with the supplier and the merchant is told."""
+    with ctx.uow() as uow:
+        so = _locked_order(uow, supplier_id, fact.reference, fact.external_id)
+        if so.status in CLOSED:
+            return f"acknowledgement of {so.idempotency_key} ignored: it is {so.status}"
+        now = ctx.clock()
+        if so.status == SupplierOrderStatus.PENDING:  # acknowledged before our own attempt was recorded
+            so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
+            so.submitted_at = now
+        first = so.acknowledged_at is None
+        so.external_id = so.external_id or fact.external_id or None
+        so.acknowledged_at = so.acknowledged_at or now
+        so.placement = "accepted"
+        so.updated_at = now
+        if fact.cost is not None:
+            so.stated_cost_minor, so.stated_currency = fact.cost.amount, fact.cost.currency
+        order = uow.get_for_update(Order, so.order_id)
+        rejected = _matching_lines(so, [d for d in fact.lines if d.status == "rejected"])
+        backordered = [d for d in fact.lines if d.status == "backordered"]
+        outcome = "acknowledged"
+        if rejected:
+            reason = "; ".join(sorted({d.reason for d in fact.lines if d.status == "rejected" and d.reason})) \
+                or "rejected by the supplier"
+            return_lines_to_routing(uow, ctx, order, so, rejected, reason)
+            outcome = f"acknowledged; {len(rejected)} line(s) rejected and re-routed"
+        if backordered and first:
+            raise_alert(uow, ctx, "supplier_order.backordered",
+                        f"{so.idempotency_key}: backordered at the supplier: "
+                        + ", ".join(f"{d.supplier_sku} x{d.quantity}" for d in backordered),
+                        order_id=order.id, supplier_id=supplier_id)
+        audit(uow, ctx, "supplier_order.acknowledged", f"supplier_order:{so.id}",
+              {"key": so.idempotency_key, "rejected": [sl.supplier_sku for sl in rejected],
+               "backordered": [d.supplier_sku for d in backordered]}, supplier_id=supplier_id, store_id=order.store_id)
+        uow.commit()
+    return outcome
+
+
+def _matching_lines(so: SupplierOrder, decisions) -> list:
+    """The supplier-order lines a list of line decisions names (by our line ref, else by SKU)."""
+    out = []
+    for decision in decisions:
+        for sl in so.lines:
+            named = str(sl.order_line_id) == decision.line_ref if decision.line_ref else \
+                sl.supplier_sku == decision.supplier_sku
+            if named and sl not in out:
+                out.append(sl)
+                break
+    return out
+
+
+def return_lines_to_routing(uow, ctx, order: Order, so: SupplierOrder, so_lines: list, reason: str) -> None:
+    """Lines the supplier will not ship: release their stock, reverse the costs we expected for them, send
+    them back to routing with this offer excluded. All of an order's lines: the supplier order is rejected;
+    some: those lines leave it (the rest ship as acknowledged)."""
+    now = ctx.clock()
+    lines = {ln.id: ln for ln in order.lines}
+    for so_line in so_lines:
+        line = lines[so_line.order_line_id]
+        for res in uow.offers.held_reservations(line.id):
+            res.status = "released"
+            uow.offers.release(res.offer_id, res.quantity)
+        routing = dict(line.routing or {})
+        routing["excluded"] = sorted(set(routing.get("excluded", [])) | {line.offer_id})
+        routing["rejected_by"] = [*routing.get("rejected_by", []), {"key": so.idempotency_key,
+                                                                     "reason": reason[:300]}]
+        line.routing, line.status, line.offer_id = routing, LineStatus.PENDING, None
+    whole = len(so_lines) == len(so.lines)
+    partial = None if whole else {sl.order_line_id for sl in so_lines}
+    reverse_expected_costs(uow, so, now, "rejected", only_lines=partial)
+    if whole:
+        so.status = advance("supplier order", so.status, SupplierOrderStatus.REJECTED)
+        so.last_error = reason[:1000]
+    else:
+        for so_line in so_lines:
+            so.lines.remove(so_line)
+    so.updated_at = now
+    raise_alert(uow, ctx, "supplier_order.rejected",
+                f"supplier order {so.idempotency_key} rejected{'' if whole else f' {len(so_lines)} line(s)'}: "
+                f"{reason[:200]}; re-routing", order_id=order.id, supplier_id=so.supplier_id)
+    key = f"route:{order.id}:after:{so.id}" + ("" if whole else ":lines:" + ",".join(
+        str(sl.order_line_id) for sl in so_lines))
+    schedule(uow, ctx, "route_order", key, {"order_id": order.id})
+
+
+def reverse_expected_costs(uow, so: SupplierOrder, now, why: str, only_lines: set[int] | None = None) -> None:
+    """Append entries that cancel the costs recorded for a supplier order (or some of its lines) we will not
+    pay (append-only: the originals stay, so the ledger shows what was expected and why it no longer is)."""
+    for entry in uow.ledger.for_order(so.order_id):
+        if entry.supplier_id != so.supplier_id or not entry.memo.startswith(so.idempotency_key):
+            continue
+        wanted = (entry.kind == EntryKind.SUPPLIER_COST and (only_lines is None or entry.order_line_id in only_lines)) \
+            or (entry.kind == EntryKind.SUPPLIER_SHIPPING and only_lines is None)
+        if not wanted:
+            continue
+        uow.add(LedgerEntry(order_id=entry.order_id, order_line_id=entry.order_line_id, store_id=entry.store_id,
+                            supplier_id=entry.supplier_id, kind=entry.kind, amount_minor=-entry.amount_minor,
+                            currency=entry.currency, memo=f"reversal of {entry.memo}: {why}", created_at=now))
+
+
+def fail_supplier_order(ctx, supplier_id: int, fact: OrderFailed) -> str:
+    """The supplier will not fulfil it (its order failed, a 997 rejected our 850): a person decides next."""
+    with ctx.uow() as uow:
+        so = _locked_order(uow, supplier_id, fact.reference, fact.external_id)
+        if so.status in CLOSED or so.status in (SupplierOrderStatus.SHIPPED, SupplierOrderStatus.DELIVERED):
+            return f"failure of {so.idempotency_key} ignored: it is {so.status}"
+        so.status = advance("supplier order", so.status, SupplierOrderStatus.FAILED)
+        so.last_error = fact.reason[:1000]
+        so.external_id = so.external_id or fact.external_id or None
+        so.updated_at = ctx.clock()
+        raise_alert(uow, ctx, "supplier_order.failed", f"{so.idempotency_key} failed at the supplier: "
+                    f"{fact.reason[:300]}; `orders retry` or `orders reroute` it", severity="error",
+                    order_id=so.order_id, supplier_id=supplier_id)
+        audit(uow, ctx, "supplier_order.failed", f"supplier_order:{so.id}", {"reason": fact.reason[:300]},
+              supplier_id=supplier_id)
+        uow.commit()
+    return "supplier order failed"
+
+
+def record_supplier_cost(ctx, supplier_id: int, fact: CostReported) -> str:
+    """What the supplier now says the order costs (e.g. computed after placement), kept beside our estimate."""
+    with ctx.uow() as uow:
+        so = _locked_order(uow, supplier_id, fact.reference, fact.external_id)
+        so.stated_cost_minor, so.stated_currency = fact.cost.amount, fact.cost.currency
+        if fact.shipping_cost is not None and fact.shipping_cost.currency == fact.cost.currency:
+            so.stated_shipping_minor = fact.shipping_cost.amount
+        so.updated_at = ctx.clock()
+        audit(uow, ctx, "supplier_order.cost_stated", f"supplier_order:{so.id}",
+              {"cost": str(fact.cost), "shipping": str(fact.shipping_cost) if fact.shipping_cost else None},
+              supplier_id=supplier_id)
+        uow.commit()
+    return f"cost {fact.cost} recorded"
+
+
+def record_invoice(ctx, supplier_id: int, invoice: InvoiceFact, source: str) -> str:
+    """Store a supplier's invoice once (by its number) for reconciliation."""
+    with ctx.uow() as uow:
+        if uow.invoices.by_number(supplier_id, invoice.number) is not None:
+            return f"invoice {invoice.number} already stored"
+        uow.add(SupplierInvoice(
+            supplier_id=supplier_id, number=invoice.number, currency=invoice.currency,
+            total_minor=invoice.total.amount if invoice.total else None, issued_at=invoice.issued_at,
+            source=source[:100], received_at=ctx.clock(),
+            lines=[{"supplier_sku": ln.supplier_sku, "quantity": ln.quantity, "unit_price_minor": ln.unit_price.amount,
+                    "currency": ln.unit_price.currency, "reference": ln.reference,
+                    "external_order_id": ln.external_order_id, "kind": ln.kind, "description": ln.description}
+                   for ln in invoice.lines]))
+        audit(uow, ctx, "invoice.received", f"invoice:{invoice.number}", {"lines": len(invoice.lines)},
+              supplier_id=supplier_id)
+        uow.commit()
+    return f"invoice {invoice.number} stored"
