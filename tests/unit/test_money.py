@@ -64,3 +64,27 @@ def test_pricing_markup_endings_and_floors():
         usd("16.99"), None)  # 10 / 0.6 = 16.67 -> 16.99
     assert price_for(usd("5.00"), PricingRules(compare_at_percent=Decimal(30))) == (usd("10.99"), usd("14.99"))
     assert price_for(Money.parse("1000", "JPY"), PricingRules(ending=Decimal(0))) == (Money(2000, "JPY"), None)
+
+
+def test_the_currency_table_is_what_babel_says():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "gen", Path(__file__).resolve().parents[2] / "scripts" / "generate_currencies.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    from dropbridge.domain.currencies import EXPONENTS
+
+    assert gen.table() == EXPONENTS
+    assert (EXPONENTS["USD"], EXPONENTS["JPY"], EXPONENTS["KWD"]) == (2, 0, 3)
+
+
+def test_an_unknown_currency_code_is_refused():
+    import pytest
+
+    from dropbridge.domain.errors import CurrencyError
+    from dropbridge.domain.money import Money
+
+    with pytest.raises(CurrencyError):
+        Money.parse("1.00", "XYZ")

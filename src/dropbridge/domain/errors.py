@@ -34,6 +34,15 @@ class Conflict(DropbridgeError):
     pass
 
 
+class StorageError(DropbridgeError):
+    """The database refused or failed a transaction (storage translates its own exceptions into these, so
+    services never see the driver's)."""
+
+
+class DuplicateKey(Conflict, StorageError):
+    """A unique key was taken, typically by a concurrent transaction: read what won, or redo the work."""
+
+
 class ExternalError(DropbridgeError):
     """An outside system failed. `retryable` and `retry_after` say what to do next."""
 

@@ -6,18 +6,18 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 
-from babel.numbers import get_currency_precision  # pure CLDR data, no I/O beyond its own tables
-
+from .currencies import EXPONENTS
 from .errors import CurrencyError, ValidationError
 
 
 @lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
-    """Minor-unit digits of a currency (USD 2, JPY 0, KWD 3), from CLDR."""
-    code = currency.upper()
-    if len(code) != 3 or not code.isalpha():
-        raise CurrencyError(f"not an ISO 4217 currency code: {currency!r}")
-    return get_currency_precision(code)
+    """Minor-unit digits of a currency (USD 2, JPY 0, KWD 3), from CLDR; an unknown code is refused."""
+    code = currency.upper() if isinstance(currency, str) else currency
+    digits = EXPONENTS.get(code)
+    if digits is None:
+        raise CurrencyError(f"not an ISO 4217 currency code we know: {currency!r}")
+    return digits
 
 
 @dataclass(frozen=True, slots=True)

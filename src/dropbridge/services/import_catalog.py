@@ -22,7 +22,6 @@ from typing import Any
 
 import nh3
 import structlog
-from sqlalchemy.exc import IntegrityError
 
 from dropbridge.connectors.kit.images import (
     ImageFetcher,
@@ -46,7 +45,7 @@ from dropbridge.domain.catalog import (
     parse_category_rules,
     variant_title,
 )
-from dropbridge.domain.errors import ConfigurationError, NotFound
+from dropbridge.domain.errors import ConfigurationError, DuplicateKey, NotFound
 from dropbridge.domain.model import CatalogImage, Product, ProductImage, Variant, VariantSource
 
 from .records import audit
@@ -249,11 +248,11 @@ class _Run:
             before = replace(self.report, problems=list(self.report.problems))
             try:
                 return self._import_groups(groups)
-            except IntegrityError as exc:
+            except DuplicateKey as exc:
                 if attempt == CHUNK_ATTEMPTS:
                     raise
                 log.info("catalog chunk met a concurrent import; redoing it", supplier=self.supplier_name,
-                         attempt=attempt, error=str(exc.orig))
+                         attempt=attempt, error=str(exc))
                 self.report.__dict__.update(before.__dict__)
                 attempt += 1
 

@@ -11,9 +11,8 @@ import json
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
-from dropbridge.domain.errors import NotFound, ValidationError, WebhookRejected
+from dropbridge.domain.errors import NotFound, StorageError, ValidationError, WebhookRejected
 from dropbridge.domain.model import WebhookEvent
 from dropbridge.services.ports import Capability, InboundEvent, InboundSource
 
@@ -100,7 +99,7 @@ def _store_all(ctx, rows: list[dict]) -> dict[int, str | Exception]:
         return {}
     try:
         return _store(ctx, rows)
-    except SQLAlchemyError as exc:
+    except StorageError as exc:
         if len(rows) == 1:
             return {rows[0]["idx"]: exc}
         log.warning("webhook batch failed; storing its events one by one", error=str(exc), size=len(rows))

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import structlog
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from dropbridge.domain.errors import Conflict, NotFound, ValidationError
+from dropbridge.domain.errors import Conflict, DuplicateKey, NotFound, StorageError, ValidationError
 from dropbridge.domain.ledger import EntryKind, signed
 from dropbridge.domain.model import Order
 from dropbridge.domain.money import Money
@@ -38,7 +37,7 @@ def ingest_order(ctx, store_name: str, ext: ExternalOrder, *, idempotency_key: s
                  request_hash: str | None = None, source: str = "api") -> IngestResult:
     try:
         return _ingest(ctx, store_name, ext, idempotency_key, request_hash, source)
-    except IntegrityError:
+    except DuplicateKey:
         # A concurrent request with the same key or external id won the race: answer with its order.
         return _existing(ctx, store_name, ext, idempotency_key, request_hash)
 
@@ -116,7 +115,7 @@ def ingest_orders(ctx, requests: list[IntakeRequest]) -> list[IngestResult | Exc
     batch whose transaction failed, goes one by one through `ingest_order`, which answers as it always has."""
     try:
         added = _ingest_batch(ctx, requests)
-    except SQLAlchemyError as exc:
+    except StorageError as exc:
         log.warning("intake batch failed; taking its orders one by one", error=str(exc), size=len(requests))
         added = {}
     results: list[IngestResult | Exception] = []

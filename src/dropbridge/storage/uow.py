@@ -9,12 +9,21 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from dropbridge.domain.errors import DuplicateKey, StorageError
 
 from . import repositories as r
 from .intake import OrderIntakeRepo, WebhookIntakeRepo
 from .jobs import JobAdminRepo, JobRepo
 from .listing_queries import ListingRepo
+
+
+def translate(exc: SQLAlchemyError) -> StorageError:
+    """The database's exception as the domain knows it: a taken unique key, or a failed transaction."""
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+    return DuplicateKey(detail) if isinstance(exc, IntegrityError) else StorageError(detail)
 
 
 class UnitOfWork:
@@ -120,6 +129,8 @@ class _UowContext:
         # (detached), which read-only callers rely on after the block.
         self._uow._after_commit.clear()
         self._uow.session.close()
+        if isinstance(exc, SQLAlchemyError):
+            raise translate(exc) from exc
 
 
 class LeanUnitOfWork:
@@ -175,6 +186,8 @@ def _lean(engine: Engine, lock: threading.Lock | None) -> Iterator[LeanUnitOfWor
             uow = LeanUnitOfWork(conn, release)
             try:
                 yield uow
+            except SQLAlchemyError as exc:
+                raise translate(exc) from exc
             finally:
                 uow._after_commit.clear()
     finally:

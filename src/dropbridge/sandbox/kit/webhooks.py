@@ -12,8 +12,6 @@ from typing import Any
 
 import httpx
 
-from dropbridge.connectors.kit.http import build_client
-
 # (raw body, attempt number from 0) -> headers, so a platform can re-sign or re-stamp each attempt
 HeaderFactory = Callable[[bytes, int], dict[str, str]]
 
@@ -36,7 +34,7 @@ class WebhookSender:
         if self._thread is not None:
             return
         self._stopped = False
-        self._client = build_client(timeout=httpx.Timeout(self.timeout, connect=1.0))
+        self._client = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=1.0), follow_redirects=False)
         self._thread = threading.Thread(target=self._run, name=f"{self.name}-webhooks", daemon=True)
         self._thread.start()
 
