@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from dropbridge.sandbox.kit.controls import add_common_controls
 from dropbridge.sandbox.kit.errors import install_error_envelope
@@ -327,7 +328,12 @@ def build_app(emu: Any) -> FastAPI:
 
     @app.api_route(p + "/{version}/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
                    include_in_schema=False)
-    async def no_route(version: str, rest: str):
+    async def no_route(version: str, rest: str, request: Request):
+        # A path BigCommerce serves, asked with a method it does not take, is 405, not 404.
+        scope = {"type": "http", "path": request.url.path, "method": request.method}
+        if any(route.matches(scope)[0] == Match.PARTIAL for route in app.router.routes
+               if getattr(route, "name", "") != "no_route"):
+            raise BcError(405, "The requested method is not allowed for this resource.")
         raise BcError(404, NOT_FOUND_V2)
 
     # ---- control: no auth, not counted --------------------------------------------------------
