@@ -212,3 +212,62 @@ def test_webhook_id_across_retries_either_way(stable):
         assert h1["x-shopify-event-id"] == h2["x-shopify-event-id"]
         # The connector de-duplicates on the event id, so both answers are the same event either way.
         assert store.verify_webhook(h1, b1).event_id == store.verify_webhook(h2, b2).event_id
+
+
+@pytest.mark.parametrize("max_array", [250, 100])
+def test_the_array_limit_is_a_setting_and_the_connector_follows_a_lower_one(max_array):
+    """§1.3 [U]: whether 250 binds inventorySetQuantities.quantities."""
+    with running(max_array=max_array) as emu:
+        product = emu.seed_product("A", [{"sku": f"A-{i}", "price": "1.00", "options": {"N": str(i)}}
+                                         for i in range(150)])
+        quantities = [{"inventoryItemId": v["inventoryItemId"], "locationId": emu.primary_location, "quantity": 2}
+                      for v in product["variants"][:max_array + 1]]
+        refused = gql(emu, SET, {"input": {"name": "available", "reason": "correction", "quantities": quantities}})
+        assert ("errors" in refused) is (len(quantities) > max_array)
+        config = {"api_version": emu.api_version, "location_id": emu.primary_location, "stock_batch_size": max_array}
+        store = from_config(emu.url, {"access_token": TOKEN}, config)
+        updates = [StockUpdate(v["id"], v["sku"], 3, v["inventoryItemId"]) for v in product["variants"]]
+        result = store.push_stock(updates, "arr")
+        assert (result.applied, result.failed, result.calls) == (150, [], -(-150 // max_array))
+
+
+@pytest.mark.parametrize("max_page", [250, 500])
+def test_the_page_size_cap_is_a_setting(max_page):
+    """§1.7 [U]: the exact 250 cap on `first`."""
+    with running(max_page=max_page) as emu:
+        out = gql(emu, "{ products(first: 300) { nodes { id } } }")
+        assert ("errors" in out) is (max_page < 300)
+        if max_page < 300:
+            assert out["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+
+
+@pytest.mark.parametrize("stocked", [True, False])
+def test_new_variants_stocked_at_the_primary_location_or_not(stocked):
+    """§1.4 [U]: whether a new variant is stocked at the primary location; when it is not, the connector
+    reports the item as failed (ITEM_NOT_STOCKED_AT_LOCATION, §1.3) and writes nothing for it."""
+    with running(stock_new_items_at_primary=stocked) as emu:
+        store = from_config(emu.url, {"access_token": TOKEN}, {"api_version": emu.api_version})
+        created = gql(emu, """mutation { productSet(synchronous: true, input: {title: "N", variants: [
+            {optionValues: [], sku: "N-1", price: "1.00"}]}) {
+              product { variants(first: 1) { nodes { id inventoryItem { id } } } } userErrors { code } } }""")
+        node = created["data"]["productSet"]["product"]["variants"]["nodes"][0]
+        variant = {"id": node["id"], "inventoryItemId": node["inventoryItem"]["id"]}
+        assert (emu.primary_location in emu.items[variant["inventoryItemId"]]["levels"]) is stocked
+        result = store.push_stock([StockUpdate(variant["id"], "N-1", 4, variant["inventoryItemId"])], "n")
+        if stocked:
+            assert (result.applied, result.failed) == (1, []) and emu.available(variant["id"]) == 4
+        else:
+            assert result.applied == 0 and result.failed[0][1].startswith("ITEM_NOT_STOCKED_AT_LOCATION")
+            assert emu.primary_location not in emu.items[variant["inventoryItemId"]]["levels"]
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_idempotency_requirement_can_be_forced_either_way(required):
+    """§1.3 [S]: a community report says 2026-04 did not reject missing keys at first: a setting."""
+    with running(api_version="2026-04", require_idempotency=required) as emu:
+        variant = emu.seed_product("I", [{"sku": "I-1", "price": "1.00", "quantity": 1}])["variants"][0]
+        out = gql(emu, SET, {"input": {"name": "available", "reason": "correction", "quantities": [
+            {"inventoryItemId": variant["inventoryItemId"], "locationId": emu.primary_location, "quantity": 3,
+             "changeFromQuantity": None}]}})
+        assert ("errors" in out) is required
+        assert emu.available(variant["id"]) == (1 if required else 3)
