@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from dropbridge.connectors.stores.woocommerce import from_config
+from dropbridge.connectors.stores.woocommerce import WooCommerceOAuth1, from_config
 from dropbridge.connectors.stores.woocommerce.client import PRODUCTS_BATCH, WooCommerceClient
 from dropbridge.connectors.stores.woocommerce.webhooks import signature
 from dropbridge.domain.errors import AuthExpired, PermanentError, RateLimited, WebhookRejected
@@ -44,10 +44,19 @@ def _store(url: str, **config):
 # ---- auth ----------------------------------------------------------------------------------------
 
 
-def test_wrong_secret_missing_key_and_read_only_key_are_auth_expired(h):
+@pytest.fixture
+def tls():
+    """A site that sees TLS (https, or a proxy that tells WordPress): Basic and query keys are read."""
+    with open_harness(ssl=True) as harness:
+        yield harness
+
+
+def test_wrong_secret_missing_key_and_read_only_key_are_auth_expired(tls):
+    h = tls
     vid = h.seed_product("AUTH-1", 5, "10.00")
     bad = from_config(
-        h.emulator.url, {"consumer_key": CONSUMER_KEY, "consumer_secret": "cs_wrong", "webhook_secret": "x"}, {}
+        h.emulator.url, {"consumer_key": CONSUMER_KEY, "consumer_secret": "cs_wrong", "webhook_secret": "x"},
+        {"auth": "basic"},
     )
     with pytest.raises(AuthExpired) as caught:
         bad.push_stock([StockUpdate(vid, "AUTH-1", 1)], "k")
@@ -55,7 +64,8 @@ def test_wrong_secret_missing_key_and_read_only_key_are_auth_expired(h):
     assert "Consumer secret is invalid." in str(caught.value)
     assert h.stock_of(vid) == 5  # nothing written
 
-    unknown = from_config(h.emulator.url, {"consumer_key": "ck_nobody", "consumer_secret": "cs"}, {})
+    # Basic with an unknown key falls through to OAuth, which names the key.
+    unknown = from_config(h.emulator.url, {"consumer_key": "ck_nobody", "consumer_secret": "cs"}, {"auth": "oauth1"})
     with pytest.raises(AuthExpired, match="Consumer key is invalid"):
         unknown.fetch_orders()
 
@@ -79,7 +89,8 @@ def test_read_only_key_cannot_write():
         assert emu.stock_of(pid) == 3
 
 
-def test_query_string_auth_works_and_keys_never_reach_the_cursor(h):
+def test_query_string_auth_works_and_keys_never_reach_the_cursor(tls):
+    h = tls
     skus = [f"Q-{i}" for i in range(3)]
     for sku in skus:
         h.seed_product(sku, 5, "1.00")
@@ -263,7 +274,7 @@ def test_pagination_headers_and_per_page_limit(h):
     for i in range(5):
         h.seed_product(f"P-{i}", 1, "1.00")
         h.create_order(f"P-{i}", 1, "1.00")
-    auth = (CONSUMER_KEY, CONSUMER_SECRET)
+    auth = WooCommerceOAuth1(CONSUMER_KEY, CONSUMER_SECRET)  # the site is on plain http
     url = h.emulator.url + "/wp-json/wc/v3/orders"
     response = httpx.get(url, params={"per_page": 2, "page": 2}, auth=auth)
     assert response.headers["X-WP-Total"] == "5"

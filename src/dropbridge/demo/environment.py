@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
+from dropbridge.sandbox.headless import HeadlessStoreEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks

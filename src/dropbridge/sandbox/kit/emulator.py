@@ -19,11 +19,13 @@ class Emulator:
     name = "emulator"
     fault_modes: tuple[str, ...] = COMMON_MODES
 
-    def __init__(self, *, webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)):
+    def __init__(self, *, webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0), webhook_timeout: float = 5.0,
+                 webhook_success: range = range(200, 300)):
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.faults = FaultQueue(self.fault_modes)
-        self.sender = WebhookSender(self.name, retry_delays=webhook_retry_delays)
+        self.sender = WebhookSender(self.name, retry_delays=webhook_retry_delays, timeout=webhook_timeout,
+                                    success=webhook_success)
         self._loops: list[tuple[float, Callable[[], None]]] = []
         self._threads: list[threading.Thread] = []
         self._server: RunningServer | None = None

@@ -273,7 +273,7 @@ class ShopifyClient:
             if wait <= 0:
                 # Reported as throttled although our estimate says the bucket holds enough: wait for one
                 # second of restore rather than spin.
-                rate = self.budget.restore_rate or 50.0
+                rate = self.budget.restore_rate or 100.0  # storefronts.md §1.6: a Standard shop restores 100/s
                 wait = max(ThrottleBudget.MARGIN, min(1.0, requested / rate))
             return wait
 

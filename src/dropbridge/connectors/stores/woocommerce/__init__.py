@@ -3,6 +3,7 @@
 from dropbridge.connectors.registry import ConnectorSpec
 from dropbridge.services.ports import STOREFRONT_CAPABILITIES
 
+from .auth import WooCommerceOAuth1
 from .config import WooCommerceConfig
 from .connector import WooCommerceStore, from_config
 
@@ -14,4 +15,4 @@ SPEC = ConnectorSpec(
     emulator="woocommerce", implementation=WooCommerceStore,
 )
 
-__all__ = ["SPEC", "WooCommerceStore", "from_config"]
+__all__ = ["SPEC", "WooCommerceOAuth1", "WooCommerceStore", "from_config"]

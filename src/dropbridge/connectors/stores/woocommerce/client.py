@@ -17,6 +17,8 @@ import httpx
 from dropbridge.connectors.kit.http import build_client, send
 from dropbridge.domain.errors import RateLimited, RetryableError
 
+from .auth import client_auth
+
 API = "/wp-json/wc/v3"
 # https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders
 ORDERS = API + "/orders"
@@ -43,7 +45,7 @@ AUTH_QUERY_KEYS = ("consumer_key", "consumer_secret")
 
 
 class WooCommerceClient:
-    """HTTP only. `query_auth` sends the keys as query parameters, for servers that strip Authorization."""
+    """HTTP only. `auth` is one of auth.AUTH_MODES (`query_auth=True` is `auth="query"`)."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class WooCommerceClient:
         consumer_key: str,
         consumer_secret: str,
         *,
+        auth: str = "auto",
         query_auth: bool = False,
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -59,13 +62,16 @@ class WooCommerceClient:
         backoff_base: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self._query_auth = query_auth
+        if query_auth:
+            auth = "query"
+        self.auth_mode = auth
+        self._query_auth = auth == "query"
         self._keys = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
         self._http = build_client(
             base_url.rstrip("/"),
             headers={"Accept": "application/json", "User-Agent": "dropbridge"},
             timeout=timeout,
-            auth=None if query_auth else (consumer_key, consumer_secret),
+            auth=client_auth(auth, base_url, consumer_key, consumer_secret),
             transport=transport,
         )
         self.max_attempts = max_attempts

@@ -10,7 +10,8 @@ from dropbridge.connectors.config import StoreConfig
 
 
 class WooCommerceConfig(StoreConfig):
-    auth: Literal["basic", "query"] | None = Field(None, description="how the REST keys are sent")
+    auth: Literal["auto", "basic", "query", "oauth1"] | None = Field(
+        None, description="auto: Basic over https, OAuth 1.0a over http; oauth1 behind a TLS-terminating proxy")
     page_size: Annotated[int, Field(ge=1, le=100)] | None = None
     batch_limit: Annotated[int, Field(ge=1, le=100)] | None = None
     tracking_mode: Literal["meta", "shipment_tracking"] | None = None

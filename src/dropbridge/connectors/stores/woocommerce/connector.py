@@ -24,6 +24,7 @@ from dropbridge.services.ports import (
 
 from . import client as api
 from . import mapping, webhooks
+from .auth import AUTH_MODES
 from .client import AUTH_QUERY_KEYS, WooCommerceClient
 
 BATCH_LIMIT = 100  # create + update + delete per batch call (filter woocommerce_rest_batch_items_limit)
@@ -293,21 +294,23 @@ def _next_cursor(response: httpx.Response, params: Mapping[str, Any]) -> str | N
 
 def from_config(base_url: str, credentials: Mapping[str, str], config: Mapping[str, Any]) -> WooCommerceStore:
     """Credentials {"consumer_key", "consumer_secret", "webhook_secret"}; config (all optional):
-    "auth": "basic" | "query", "page_size", "batch_limit", "tracking_mode": "meta" | "shipment_tracking",
+    "auth": "auto" (default: Basic over https, OAuth 1.0a over http) | "basic" | "query" | "oauth1" (see
+    auth.py; "oauth1" for a site behind a TLS-terminating proxy that WordPress does not know of), "page_size",
+    "batch_limit", "tracking_mode": "meta" | "shipment_tracking",
     "webhook_max_age_seconds" (None disables the check), "timeout", "max_attempts", "max_wait",
     "backoff_base"."""
     try:
         key, secret = credentials["consumer_key"], credentials["consumer_secret"]
     except KeyError as exc:
         raise ConfigurationError(f"woocommerce credentials need {exc.args[0]}") from None
-    auth = config.get("auth", "basic")
-    if auth not in ("basic", "query"):
-        raise ConfigurationError("woocommerce auth must be 'basic' or 'query'")
+    auth = config.get("auth", "auto")
+    if auth not in AUTH_MODES:
+        raise ConfigurationError(f"woocommerce auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
     client = WooCommerceClient(
         base_url,
         key,
         secret,
-        query_auth=auth == "query",
+        auth=auth,
         timeout=config.get("timeout"),
         max_attempts=int(config.get("max_attempts", 5)),
         max_wait=float(config.get("max_wait", 30.0)),
