@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from dropbridge.connectors.kit.retry import RetryPolicy
 from dropbridge.connectors.stores.headless import HeadlessStore, from_config
 from dropbridge.connectors.stores.headless.mapping import order_from_payload
 from dropbridge.domain.errors import (
@@ -239,7 +240,9 @@ def test_publish_product(store, connector):
     ]
 
 
-def test_store_faults_map_to_error_classes_and_record_nothing(store, connector):
+def test_store_faults_map_to_error_classes_and_record_nothing(store):
+    # One attempt per call, to see each fault's class (by default faults are retried: the contract suite).
+    connector = HeadlessStore(store.events_url, SECRET, timeout=2.0, retry_policy=RetryPolicy(attempts=1))
     store.inject("error_500")
     with pytest.raises(RetryableError) as info:
         connector.push_fulfillment(FULFILLMENT, "ful_1")

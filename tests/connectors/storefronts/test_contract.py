@@ -1,8 +1,8 @@
 """The storefront contract: every connector, against its emulator over real HTTP, behaves the same.
 
-Runs once per harness module present beside this file (`shopify_harness`, `woocommerce_harness`,
-`bigcommerce_harness`; each exposes `open_harness()`, see harness.py). A module that is absent is simply
-not in the list; one that exists but fails to import fails the run.
+Runs once per store platform in the connector registry, through its harness module beside this file
+(`<platform>_harness`, exposing `open_harness()`, see harness.py). A registered platform without a harness
+fails tests/contract/suppliers/test_registry_harnesses.py; a harness that fails to import fails the run.
 
 What the suite expects of a harness beyond harness.py:
 - `create_order(sku, quantity, price, currency)` ships to CONTRACT_SHIP_TO, charges a flat
@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dropbridge.connectors.registry import Registry
 from dropbridge.domain.errors import WebhookRejected
 from dropbridge.domain.money import Money
 from dropbridge.services.ports import (
@@ -35,25 +36,26 @@ from dropbridge.services.ports import (
 )
 from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, contract_tax
 
-HARNESS_NAMES = ("shopify_harness", "woocommerce_harness", "bigcommerce_harness")
-
 
 def _harness_modules() -> list:
+    """A harness per store platform in the connector registry; a platform without one fails the run
+    (tests/contract/suppliers/test_registry_harnesses.py names it)."""
     params = []
-    for name in HARNESS_NAMES:
-        full = f"{__package__}.{name}"
+    for info in Registry.default().kinds("store"):
+        full = f"{__package__}.{info.name}_harness"
         try:
             module = importlib.import_module(full)
         except ModuleNotFoundError as exc:
             if exc.name == full:
-                continue  # not built (yet): not part of the contract run
+                continue  # reported as a failure by the registry test
             raise
-        params.append(pytest.param(module, id=name.removesuffix("_harness")))
+        params.append(pytest.param(module, id=info.name))
     return params
 
 
-# Documented per-platform batch limits for stock writes (../shared/contracts/storefronts.md §0).
-STOCK_BATCH_LIMIT = {"shopify": 250, "woocommerce": 100, "bigcommerce": 2000}
+# Documented per-platform batch limits for stock writes (../shared/contracts/storefronts.md §0; the headless
+# store's own documented maximum, sandbox/headless).
+STOCK_BATCH_LIMIT = {"shopify": 250, "woocommerce": 100, "bigcommerce": 2000, "headless": 500}
 
 CONTRACT_SHIP_TO = Address(
     name="Bob Norman", address1="Chestnut Street 92", address2="Apt 3", city="Louisville", province_code="KY",

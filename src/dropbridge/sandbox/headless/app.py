@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +28,14 @@ def _routing_error(request: Request, status: int, why: str) -> Response:
     if status == 405:
         return error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
     return error(400, "invalid", why)
+
+
+def _changed_at(order: dict[str, Any]) -> datetime:
+    stamp = order.get("updated_at") or order.get("created_at")
+    if not stamp:
+        return datetime.min.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def build_app(emu: Any) -> FastAPI:
@@ -87,18 +96,21 @@ def build_app(emu: Any) -> FastAPI:
         return JSONResponse(result, status)
 
     @app.get("/orders")
-    async def list_orders(request: Request, cursor: str | None = None):
+    async def list_orders(request: Request, cursor: str | None = None, since: str | None = None):
         if emu.orders_token is not None:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(token, emu.orders_token):
                 return error(401, "unauthorized", "missing or wrong bearer token")
         try:
             start = int(cursor) if cursor else 0
+            after = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
         except ValueError:
-            return error(400, "invalid", "bad cursor", field="cursor")
+            return error(400, "invalid", "bad cursor or since", field="cursor" if cursor else "since")
         with emu._lock:
-            page = json.loads(json.dumps(emu._orders[start: start + emu.page_size]))
-            more = start + emu.page_size < len(emu._orders)
+            # `since`: orders created or changed at or after that time (their `updated_at`, else `created_at`)
+            listed = [o for o in emu._orders if after is None or _changed_at(o) >= after]
+            page = json.loads(json.dumps(listed[start: start + emu.page_size]))
+            more = start + emu.page_size < len(listed)
         return {"orders": page, "next_cursor": str(start + emu.page_size) if more else None}
 
     @app.post("/_control/orders")

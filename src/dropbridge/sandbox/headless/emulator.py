@@ -21,7 +21,12 @@ Event types:
   -> 200 `{"product_id": <sku>, "variant_ids": {sku: sku}}`.
 Errors: `{"error": {"code", "message", "field"?}}`; 400 for a malformed envelope, 422 for a bad body.
 
-Orders the other way: the store may offer an order list at `GET /orders?cursor=` -> `{"orders":
+An order (headless order JSON, what the `headless` connector reads): `{"external_id", "currency", "email"?,
+"number"?, "created_at"?, "ship_to": {...}, "shipping_price"?, "total_tax"?, "total_discounts"?, "total_price"?,
+"lines": [{"external_id"?, "sku", "variant_id"?, "quantity", "unit_price", "tax"?, "discount"?, "title"?}]}`,
+amounts as decimal strings.
+
+Orders the other way: the store may offer an order list at `GET /orders?cursor=&since=` -> `{"orders":
 [...], "next_cursor": str | null}` (bearer `orders_token` when set), fed in-process by `add_order`
 or `POST /_control/orders`; and `send_event` POSTs a signed event (e.g. `order.created`) to dropbridge.
 
@@ -103,6 +108,14 @@ class HeadlessStoreEmulator(Emulator):
         with self._lock:
             return copy.deepcopy(self._deliveries)
 
+    def seed_product(self, sku: str, quantity: int, price: str) -> str:
+        """A product already in the store (as if published earlier); returns its variant id (the SKU)."""
+        with self._lock:
+            self._products[sku] = {"sku": sku, "title": f"Product {sku}", "variants": [
+                {"sku": sku, "price": price, "quantity": quantity, "options": {}}]}
+            self._stock[sku] = quantity
+        return sku
+
     def add_order(self, order: dict[str, Any]) -> None:
         """Make an order (headless order JSON) appear in `GET /orders`."""
         with self._lock:
@@ -143,6 +156,9 @@ class HeadlessStoreEmulator(Emulator):
                 return 200, {"applied": len(clean)}
             sku, variant_ids = events.product(body)
             self._products[sku] = copy.deepcopy(body)
+            for variant in body["variants"]:  # a product published with stock holds that stock
+                if isinstance(variant.get("quantity"), int):
+                    self._stock.setdefault(variant_ids[variant["sku"]], variant["quantity"])
             return 200, {"product_id": sku, "variant_ids": variant_ids}
         except events.TooLarge as exc:
             return 413, {"error": {"code": "too_large", "message": str(exc)}}

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from dropbridge.connectors.kit import retry
 from dropbridge.connectors.kit.http import build_client, send
 
 from . import webhooks
@@ -25,7 +26,9 @@ class HeadlessClient:
         timeout: float | httpx.Timeout | None = None,
         clock: Callable[[], datetime],
         transport: httpx.BaseTransport | None = None,
+        retry_policy: retry.RetryPolicy = retry.DEFAULT,
     ):
+        self.retry = retry_policy
         self.event_url = event_url
         self.orders_url = orders_url
         self._secret = secret
@@ -40,9 +43,9 @@ class HeadlessClient:
         raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(self._clock().timestamp())
         headers = webhooks.signed_headers(self._secret, event_type, delivery_id, raw, timestamp)
-        response = send(
-            self._http, "POST", self.event_url, what=f"headless: {event_type}", content=raw, headers=headers
-        )
+        # Safe to repeat: the store answers a repeated delivery id with its first result.
+        response = retry.call(lambda: send(self._http, "POST", self.event_url, what=f"headless: {event_type}",
+                                           content=raw, headers=headers), idempotent=True, policy=self.retry)
         return response.json() if response.content else {}
 
     def list_orders(self, cursor: str | None, since: datetime | None) -> dict[str, Any]:
@@ -53,7 +56,8 @@ class HeadlessClient:
             params["cursor"] = cursor
         if since is not None:
             params["since"] = since.isoformat()
-        return send(self._http, "GET", self.orders_url, what="headless: list orders", params=params).json()
+        return retry.call(lambda: send(self._http, "GET", self.orders_url, what="headless: list orders",
+                                       params=params), idempotent=True, policy=self.retry).json()
 
     def close(self) -> None:
         self._http.close()

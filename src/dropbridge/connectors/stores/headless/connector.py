@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from dropbridge.connectors.kit import retry
 from dropbridge.domain.errors import ConfigurationError, ValidationError, WebhookRejected
 from dropbridge.services.ports import (
     ExternalOrder,
@@ -47,6 +48,7 @@ class HeadlessStore:
         webhook_tolerance: float = webhooks.DEFAULT_TOLERANCE,
         clock: Callable[[], datetime] | None = None,
         transport: httpx.BaseTransport | None = None,
+        retry_policy: retry.RetryPolicy = retry.DEFAULT,
     ):
         if not secret:
             raise ConfigurationError("headless store needs a webhook_secret")
@@ -61,6 +63,7 @@ class HeadlessStore:
             timeout=timeout,
             clock=self._clock,
             transport=transport,
+            retry_policy=retry_policy,
         )
 
     # ---- inbound -----------------------------------------------------------------------------

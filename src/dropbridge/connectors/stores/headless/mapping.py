@@ -105,6 +105,11 @@ def _money(value: Any, currency: str, path: str) -> Money:
     return money
 
 
+def _optional_money(obj: dict[str, Any], key: str, currency: str, path: str) -> Money | None:
+    value = obj.get(key)
+    return None if value is None else _money(value, currency, path)
+
+
 def _address(value: Any, path: str) -> Address:
     if not isinstance(value, dict):
         raise ValidationError(f"{path} is required", field=path)
@@ -162,6 +167,9 @@ def order_from_payload(payload: dict[str, Any], cancelled: bool = False) -> Exte
                 quantity=quantity,
                 unit_price=_money(raw["unit_price"], currency, f"{path}.unit_price"),
                 title=_text(raw, "title", f"{path}.title", required=False),
+                external_variant_id=_text(raw, "variant_id", f"{path}.variant_id", required=False) or None,
+                tax=_optional_money(raw, "tax", currency, f"{path}.tax"),
+                discount=_optional_money(raw, "discount", currency, f"{path}.discount"),
             )
         )
     shipping = payload.get("shipping_price")
@@ -173,6 +181,9 @@ def order_from_payload(payload: dict[str, Any], cancelled: bool = False) -> Exte
         number=_text(payload, "number", "number", required=False),
         email=email,
         shipping_price=_money(shipping, currency, "shipping_price") if shipping is not None else None,
+        total_tax=_optional_money(payload, "total_tax", currency, "total_tax"),
+        total_discounts=_optional_money(payload, "total_discounts", currency, "total_discounts"),
+        total_price=_optional_money(payload, "total_price", currency, "total_price"),
         cancelled=cancelled or payload.get("cancelled") is True,
         created_at=_time(payload.get("created_at"), "created_at"),
     )
