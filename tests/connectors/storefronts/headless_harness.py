@@ -13,6 +13,7 @@ from decimal import Decimal
 from dropbridge.connectors.stores.headless import HeadlessStore, from_config
 from dropbridge.domain.money import Money, exponent
 from dropbridge.sandbox.headless import HeadlessStoreEmulator
+from dropbridge.sandbox.headless.signing import signature
 from tests.connectors.storefronts.harness import CONTRACT_SHIPPING, WebhookReceiver, contract_tax
 
 SECRET = "whsec-headless-harness"
@@ -51,6 +52,14 @@ class HeadlessHarness:
         status = self.emulator.send_event(self.receiver.url, "order.created", order)
         assert status == 200, status
         return external_id
+
+    def stale_webhook(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+        """The same event as the backend would sign it an hour later (a replay): correctly signed, old stamp."""
+        old = str(int(datetime.now(UTC).timestamp()) - 3600)
+        resigned = {k: v for k, v in headers.items() if k.lower() not in ("x-dropbridge-timestamp",
+                                                                            "x-dropbridge-signature")}
+        resigned |= {"X-Dropbridge-Timestamp": old, "X-Dropbridge-Signature": signature(SECRET, old, body)}
+        return resigned, body
 
     def next_webhook(self, timeout: float = 5.0) -> tuple[dict[str, str], bytes]:
         return self.receiver.received.get(timeout=timeout)
