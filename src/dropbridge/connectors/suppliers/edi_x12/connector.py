@@ -219,6 +219,10 @@ class EdiX12Supplier:
         if (interchange.receiver_id, interchange.sender_id) != (p.sender_id, p.receiver_id):
             return [Unrecognised(f"{what}: addressed from {interchange.sender_id} to {interchange.receiver_id}, "
                                  f"not from {p.receiver_id} to {p.sender_id}")]
+        expected = "T" if p.usage == "test" else "P"
+        if interchange.usage_indicator != expected:  # test data must never move real orders, nor the reverse
+            return [Unrecognised(f"{what}: ISA15 is {interchange.usage_indicator!r} but this partner is set up for "
+                                 f"{p.usage} ({expected}); nothing applied")]
         problems: list[AckError] = []
         for group, txn in interchange.transactions:
             problems += self._check_set(group.functional_id, txn)
