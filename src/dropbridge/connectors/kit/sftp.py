@@ -108,6 +108,17 @@ def _classify(exc: BaseException, what: str, timeout: float) -> Exception:
     return RetryableError(f"{what}: {type(exc).__name__}: {exc}")
 
 
+class _Watcher(asyncssh.SSHClient):
+    """Keeps why the server dropped the connection: an SFTP request in flight only sees "connection
+    closed", while the disconnect's reason code says whether the server was busy."""
+
+    def __init__(self):
+        self.lost: BaseException | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+
+
 class SftpClient:
     """One trading partner's SFTP server. Each `session()` is one SSH connection on a private event loop."""
 
@@ -136,17 +147,19 @@ class SftpClient:
         loop = asyncio.new_event_loop()
         what = self.describe()
         conn = sftp = None
+        watcher = _Watcher()
         try:
             try:
-                conn = loop.run_until_complete(asyncio.wait_for(asyncssh.connect(
-                    self.host, self.port, username=self.username, password=self._password,
+                conn, _ = loop.run_until_complete(asyncio.wait_for(asyncssh.create_connection(
+                    lambda: watcher, self.host, self.port, username=self.username, password=self._password,
                     client_keys=self._client_keys, known_hosts=([self._host_key], [], []),
                     agent_path=None, preferred_auth="publickey,password" if self._client_keys else "password",
                     connect_timeout=self.timeout), self.timeout))
                 sftp = loop.run_until_complete(asyncio.wait_for(conn.start_sftp_client(), self.timeout))
             except Exception as exc:
-                raise _classify(exc, what, self.timeout) from exc
-            yield _SftpSession(loop, sftp, what, self.timeout)
+                raise _classify(watcher.lost if isinstance(watcher.lost, asyncssh.DisconnectError) else exc,
+                                what, self.timeout) from exc
+            yield _SftpSession(loop, sftp, what, self.timeout, watcher)
         finally:
             if sftp is not None:
                 sftp.exit()
@@ -160,14 +173,20 @@ class SftpClient:
 
 
 class _SftpSession:
-    def __init__(self, loop: asyncio.AbstractEventLoop, sftp: Any, what: str, timeout: float):
+    def __init__(self, loop: asyncio.AbstractEventLoop, sftp: Any, what: str, timeout: float, watcher: _Watcher):
         self._loop, self._sftp, self._what, self._timeout = loop, sftp, what, timeout
+        self._watcher = watcher
+
+    def _error(self, exc: BaseException, action: str) -> Exception:
+        lost = self._watcher.lost
+        cause = lost if isinstance(lost, asyncssh.DisconnectError) else exc
+        return _classify(cause, f"{self._what}: {action}", self._timeout)
 
     def _run(self, coro, action: str):
         try:
             return self._loop.run_until_complete(asyncio.wait_for(coro, self._timeout))
         except Exception as exc:
-            raise _classify(exc, f"{self._what}: {action}", self._timeout) from exc
+            raise self._error(exc, action) from exc
 
     def list_files(self, folder: str) -> list[str]:
         async def names():
@@ -208,9 +227,9 @@ class _SftpSession:
         except asyncssh.SFTPError as exc:
             if self.exists(target):
                 return False
-            raise _classify(exc, f"{self._what}: rename {source} to {target}", self._timeout) from exc
+            raise self._error(exc, f"rename {source} to {target}") from exc
         except Exception as exc:
-            raise _classify(exc, f"{self._what}: rename {source} to {target}", self._timeout) from exc
+            raise self._error(exc, f"rename {source} to {target}") from exc
 
     def remove(self, path: str) -> None:
         self._run(self._sftp.remove(path), f"remove {path}")

@@ -140,6 +140,25 @@ class EdiPartnerEmulator(Emulator):
                  if n.startswith("850_") and (self.root / folder / n).is_file()]
         return sorted(names)
 
+    def purchase_orders(self) -> list[dict[str, str]]:
+        """Every 850 document on the server under a final name (collected or not, duplicates included), with
+        the PO number it carries: [{"file", "reference"}]. What "the orders the partner holds" means on disk."""
+        out = []
+        for folder in (OUTBOUND, OUTBOUND_ARCHIVE):
+            for name in sorted(os.listdir(self.root / folder)):
+                path = self.root / folder / name
+                if _is_temp(name) or not path.is_file():
+                    continue
+                try:
+                    interchange = parse_interchange(path.read_bytes(), strict=False)
+                except X12Error:
+                    continue
+                for _group, txn in interchange.transactions:
+                    if txn.set_id == "850":
+                        beg = next((seg for seg in txn.body if seg.tag == "BEG"), None)
+                        out.append({"file": f"/{folder}/{name}", "reference": beg.get(3) if beg else ""})
+        return out
+
     def partial_uploads(self) -> list[str]:
         return sorted(n for n in os.listdir(self.root / OUTBOUND) if _is_temp(n))
 
