@@ -186,6 +186,19 @@ class EdiPartnerEmulator(Emulator):
         """Put any file in /inbound (a malformed one, an 846), as the partner's translator would."""
         self._put(name, content.encode() if isinstance(content, str) else content)
 
+    def send_inventory(self, items: dict[str, tuple[int, str]]) -> str:
+        """Put an 846 (5.2) in /inbound: per SKU QTY*33 available and CTP*UCP the unit cost; returns its name."""
+        now = _now()
+        segs: list[list[Any]] = [["ST", "846"], ["BIA", "00", "DD", f"INV{now:%Y%m%d%H%M%S}", f"{now:%Y%m%d}",
+                                                 f"{now:%H%M}"], ["N1", "SU", "Acme Supply", "92", self.partner_id]]
+        for n, (sku, (qty, cost)) in enumerate(items.items(), start=1):
+            segs += [["LIN", n, "VN", sku], ["CTP", None, "UCP", cost], ["QTY", "33", qty, "EA"]]
+        segs.append(["CTT", len(items)])
+        text = self._writer().write_interchange([("IB", "004010", [segs])], now)
+        name = f"846_{now:%Y%m%d%H%M%S%f}.edi"
+        self._put(name, text.encode())
+        return name
+
     def read_sent(self, name: str) -> str:
         for folder in (INBOUND, INBOUND_ARCHIVE):
             path = self.root / folder / name
