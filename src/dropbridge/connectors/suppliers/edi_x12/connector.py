@@ -173,7 +173,8 @@ class EdiX12Supplier:
 
     def send_acknowledgement(self, document: bytes, name: str) -> None:
         with self.transport.session() as session:
-            session.put_new(self.profile.outbox, name, document)  # a re-run finds it there and leaves it
+            if not self._landed(session, name):  # a re-run finds it there (or collected) and sends nothing
+                session.put_new(self.profile.outbox, name, document)
 
     # ---- the mailbox -------------------------------------------------------------------------------------
 
