@@ -16,6 +16,7 @@ from .connectors.registry import Registry
 from .jobs.queue import build_huey, register_tasks
 from .secrets import Vault, load_keys
 from .services.context import Context
+from .storage.control_numbers import SqlControlNumbers
 from .storage.db import make_engine
 from .storage.mapping import map_domain
 from .storage.uow import UnitOfWorkFactory
@@ -51,7 +52,7 @@ def bootstrap(settings: Settings | None = None) -> App:
     engine = make_engine(settings.resolved_database_url)
     vault = Vault(load_keys(settings.secret_keys, settings.secret_keys_file))
     ctx = Context(uow=UnitOfWorkFactory(engine), vault=vault, connectors=Registry.default(), settings=settings,
-                  feeds=FeedCodec())
+                  feeds=FeedCodec(), control_numbers=SqlControlNumbers(engine))
     huey = build_huey(settings.resolved_queue_url)
     register_tasks(huey, ctx)
     return App(settings=settings, engine=engine, ctx=ctx, huey=huey)

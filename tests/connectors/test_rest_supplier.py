@@ -27,6 +27,7 @@ from dropbridge.domain.errors import (
     WebhookRejected,
 )
 from dropbridge.domain.money import Money
+from dropbridge.domain.tracking import make_ups_number
 from dropbridge.sandbox.kit.server import start_server
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.services.ports import (
@@ -66,7 +67,7 @@ SHIP_TO_JSON = {
 
 
 def tracking_number(n: int, name: str = "rest") -> str:
-    return "1Z" + hashlib.sha1(name.encode()).hexdigest()[:6].upper() + f"{n:010d}"
+    return make_ups_number(hashlib.sha1(name.encode()).hexdigest()[:6].upper(), "03", n)
 
 
 def request(reference: str = "so_1_a1", *items: tuple[str, int]) -> SupplierOrderRequest:

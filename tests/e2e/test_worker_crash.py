@@ -96,9 +96,13 @@ def test_timeout_after_accept_is_looked_up_not_resent(app, supplier_and_store):
         assert [o["reference"] for o in harness.orders()] == [so.idempotency_key]
         event = next(e for e in list_audit(app.ctx) if e["action"] == "supplier_order.submitted")
         assert event["detail"]["found_earlier"] is True
-        with app.ctx.uow(read_only=True) as uow:
-            job = uow.jobs.by_key(f"submit:{so.idempotency_key}")
-            assert (job.status, job.attempts) == ("done", 2)
+        def job_closed():  # the order is committed a moment before its job is closed
+            with app.ctx.uow(read_only=True) as uow:
+                job = uow.jobs.by_key(f"submit:{so.idempotency_key}")
+                return job if job.status != "in_flight" else None
+
+        job = wait_for(job_closed, timeout=10)
+        assert (job.status, job.attempts) == ("done", 2)
     finally:
         worker.terminate()
         worker.wait(timeout=15)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from dropbridge.domain.errors import ConfigurationError, ValidationError
-from dropbridge.services.ports import SUPPLIER_PORTS, Capability, KindInfo
+from dropbridge.services.ports import SUPPLIER_PORTS, Capability, ConnectorServices, KindInfo
 
 # Explicit wiring (no import-time discovery): every package here exposes SPEC.
 STORE_PACKAGES = (
@@ -26,6 +26,7 @@ STORE_PACKAGES = (
 SUPPLIER_PACKAGES = (
     "dropbridge.connectors.suppliers.rest",
     "dropbridge.connectors.suppliers.feed",
+    "dropbridge.connectors.suppliers.edi_x12",
 )
 
 
@@ -47,12 +48,14 @@ class ConnectorSpec:
     emulator: str | None = None  # the `dropbridge sandbox run` name that emulates it
     offers_by_feed: bool = False  # catalog and stock come as feed files (`sync feed`), not an API pull
     implementation: type | None = field(default=None)  # the connector class, checked against its ports
+    mailbox: bool = False  # leaves documents for the scheduler to collect (services/ports.Mailbox)
+    wants_services: bool = False  # the factory takes `services=ConnectorServices` (owner, control numbers)
 
     def info(self) -> KindInfo:
         return KindInfo(name=self.name, role=self.role, capabilities=self.capabilities,
                         credentials=self.credentials, optional_credentials=self.optional_credentials,
                         config_schema=self.config_model.model_json_schema(), needs_url=self.needs_url,
-                        summary=self.summary, offers_by_feed=self.offers_by_feed)
+                        summary=self.summary, offers_by_feed=self.offers_by_feed, mailbox=self.mailbox)
 
 
 def missing_ports(spec: ConnectorSpec) -> list[str]:
@@ -70,6 +73,11 @@ def missing_ports(spec: ConnectorSpec) -> list[str]:
         lacking = [name for name in wanted if not callable(getattr(spec.implementation, name, None))]
         if lacking:
             out.append(f"{capability.value} needs {', '.join(lacking)}")
+    if spec.mailbox:
+        lacking = [name for name in ("pending_documents", "fetch_document", "archive_document")
+                   if not callable(getattr(spec.implementation, name, None))]
+        if lacking:
+            out.append(f"mailbox needs {', '.join(lacking)}")
     return out
 
 
@@ -124,8 +132,10 @@ class Registry:
         return model.model_dump(mode="json", exclude_unset=True)
 
     def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
-              config: Mapping[str, Any]) -> Any:
+              config: Mapping[str, Any], services: ConnectorServices | None = None) -> Any:
         spec = self.spec(role, kind)
+        if spec.wants_services:
+            return spec.factory(base_url, dict(credentials), dict(config), services=services)
         return spec.factory(base_url, dict(credentials), dict(config))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from dropbridge.sandbox.edi_partner import EdiPartnerEmulator
 from dropbridge.sandbox.headless import HeadlessStoreEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
@@ -23,6 +24,10 @@ SUPPLIERS = {
     "globex": ("USD", "3.50", 0, [("TEE-BLK-M", 30, "9.10"), ("MUG-11OZ", 40, "3.90"), ("CAP-RED", 12, "6.00"),
                                   ("HOODIE-L", 9, "22.40")]),
 }
+
+# An EDI trading partner over SFTP: its stock comes as an 846, orders go as 850s, answers come as files.
+EDI_SUPPLIER = "initech"
+EDI_STOCK = {"TOTE-NAT": (25, "6.40"), "APRON-BLK": (8, "9.10")}
 
 
 class DemoEnvironment:
@@ -43,6 +48,7 @@ class DemoEnvironment:
             self.suppliers[name] = RestSupplierEmulator(
                 api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds, stock=stock,
                 webhook_url=f"{self.api_url}/webhooks/suppliers/{name}", webhook_secret=secrets.token_hex(16))
+        self.edi = EdiPartnerEmulator(name=EDI_SUPPLIER, partner_id="INITECH", ship_after_seconds=ship_after_seconds)
 
     def start(self) -> None:
         self.store.start()
@@ -63,6 +69,10 @@ class DemoEnvironment:
                          {"api_key": emulator.api_key, "webhook_secret": emulator.webhook_secret},
                          {"currency": currency, "shipping_per_order": shipping, "buffer": buffer,
                           "feed": {"format": "csv", "mapping": {"preset": "generic"}}})
+        self.edi.start()
+        conn = self.edi.connection()
+        add_supplier(self.ctx, EDI_SUPPLIER, "edi_x12", conn["base_url"], conn["credentials"],
+                     {**conn["config"], "currency": "USD", "shipping_per_order": "4.80"})
 
     @staticmethod
     def catalog(name: str) -> list[tuple[str, int, str]]:
@@ -77,5 +87,6 @@ class DemoEnvironment:
     def stop(self) -> None:
         for emulator in self.suppliers.values():
             emulator.stop()
+        self.edi.stop()
         self.store.stop()
         self.shopify.stop()

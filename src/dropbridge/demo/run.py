@@ -20,7 +20,7 @@ from dropbridge.services.order_view import list_alerts, margin_report, order_det
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token
 
-from .environment import SHOPIFY_STORE, STORE, DemoEnvironment
+from .environment import EDI_STOCK, EDI_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
@@ -33,6 +33,7 @@ def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
         (f"{tag}-3", [("MUG-11OZ", 2, "12.50")], "cheapest supplier out of stock in its feed"),
         (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier sold out since its feed: rejects, re-routed"),
         (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
+        (f"{tag}-6", [("TOTE-NAT", 1, "19.00")], "an EDI partner over SFTP: 850 out; 997, 855, 856, 810 back"),
     ]
 
 
@@ -40,6 +41,7 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
     ctx, settings = built.ctx, built.settings
     settings.sweep_interval_seconds = 0.5
     settings.tracking_poll_seconds = 3.0
+    settings.document_poll_seconds = 0.5
     api = start_server(create_app(built))
     env = DemoEnvironment(ctx, api.url)
     consumer = built.huey.create_consumer(workers=4, worker_type="thread")
@@ -55,6 +57,7 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                           f"rejected {out.rejected}")
             for line, field, reason in out.rejects or []:
                 console.print(f"   line {line} {field}: {reason}")
+        _edi_inventory(ctx, env, console, timeout)
 
         console.rule("[bold]2. orders arrive through the headless API")
         token = create_token(ctx, "demo")
@@ -103,6 +106,10 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         for f in shopify_fulfillments:
             tracking = ", ".join(t.get("number", "") for t in f.get("trackingInfo", []))
             console.print(f"   order {shop_order['name']}: {tracking} (customer notified: {f.get('notifyCustomer')})")
+        edi = env.edi
+        console.print(f"{EDI_SUPPLIER} (EDI X12 over SFTP) collected {len(edi.purchase_orders())} 850(s) and sent "
+                      f"{', '.join(sorted({n[:3] for n in edi.sent()}))}; dropbridge sent it "
+                      f"{len(edi.received_acks())} 997(s)")
         console.print("alerts:")
         for a in list_alerts(ctx, 10):
             console.print(f"   [{a['severity']}] {a['kind']}: {a['message']}")
@@ -134,6 +141,22 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         consumer.stop(graceful=True)
         env.stop()
         api.stop()
+
+
+def _edi_inventory(ctx, env, console, timeout: float) -> None:
+    """The EDI partner puts an 846 on its SFTP server; the scheduler collects it and the offers apply."""
+    from dropbridge.services.queries.offers import list_offers
+
+    name = env.edi.send_inventory(EDI_STOCK)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        offers = [o for o in list_offers(ctx, supplier=EDI_SUPPLIER) if o["supplier_sku"] in EDI_STOCK]
+        if len(offers) == len(EDI_STOCK):
+            console.print(f"{EDI_SUPPLIER}: 846 {name} collected over SFTP: "
+                          + ", ".join(f"{o['supplier_sku']} x{o['stock']} at {o['cost']}" for o in offers))
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{EDI_SUPPLIER}'s 846 was never applied")
 
 
 def _wait(ctx, order_ids: list[int], timeout: float) -> bool:

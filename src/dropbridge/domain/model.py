@@ -224,6 +224,10 @@ class SupplierOrder:
     stated_shipping_minor: int | None = None
     stated_currency: str | None = None
     resend_allowed: bool = False
+    # The supplier's system confirmed receipt of what we sent (EDI 997), before any decision on the order.
+    receipt_confirmed_at: datetime | None = None
+    receipt_overdue_alerted_at: datetime | None = None  # alerted once: no receipt within the supplier's hours
+    ack_overdue_alerted_at: datetime | None = None  # alerted once: no acknowledgement within its hours
     lines: list[SupplierOrderLine] = field(default_factory=list)
 
 
@@ -238,6 +242,7 @@ class Shipment:
     shipped_at: datetime | None = None
     pushed_at: datetime | None = None  # when the store accepted the fulfillment
     created_at: datetime | None = None
+    hold_reason: str | None = None  # not pushed to the store (a tracking number that fails its check digit)
 
 
 @entity

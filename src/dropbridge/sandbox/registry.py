@@ -44,6 +44,12 @@ def _headless(webhook_url: str | None = None) -> Emulator:
     return HeadlessStoreEmulator(secrets.token_hex(16))
 
 
+def _edi_partner(webhook_url: str | None = None) -> Emulator:
+    from .edi_partner import EdiPartnerEmulator
+
+    return EdiPartnerEmulator(ship_after_seconds=30, stock={"TEE-BLK-M": 100, "MUG-WHT": 50})
+
+
 # name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
 EMULATORS: dict[str, str] = {
     "rest": f"{__name__}:_rest",
@@ -51,6 +57,7 @@ EMULATORS: dict[str, str] = {
     "woocommerce": f"{__name__}:_woocommerce",
     "bigcommerce": f"{__name__}:_bigcommerce",
     "headless": f"{__name__}:_headless",
+    "edi-partner": f"{__name__}:_edi_partner",
 }
 
 

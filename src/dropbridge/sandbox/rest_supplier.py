@@ -20,7 +20,7 @@ Errors use one envelope: `{"error": {"code": ..., "message": ..., ...}}`.
   "tracking_url", "shipped_at", "items": [{"supplier_sku", "quantity"}]}], "total"?}`; `total` is
   `{"amount": "25.00", "currency": "USD"}` when the emulator has a price table.
 - Shipping: accepted orders ship `ship_after_seconds` after acceptance (None: only when told to, via
-  `/_control/ship/{id}` or `ship()`), by "UPS" with a unique tracking number.
+  `/_control/ship/{id}` or `ship()`), by "UPS" with a unique, valid UPS 1Z tracking number.
 - Webhook on shipping, when `webhook_url` is set: POST `{"event_id": uuid, "type": "order.shipped",
   "created_at": iso, "order": <order>}` with headers `X-Event-Id`, `X-Timestamp` (unix seconds) and
   `X-Signature: sha256=<hex HMAC-SHA256(webhook_secret, f"{timestamp}.".encode() + raw_body)>`.
@@ -51,6 +51,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from dropbridge.domain.tracking import make_ups_number
 from dropbridge.sandbox.kit import Emulator, hold
 from dropbridge.sandbox.kit.controls import add_fault_controls
 
@@ -160,8 +161,9 @@ class RestSupplierEmulator(Emulator):
         self.prices = {k: Decimal(v) for k, v in (prices or {}).items()}
         self.currency = currency
         self._initial_stock = dict(stock) if stock is not None else None
-        # Tracking numbers are deterministic per emulator name, so two emulators in the demo differ.
-        self._tracking_prefix = "1Z" + hashlib.sha1(name.encode()).hexdigest()[:6].upper()
+        # Tracking numbers are valid UPS 1Z numbers (check digit included), deterministic per emulator name
+        # (the shipper account part), so two emulators in the demo differ.
+        self._shipper = hashlib.sha1(name.encode()).hexdigest()[:6].upper()
         self._lock = self.lock
         self._reset_state()
         self.app = self._build_app()
@@ -213,8 +215,9 @@ class RestSupplierEmulator(Emulator):
         self.faults.clear()
         self._reset_state()
 
-    def ship(self, order_id: str) -> dict[str, Any]:
-        """Ship an accepted order now; returns the order. KeyError if unknown, ValueError if cancelled."""
+    def ship(self, order_id: str, tracking_number: str | None = None) -> dict[str, Any]:
+        """Ship an accepted order now; returns the order. KeyError if unknown, ValueError if cancelled.
+        `tracking_number` replaces the generated one (a test can send a mistyped number)."""
         with self._lock:
             order = self._orders[order_id]
             if order["status"] == "cancelled":
@@ -222,7 +225,7 @@ class RestSupplierEmulator(Emulator):
             if order["status"] == "shipped":
                 return copy.deepcopy(order)
             self._tracking_seq += 1
-            number = f"{self._tracking_prefix}{self._tracking_seq:010d}"
+            number = tracking_number or make_ups_number(self._shipper, "03", self._tracking_seq)
             order["status"] = "shipped"
             order["shipments"].append(
                 {

@@ -13,7 +13,15 @@ from dropbridge.config import Settings
 from dropbridge.domain.errors import ConfigurationError
 
 from .feed_port import FeedCodec
-from .ports import Capability, ConnectorDirectory, SecretVault, Storefront, UnitOfWorkFactory
+from .ports import (
+    Capability,
+    ConnectorDirectory,
+    ConnectorServices,
+    ControlNumbers,
+    SecretVault,
+    Storefront,
+    UnitOfWorkFactory,
+)
 
 
 def utc_now() -> datetime:
@@ -31,6 +39,7 @@ class Context:
     enqueue_many: Callable[[list[int]], None] | None = None  # the same for many ids; None: one at a time
     clock: Callable[[], datetime] = utc_now
     actor: str = "system"
+    control_numbers: ControlNumbers | None = None  # persisted numbers connectors must never reuse (EDI)
     _cache: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def enqueue_all(self, job_ids: list[int]) -> None:
@@ -60,7 +69,9 @@ class Context:
             creds = self.vault.decrypt(f"{role}:{record.id}", record.credentials)
             config = dict(record.config or {})
             config.setdefault("timeout", self.settings.http_timeout_seconds)
-            self._cache[key] = self.connectors.build(role, kind, record.base_url, creds, config)
+            services = ConnectorServices(owner=f"{role}:{record.id}", control_numbers=self.control_numbers,
+                                         clock=self.clock)
+            self._cache[key] = self.connectors.build(role, kind, record.base_url, creds, config, services)
         return self._cache[key]
 
     def forget_connectors(self) -> None:

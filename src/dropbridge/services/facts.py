@@ -19,6 +19,7 @@ from dropbridge.services.ports import (
     OrderCancelledInStore,
     OrderFailed,
     OrderReported,
+    ReceiptConfirmed,
     ShipmentReported,
     Unrecognised,
 )
@@ -27,7 +28,13 @@ from .cancel_order import cancel_order
 from .ingest_order import ingest_order
 from .record_shipment import record_shipment
 from .records import raise_alert
-from .supplier_replies import acknowledge_supplier_order, fail_supplier_order, record_invoice, record_supplier_cost
+from .supplier_replies import (
+    acknowledge_supplier_order,
+    confirm_receipt,
+    fail_supplier_order,
+    record_invoice,
+    record_supplier_cost,
+)
 
 
 def store_facts(order: ExternalOrder | None) -> list[Fact]:
@@ -80,6 +87,7 @@ HANDLERS: dict[type, Callable[..., str]] = {
     ShipmentReported: _shipment,
     OrderAcknowledged: lambda ctx, s, fact, source: acknowledge_supplier_order(ctx, s.id, fact),
     OrderFailed: lambda ctx, s, fact, source: fail_supplier_order(ctx, s.id, fact),
+    ReceiptConfirmed: lambda ctx, s, fact, source: confirm_receipt(ctx, s.id, fact),
     CostReported: lambda ctx, s, fact, source: record_supplier_cost(ctx, s.id, fact),
     InvoiceReported: lambda ctx, s, fact, source: record_invoice(ctx, s.id, fact.invoice, source),
     OffersReported: _offers,

@@ -72,6 +72,7 @@ def order_detail(ctx, order_id: int) -> dict:
                     "tracking_number": sh.tracking_number,
                     "tracking_url": sh.tracking_url,
                     "pushed_to_store": sh.pushed_at is not None,
+                    "held": sh.hold_reason,  # why it was not sent to the store (a failed tracking check)
                 }
                 for sh in shipments
             ],

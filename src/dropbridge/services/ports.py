@@ -10,7 +10,7 @@ probing with getattr.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -333,7 +333,7 @@ class OfferRow:
 
     supplier_sku: str
     stock: int
-    cost: Money
+    cost: Money | None  # None: the source states stock only (an 846 without a cost price); our cost is kept
     lead_time_days: int | None = None
     gtin: str | None = None
     catalog: dict[str, Any] | None = None
@@ -373,6 +373,16 @@ class OrderAcknowledged:
     external_id: str = ""
     lines: tuple[LineDecision, ...] = ()  # empty: the whole order accepted as sent
     cost: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptConfirmed:
+    """The supplier's system confirmed it received what we sent (an EDI 997 accepting our 850), before any
+    decision on the order itself."""
+
+    reference: str
+    document: str = ""  # what was received, e.g. "850"
+    external_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,8 +435,8 @@ class Unrecognised:
     reason: str
 
 
-Fact = (OrderReported | OrderCancelledInStore | OrderAcknowledged | OrderFailed | ShipmentReported | CostReported
-        | InvoiceReported | OffersReported | AcknowledgementNeeded | Unrecognised)
+Fact = (OrderReported | OrderCancelledInStore | OrderAcknowledged | ReceiptConfirmed | OrderFailed | ShipmentReported
+        | CostReported | InvoiceReported | OffersReported | AcknowledgementNeeded | Unrecognised)
 
 
 # ---- capability protocols ----------------------------------------------------------------------------------
@@ -498,6 +508,22 @@ class Acknowledger(Protocol):
     def send_acknowledgement(self, document: bytes, name: str) -> None: ...
 
 
+@runtime_checkable
+class Mailbox(Protocol):
+    """A supplier that leaves documents for us to collect (files in an SFTP folder or a mounted VAN mailbox,
+    messages in a mail box). The scheduler collects them: each is stored raw in the inbox before it is parsed,
+    then archived on the supplier's side, so a crash in between only means it is collected (and de-duplicated)
+    again. Declared with `ConnectorSpec(mailbox=True)`."""
+
+    def pending_documents(self, limit: int = 100) -> list[str]:
+        """Names of the documents waiting, oldest first."""
+
+    def fetch_document(self, name: str) -> bytes: ...
+
+    def archive_document(self, name: str) -> None:
+        """Move it out of the way once it is safely in our inbox."""
+
+
 # Which protocol a supplier connector must implement for each capability it declares.
 SUPPLIER_PORTS: dict[Capability, type] = {
     Capability.CATALOG: OfferSource,
@@ -527,6 +553,7 @@ class KindInfo:
     needs_url: bool
     summary: str = ""
     offers_by_feed: bool = False  # its catalog and stock come as feed files, not an API pull
+    mailbox: bool = False  # it leaves documents for the scheduler to collect (Mailbox)
 
     def has(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -547,7 +574,33 @@ class ConnectorDirectory(Protocol):
         the first wrong key: unknown, wrong type, or a missing credential."""
 
     def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
-              config: Mapping[str, Any]) -> Any: ...
+              config: Mapping[str, Any], services: ConnectorServices | None = None) -> Any: ...
+
+
+class ControlNumbers(Protocol):
+    """Numbers a connector must never use twice for one partner (EDI ISA13/GS06/ST02), persisted: each
+    allocation is committed before the caller writes the document that carries it, so even a crash right
+    after never hands the same number out again. Gaps are allowed; reuse never."""
+
+    def allocate(self, owner: str, kind: str, reference: str = "", *, start: int = 1,
+                 maximum: int = 999_999_999) -> int:
+        """The next number of `kind` for `owner` (at least `start`), recorded with what it is for."""
+
+    def reference_of(self, owner: str, kind: str, number: int) -> str | None:
+        """What a number was allocated for (a 997 names our group number: which order was it?)."""
+
+    def numbers_for(self, owner: str, reference: str) -> list[tuple[str, int]]:
+        """Every (kind, number) allocated for a reference, oldest first."""
+
+
+@dataclass(frozen=True)
+class ConnectorServices:
+    """What dropbridge lends a connector that declares it needs more than its settings
+    (`ConnectorSpec(wants_services=True)`): whose connector it is and persisted control numbers."""
+
+    owner: str  # "supplier:7"
+    control_numbers: ControlNumbers | None = None
+    clock: Callable[[], datetime] | None = None
 
 
 # ---- storage and secrets, as services see them -------------------------------------------------------------

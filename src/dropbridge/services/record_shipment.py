@@ -6,13 +6,22 @@ from __future__ import annotations
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.model import Order, Shipment, Store, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
+from dropbridge.domain.tracking import carrier_for_platform, check_tracking
 from dropbridge.services.ports import Capability, Fulfillment, FulfillmentLine, TrackingSource, TrackingUpdate
 
-from .records import audit, log, schedule
+from .records import audit, log, raise_alert, schedule
 
 
 def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None:
-    """Returns the shipment id, or None when this tracking number was already recorded."""
+    """Returns the shipment id, or None when this tracking number was already recorded.
+
+    The number is checked before anything reaches the customer (domain/tracking.py): the carrier is told from
+    the number where it can be, the URL built when the supplier gave none; a number whose check digit is
+    wrong is recorded but held (no fulfillment pushed) with an alert."""
+    check = check_tracking(update.tracking_number, update.carrier)
+    number = check.number or update.tracking_number
+    carrier = (check.carrier or update.carrier or "")[:100]
+    url = update.tracking_url or check.url
     with ctx.uow() as uow:
         so = uow.supplier_orders.by_key(update.reference) if update.reference else None
         if so is None and update.external_order_id:
@@ -20,7 +29,7 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
         if so is None or so.supplier_id != supplier_id:
             raise NotFound(f"no supplier order {update.reference or update.external_order_id} for this supplier")
         so = uow.get_for_update(SupplierOrder, so.id)
-        if uow.shipments.find(so.id, update.tracking_number):
+        if uow.shipments.find(so.id, number):
             return None
         now = ctx.clock()
         by_sku = {ln.supplier_sku: ln for ln in so.lines}
@@ -29,9 +38,9 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
                      for i in update.items if i.supplier_sku in by_sku]
         else:
             lines = [{"order_line_id": ln.order_line_id, "quantity": ln.quantity} for ln in so.lines]
-        shipment = uow.add(Shipment(supplier_order_id=so.id, carrier=update.carrier,
-                                    tracking_number=update.tracking_number, tracking_url=update.tracking_url,
-                                    lines=lines, shipped_at=update.shipped_at or now, created_at=now))
+        shipment = uow.add(Shipment(supplier_order_id=so.id, carrier=carrier, tracking_number=number,
+                                    tracking_url=url, lines=lines, shipped_at=update.shipped_at or now,
+                                    created_at=now, hold_reason=None if check.valid else check.reason[:500]))
         if so.status == SupplierOrderStatus.PENDING:
             # Tracking for an order we never saw confirmed: it evidently landed.
             so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
@@ -41,7 +50,8 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
         shipped_qty = _shipped_quantities(uow, so)
         whole = all(shipped_qty.get(ln.order_line_id, 0) >= ln.quantity for ln in so.lines)
         target = SupplierOrderStatus.SHIPPED if whole else SupplierOrderStatus.PARTIALLY_SHIPPED
-        so.status = advance("supplier order", so.status, target)
+        if so.status != target:  # a further number for a shipped order (a correction) changes nothing here
+            so.status = advance("supplier order", so.status, target)
         so.updated_at = now
 
         order = uow.get_for_update(Order, so.order_id)
@@ -55,10 +65,16 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
             order.status = target
         order.updated_at = now
         uow.flush()
-        schedule(uow, ctx, "push_fulfillment", f"fulfill:{shipment.id}", {"shipment_id": shipment.id})
+        if check.valid:
+            schedule(uow, ctx, "push_fulfillment", f"fulfill:{shipment.id}", {"shipment_id": shipment.id})
+        else:
+            raise_alert(uow, ctx, "shipment.tracking_invalid",
+                        f"{so.idempotency_key}: tracking number held, not sent to the store: {check.reason}; "
+                        "ask the supplier for the right number", severity="error", order_id=order.id,
+                        supplier_id=supplier_id)
         audit(uow, ctx, "shipment.recorded", f"shipment:{shipment.id}",
-              {"supplier_order": so.idempotency_key, "carrier": update.carrier,
-               "tracking_number": update.tracking_number}, supplier_id=supplier_id, store_id=order.store_id)
+              {"supplier_order": so.idempotency_key, "carrier": carrier, "tracking_number": number,
+               "held": None if check.valid else check.reason}, supplier_id=supplier_id, store_id=order.store_id)
         uow.commit()
         return shipment.id
 
@@ -80,13 +96,15 @@ def push_fulfillment(ctx, shipment_id: int) -> str:
             raise NotFound(f"no shipment {shipment_id}")
         if shipment.pushed_at is not None:
             return "already pushed"
+        if shipment.hold_reason:
+            return f"held: {shipment.hold_reason}"
         so = uow.get(SupplierOrder, shipment.supplier_order_id)
         order = uow.get(Order, so.order_id)
         store = uow.get(Store, order.store_id)
         line_ids = {ln.id: ln.external_id for ln in order.lines}
         fulfillment = Fulfillment(
             order_external_id=order.external_id,
-            carrier=shipment.carrier,
+            carrier=carrier_for_platform(store.platform, shipment.carrier),
             tracking_number=shipment.tracking_number,
             tracking_url=shipment.tracking_url,
             lines=[FulfillmentLine(line_ids[ln["order_line_id"]], ln["quantity"]) for ln in shipment.lines],

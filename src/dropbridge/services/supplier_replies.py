@@ -8,7 +8,7 @@ from dropbridge.domain.errors import NotFound
 from dropbridge.domain.ledger import EntryKind
 from dropbridge.domain.model import LedgerEntry, Order, SupplierInvoice, SupplierOrder
 from dropbridge.domain.states import LineStatus, SupplierOrderStatus, advance
-from dropbridge.services.ports import CostReported, OrderAcknowledged, OrderFailed
+from dropbridge.services.ports import CostReported, OrderAcknowledged, OrderFailed, ReceiptConfirmed
 from dropbridge.services.ports import SupplierInvoice as InvoiceFact
 
 from .records import audit, raise_alert, schedule
@@ -124,6 +124,20 @@ def reverse_expected_costs(uow, so: SupplierOrder, now, why: str, only_lines: se
         uow.add(LedgerEntry(order_id=entry.order_id, order_line_id=entry.order_line_id, store_id=entry.store_id,
                             supplier_id=entry.supplier_id, kind=entry.kind, amount_minor=-entry.amount_minor,
                             currency=entry.currency, memo=f"reversal of {entry.memo}: {why}", created_at=now))
+
+
+def confirm_receipt(ctx, supplier_id: int, fact: ReceiptConfirmed) -> str:
+    """The supplier's system has what we sent (an EDI 997): the receipt deadline no longer applies."""
+    with ctx.uow() as uow:
+        so = _locked_order(uow, supplier_id, fact.reference, fact.external_id)
+        if so.receipt_confirmed_at is not None:
+            return f"receipt of {so.idempotency_key} already confirmed"
+        so.receipt_confirmed_at = ctx.clock()
+        so.updated_at = so.receipt_confirmed_at
+        audit(uow, ctx, "supplier_order.receipt_confirmed", f"supplier_order:{so.id}",
+              {"key": so.idempotency_key, "document": fact.document}, supplier_id=supplier_id)
+        uow.commit()
+    return f"receipt of {so.idempotency_key} confirmed"
 
 
 def fail_supplier_order(ctx, supplier_id: int, fact: OrderFailed) -> str:

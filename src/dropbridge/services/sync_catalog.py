@@ -33,8 +33,9 @@ def _offer_source(ctx, supplier) -> OfferSource:
 
 
 def to_parsed(rows: list[OfferRow], first_line: int) -> list[ParsedRow]:
-    return [ParsedRow(first_line + i, r.supplier_sku, r.stock, r.cost.amount, r.cost.currency, r.lead_time_days,
-                      r.gtin, r.catalog) for i, r in enumerate(rows)]
+    return [ParsedRow(first_line + i, r.supplier_sku, r.stock, r.cost.amount if r.cost else None,
+                      r.cost.currency if r.cost else None, r.lead_time_days, r.gtin, r.catalog)
+            for i, r in enumerate(rows)]
 
 
 def _pages(source: OfferSource, what: str, progress: Callable[[int], None] | None) -> Iterator[FeedBatch]:

@@ -274,6 +274,10 @@ supplier_orders = Table(
     Column("stated_currency", String(3)),
     # The merchant confirmed an attempt whose outcome the supplier cannot tell us never arrived: send again.
     Column("resend_allowed", Boolean, nullable=False, default=False, server_default=false()),
+    # The supplier's system confirmed receipt (EDI 997); overdue receipts and acknowledgements alert once.
+    Column("receipt_confirmed_at", UTCDateTime),
+    Column("receipt_overdue_alerted_at", UTCDateTime),
+    Column("ack_overdue_alerted_at", UTCDateTime),
 )
 Index("ix_supplier_orders_order", supplier_orders.c.order_id)
 Index("ix_supplier_orders_status", supplier_orders.c.status)
@@ -302,6 +306,7 @@ shipments = Table(
     Column("shipped_at", UTCDateTime),
     Column("pushed_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("hold_reason", String(500)),  # held, not pushed: the tracking number failed its check
     UniqueConstraint("supplier_order_id", "tracking_number"),
 )
 
@@ -423,6 +428,21 @@ print_files = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("sku", "placement"),
 )
+
+# Numbers that must never repeat per trading partner (EDI ISA13, GS06, ST02): each is allocated in its own
+# committed transaction before the document using it is written, so a crash never reuses one.
+control_numbers = Table(
+    "control_numbers",
+    metadata,
+    pk(),
+    Column("owner", String(50), nullable=False),  # "supplier:7"
+    Column("kind", String(20), nullable=False),  # interchange | group | transaction
+    Column("number", BigInteger, nullable=False),
+    Column("reference", String(200)),  # what it was allocated for (our supplier-order key, a 997 name)
+    Column("allocated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner", "kind", "number"),
+)
+Index("ix_control_numbers_reference", control_numbers.c.owner, control_numbers.c.reference)
 
 api_tokens = Table(
     "api_tokens",

@@ -502,7 +502,8 @@ class X12Writer:
 
     `control_numbers(kind)` is called with "interchange" for ISA13 and "group" for each GS06, so the
     database can own the sequences (they must not repeat per trading partner). ST02 restarts at 0001
-    in each group.
+    in each group, unless `transaction_numbers` asks `control_numbers("transaction")` for each ST02 too
+    (partners that want set control numbers unique across interchanges).
     """
 
     def __init__(
@@ -523,6 +524,7 @@ class X12Writer:
         ack_requested: bool = False,
         gs_sender: str | None = None,
         gs_receiver: str | None = None,
+        transaction_numbers: bool = False,
     ):
         if usage not in ("P", "T"):
             raise ValueError(f"usage must be P or T, not {usage!r}")
@@ -552,6 +554,7 @@ class X12Writer:
         self.ack_requested = ack_requested
         self.gs_sender = gs_sender or sender_id
         self.gs_receiver = gs_receiver or receiver_id
+        self.transaction_numbers = transaction_numbers
         self._forbidden = [
             (element_sep, "element separator"),
             (component_sep, "component separator"),
@@ -657,7 +660,7 @@ class X12Writer:
                         None,
                         _tag_of(segs[0]) if segs else None,
                     )
-                st_ctl = f"{n_txn:04d}"
+                st_ctl = f"{self._control('transaction', 999_999_999) if self.transaction_numbers else n_txn:04d}"
                 if len(st_ctl) > 9:
                     raise X12Error("more than 999999999 transaction sets in one group", None, "ST")
                 st = segs[0]

@@ -7,7 +7,7 @@ parsers read what that section shows and ignore segments they do not know.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -330,3 +330,158 @@ def parse_810(transaction: Transaction) -> dict[str, Any]:
     if result["total_minor"] is None:
         raise X12Error("810 has no TDS (total)", transaction.position, "TDS")
     return result
+
+
+# -- our vocabulary <-> X12 (the connector speaks only these) ------------------------------------------------
+
+# ACK01 line statuses (suppliers.md 5.4) and what each means for us.
+ACK_REJECTED = {"IR", "ID", "R1", "R2", "R3", "R4"}  # rejected; deleted
+ACK_BACKORDERED = {"IB", "BP", "IW"}  # backordered; partial backorder; on hold at the warehouse
+# BAK02: the whole PO refused, with or without line detail.
+BAK_REJECTED = {"RJ", "RD"}
+# TD503 SCACs partners send for the carriers customers know (the rest pass through as written).
+SCAC_NAMES = {"UPSN": "UPS", "UPSS": "UPS", "USPS": "USPS", "FDEG": "FedEx", "FDE": "FedEx", "FXFE": "FedEx",
+              "FDEN": "FedEx", "DHLC": "DHL Express", "DHL": "DHL Express", "RMLU": "Royal Mail",
+              "CHPO": "China Post"}
+# SAC02 charge codes: what an 810 charge is for.
+SAC_KINDS = {"G830": "shipping", "D240": "shipping", "H090": "fee", "H850": "tax"}
+PO_NUMBER_MAX = 22  # BEG03 is AN 1-22
+
+
+def clean_text(value: str | None, forbidden: str, limit: int = 60) -> str | None:
+    """Free text (names, street lines) with the partner's delimiters and line breaks replaced by spaces, so a
+    customer's "Apt *2" cannot break the interchange."""
+    if not value:
+        return None
+    for ch in forbidden + "\r\n":
+        value = value.replace(ch, " ")
+    value = " ".join(value.split())[:limit]
+    return value or None
+
+
+def segments_850(request: Any, order_date: date, forbidden: str) -> list[list[Any]]:
+    """An 850 for a SupplierOrderRequest: BEG03 is our reference (the partner echoes it in 855/856/810 as the
+    PO number), PO101 our order-line ref (echoed in the 855, so a rejected line is named exactly), PO104 the
+    unit cost we expect, REF*CO the customer's order number, TD5 the shipping method a quote named."""
+    if len(request.reference) > PO_NUMBER_MAX:
+        raise ValueError(f"reference {request.reference!r} is longer than BEG03 allows ({PO_NUMBER_MAX})")
+    a = request.ship_to
+
+    def t(value, limit=60):
+        return clean_text(value, forbidden, limit)
+
+    ship_to = (t(a.name) or "Customer", t(a.address1, 55) or "", t(a.address2, 55), t(a.city, 30) or "",
+               t(a.province_code, 2) or "", t(a.postal_code, 15) or "", a.country_code)
+    lines = request.lines or tuple(_Line(i.supplier_sku, i.quantity) for i in request.items)
+    items = []
+    for n, line in enumerate(lines, start=1):
+        cost = getattr(line, "unit_cost", None)
+        price = cost.to_decimal() if cost is not None else Decimal("0")
+        ref = t(getattr(line, "line_ref", ""), 20) or str(n)
+        items.append((ref, line.quantity, price, t(line.supplier_sku, 48), None, t(getattr(line, "title", ""), 80)))
+    branding = getattr(request, "branding", None)
+    return build_850(request.reference, order_date, ship_to, items,
+                     consumer_order=t(branding.customer_order_number, 30) if branding else None,
+                     ship_service=t(request.shipping_method, 35), ship_to_phone=t(a.phone, 30))
+
+
+class _Line(NamedTuple):
+    supplier_sku: str
+    quantity: int
+
+
+def _line_status(acks: list[dict[str, Any]]) -> str:
+    codes = {a["status"] for a in acks}
+    if codes & ACK_REJECTED:
+        return "rejected"
+    if codes & ACK_BACKORDERED:
+        return "backordered"
+    return "accepted"
+
+
+def acknowledgement_from_855(doc: dict[str, Any], currency: str) -> dict[str, Any]:
+    """{"reference", "rejected_whole": bool, "reason", "lines": [(line_ref, sku, qty, status, reason)],
+    "cost": minor units or None} from parse_855's result."""
+    lines = []
+    for line in doc["lines"]:
+        status = _line_status(line["acks"])
+        qty = line["qty"] if isinstance(line["qty"], int) else 0
+        codes = ",".join(a["status"] for a in line["acks"] if a["status"])
+        lines.append((str(line["line_no"] or ""), line["vendor_sku"] or "", qty, status,
+                      f"855 ACK {codes}" if status != "accepted" else ""))
+    rejected_whole = doc["ack_type"] in BAK_REJECTED and (
+        not lines or all(status == "rejected" for *_, status, _ in lines))
+    cost = None
+    accepted = [ln for ln in doc["lines"] if _line_status(ln["acks"]) == "accepted"]
+    if accepted and all(ln["unit_price"] is not None and isinstance(ln["qty"], int) for ln in accepted):
+        total = sum((ln["unit_price"] * ln["qty"] for ln in accepted), Decimal(0))
+        cost = total
+    return {"reference": doc["po_number"], "rejected_whole": rejected_whole, "lines": lines, "cost": cost,
+            "reason": f"855 BAK02 {doc['ack_type']}: purchase order rejected" if rejected_whole else ""}
+
+
+def shipments_from_856(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One shipment per order level with a tracking number: {"reference", "carrier", "tracking_number",
+    "shipped_on": date or None, "items": [(sku, qty)]}. The first tracking number carries the items (one
+    Shipment per tracking number; further parcels of the same order are listed in "more_tracking")."""
+    out = []
+    for entry in orders:
+        if not entry["po_number"] or not entry["tracking_numbers"]:
+            continue
+        scac = entry.get("carrier_scac") or ""
+        carrier = SCAC_NAMES.get(scac.upper()) or scac or entry.get("service") or ""
+        shipped = None
+        if entry.get("ship_date"):
+            try:
+                shipped = datetime.strptime(entry["ship_date"], "%Y%m%d").date()
+            except ValueError:
+                shipped = None
+        out.append({"reference": entry["po_number"], "carrier": carrier,
+                    "tracking_number": entry["tracking_numbers"][0], "more_tracking": entry["tracking_numbers"][1:],
+                    "shipped_on": shipped,
+                    "items": [(sku, qty) for sku, qty in entry["items"] if isinstance(qty, int) and qty > 0]})
+    return out
+
+
+def invoice_from_810(doc: dict[str, Any], default_currency: str) -> dict[str, Any]:
+    """{"number", "currency", "issued_on", "reference", "lines": [(kind, sku, qty, unit_price Decimal,
+    description)], "total": Decimal}. TDS01/SAC05 are hundredths (N2) whatever the currency."""
+    currency = (doc["currency"] or default_currency).upper()
+    issued = None
+    if doc["invoice_date"]:
+        try:
+            issued = datetime.strptime(doc["invoice_date"], "%Y%m%d").date()
+        except ValueError:
+            issued = None
+    lines: list[tuple[str, str | None, int, Decimal, str]] = []
+    for sku, qty, price in doc["lines"]:
+        lines.append(("item", sku, qty if isinstance(qty, int) else 0, price or Decimal(0), ""))
+    for code, hundredths in doc["charges"]:
+        lines.append((SAC_KINDS.get(code or "", "fee"), None, 1, Decimal(hundredths) / 100, f"SAC {code}"))
+    return {"number": doc["invoice_no"], "currency": currency, "issued_on": issued, "reference": doc["po_number"],
+            "lines": lines, "total": Decimal(doc["total_minor"]) / 100}
+
+
+def functional_acks(txn: Transaction) -> dict[str, Any]:
+    """A received 997: {"functional_id", "group_control", "sets": [(set_id, control, status, codes)],
+    "group_status"}; AK5/AK9 statuses A accepted, E accepted with errors, R rejected, P partially."""
+    out: dict[str, Any] = {"functional_id": None, "group_control": None, "sets": [], "group_status": None,
+                           "errors": []}
+    current: list[Any] | None = None
+    for seg in _require(txn, "997"):
+        if seg.tag == "AK1":
+            out["functional_id"], out["group_control"] = seg.get(1), seg.get(2)
+        elif seg.tag == "AK2":
+            current = [seg.get(1), seg.get(2), None, []]
+            out["sets"].append(current)
+        elif seg.tag in ("AK3", "AK4"):
+            out["errors"].append(str(seg))
+        elif seg.tag == "AK5" and current is not None:
+            current[2] = seg.get(1)
+            current[3] = [e for e in seg.elements[1:] if e]
+        elif seg.tag == "AK9":
+            out["group_status"] = seg.get(1)
+    if out["functional_id"] is None or out["group_status"] is None:
+        raise X12Error("997 without AK1 or AK9", txn.position, "AK1")
+    out["sets"] = [tuple(s) for s in out["sets"]]
+    return out
