@@ -46,6 +46,9 @@ class ConnectorSpec:
     summary: str = ""
     emulator: str | None = None  # the `dropbridge sandbox run` name that emulates it
     offers_by_feed: bool = False  # catalog and stock come as feed files (`sync feed`), not an API pull
+    # The connector renews its own credentials (OAuth tokens) and hands the new ones back to be stored: its
+    # factory then takes a `save_credentials(dict)` keyword as well.
+    rotates_credentials: bool = False
     implementation: type | None = field(default=None)  # the connector class, checked against its ports
 
     def info(self) -> KindInfo:
@@ -124,8 +127,10 @@ class Registry:
         return model.model_dump(mode="json", exclude_unset=True)
 
     def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
-              config: Mapping[str, Any]) -> Any:
+              config: Mapping[str, Any], save_credentials: Callable[[dict], None] | None = None) -> Any:
         spec = self.spec(role, kind)
+        if spec.rotates_credentials:
+            return spec.factory(base_url, dict(credentials), dict(config), save_credentials=save_credentials)
         return spec.factory(base_url, dict(credentials), dict(config))
 
 

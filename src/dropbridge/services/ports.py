@@ -10,7 +10,7 @@ probing with getattr.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -547,7 +547,9 @@ class ConnectorDirectory(Protocol):
         the first wrong key: unknown, wrong type, or a missing credential."""
 
     def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
-              config: Mapping[str, Any]) -> Any: ...
+              config: Mapping[str, Any], save_credentials: Callable[[dict], None] | None = None) -> Any:
+        """`save_credentials(new)` is called by connectors that renew their own credentials (OAuth
+        tokens), with the keys that changed, to be stored (encrypted) for the next run."""
 
 
 # ---- storage and secrets, as services see them -------------------------------------------------------------
