@@ -58,6 +58,7 @@ PRODUCT_GET = "aliexpress.ds.product.get"
 FREIGHT_QUERY = "aliexpress.ds.freight.query"
 ORDER_CREATE = "aliexpress.ds.order.create"
 TRACKING_GET = "aliexpress.ds.order.tracking.get"
+ORDER_GET = "aliexpress.trade.ds.order.get"
 TOKEN_REFRESH = "/auth/token/refresh"
 
 READS = retry.RetryPolicy(attempts=4, max_wait=30.0)
@@ -221,11 +222,20 @@ class AliExpressSupplier:
     # ---- TrackingSource --------------------------------------------------------------------------------
 
     def fetch_tracking(self, external_order_id: str, reference: str) -> list[TrackingUpdate]:
+        """Parcels of each AliExpress order the supplier order became. One order: each parcel is the whole
+        supplier order. Several (one per seller): each parcel names the SKUs of its own order
+        (trade.ds.order.get), so the supplier order ships in parts as they do."""
+        ids = [part.strip() for part in external_order_id.split(",") if part.strip()]
         updates = []
-        for ae_order_id in filter(None, (part.strip() for part in external_order_id.split(","))):
+        for ae_order_id in ids:
             body = self._read(TRACKING_GET, {"ae_order_id": ae_order_id, "language": self.language},
                               f"aliexpress: tracking of {ae_order_id}")
-            updates.extend(mapping.tracking_updates(body, ae_order_id, reference))
+            found = mapping.tracking_updates(body, ae_order_id, reference)
+            if found and len(ids) > 1:
+                detail = self._read(ORDER_GET, {"single_order_query": _json({"order_id": ae_order_id})},
+                                    f"aliexpress: order {ae_order_id}")
+                found = mapping.with_items(found, mapping.parcel_products(body), mapping.order_items(detail))
+            updates.extend(found)
         return updates
 
     def close(self) -> None:

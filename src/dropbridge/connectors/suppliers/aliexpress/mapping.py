@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from dropbridge.domain.catalog import gtin_key
 from dropbridge.domain.errors import PermanentError, RetryableError
 from dropbridge.services.ports import (
     Address,
@@ -179,10 +180,11 @@ def _properties(sku: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _gtin(sku: dict[str, Any]) -> str | None:
+    """The SKU's EAN as a GTIN-14 (as feed rows carry it), when it is one (sellers fill it with anything)."""
     for key in ("ean_code", "barcode"):
-        value = _text(sku.get(key))
-        if value.isdigit() and len(value) in (8, 12, 13, 14):
-            return value
+        found = gtin_key(_text(sku.get(key)))
+        if found:
+            return found
     return None
 
 
@@ -381,15 +383,38 @@ def tracking_updates(body: dict[str, Any], ae_order_id: str, reference: str) -> 
     return out
 
 
-def package_items(body: dict[str, Any]) -> list[SupplierOrderItem]:
-    """What the parcels hold, by AliExpress product id (item_id) and count, for the record."""
+def parcel_products(body: dict[str, Any]) -> dict[str, set[str]]:
+    """Tracking number -> the AliExpress product ids its parcel holds (package_item_list item_id)."""
     result = unwrap(body, "aliexpress.ds.order.tracking.get").get("result") or {}
-    items = []
+    out: dict[str, set[str]] = {}
     for line in listed((result.get("data") or {}).get("tracking_detail_line_list")):
-        for item in listed((line or {}).get("package_item_list")):
-            if isinstance(item, dict) and _text(item.get("item_id")):
-                items.append(SupplierOrderItem(_text(item["item_id"]), _int(item.get("quantity"), 1)))
-    return items
+        if isinstance(line, dict) and _text(line.get("mail_no")):
+            out[_text(line["mail_no"])] = {_text(i.get("item_id")) for i in listed(line.get("package_item_list"))
+                                           if isinstance(i, dict) and _text(i.get("item_id"))}
+    return out
+
+
+def order_items(body: dict[str, Any]) -> list[SupplierOrderItem]:
+    """The SKUs and counts of one AliExpress order (trade.ds.order.get child_order_list), as our SKUs."""
+    result = unwrap(body, "aliexpress.trade.ds.order.get").get("result") or {}
+    return [SupplierOrderItem(supplier_sku(_text(c.get("product_id")), _text(c.get("sku_id"))),
+                              _int(c.get("product_count"), 1))
+            for c in listed(result.get("child_order_list")) if isinstance(c, dict) and _text(c.get("sku_id"))]
+
+
+def with_items(updates: list[TrackingUpdate], parcels: dict[str, set[str]],
+               items: list[SupplierOrderItem]) -> list[TrackingUpdate]:
+    """Name what each parcel carries, when one supplier order became several AliExpress orders: the items of
+    the parcel's AliExpress order, narrowed to the products the parcel lists when it lists any."""
+    out = []
+    for update in updates:
+        held = parcels.get(update.tracking_number) or set()
+        mine = [i for i in items if not held or i.supplier_sku.partition(":")[0] in held]
+        out.append(TrackingUpdate(reference=update.reference, external_order_id=update.external_order_id,
+                                  carrier=update.carrier, tracking_number=update.tracking_number,
+                                  tracking_url=update.tracking_url, shipped_at=update.shipped_at,
+                                  items=mine or list(items)))
+    return out
 
 
 # ---- tokens ------------------------------------------------------------------------------------------
