@@ -35,7 +35,7 @@ from . import errors
 ON_SALE = "onSelling"
 PRODUCT_GONE = {"602", "605"}  # 602 not allowed to this country, 605 ITEM_ID_NOT_FOUND (ds.product.get docs)
 SHIPS_FROM_PROPERTY = "200007763"  # the "Ships From" SKU property
-AUTOPAY_FAILED = "autopay fail"  # is_success true, error_msg "OrderCreated, autoPay fail:..." [U]
+AUTOPAY_FAILED = "autopayfail"  # is_success true, error_msg "OrderCreated, autoPay fail:..." [U] (spaces dropped)
 UNPAID_STATUSES = {"PLACE_ORDER_SUCCESS", "PAYMENT_PROCESSING", "WAIT_BUYER_PAY"}
 
 # "Ships From" values as AliExpress spells them -> ISO 3166-1 alpha-2.
