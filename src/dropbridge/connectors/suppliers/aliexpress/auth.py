@@ -26,14 +26,19 @@ class Tokens:
         self._access, self._refresh, self._expires = access_token, refresh_token, expires_at
         self._renew, self._clock, self._save, self._before = renew, clock, save, renew_before
         self._lock = threading.Lock()
+        self._lifetime: timedelta | None = None  # of the last token we renewed
         self.renewals = 0
 
     def current(self) -> str:
-        """The token to call with, renewed first when it expires within `renew_before` (and can be)."""
+        """The token to call with, renewed first when it expires within `renew_before` (or within half its
+        lifetime, for tokens that live less than twice that), where it can be."""
         with self._lock:
-            if self._expires is not None and self._refresh and self._expires - self._clock() < self._before:
+            if self._expires is not None and self._refresh and self._expires - self._clock() < self._margin():
                 self._renew_locked()
             return self._access
+
+    def _margin(self) -> timedelta:
+        return min(self._before, self._lifetime / 2) if self._lifetime else self._before
 
     def renew(self, refused: str) -> str:
         """The platform refused `refused`: renew, unless another thread already has."""
@@ -48,6 +53,7 @@ class Tokens:
                                   "the app again and give dropbridge the new access_token and refresh_token")
         fresh = self._renew(self._refresh)
         self._access, self._refresh, self._expires = fresh.access_token, fresh.refresh_token, fresh.expires_at
+        self._lifetime = fresh.expires_at - self._clock() if fresh.expires_at else None
         self.renewals += 1
         if self._save is not None:
             new = {"access_token": fresh.access_token}
