@@ -78,7 +78,7 @@ class Context:
             merged = {**self.vault.decrypt(owner, record.credentials), **new}
             record.credentials = self.vault.encrypt(owner, merged)
             audit(uow, self, f"{role}.credentials_renewed", f"{role}:{record.name}",
-                  {"credential_fields": sorted(new)}, **{f"{role}_id": record_id})
+                  {"fields": sorted(new)}, **{f"{role}_id": record_id})
             uow.commit()
 
     def forget_connectors(self) -> None:

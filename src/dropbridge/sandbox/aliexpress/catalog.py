@@ -84,10 +84,14 @@ class Product:
 
     # ---- ds.product.get ------------------------------------------------------------------------------
 
-    def answer(self, country: str, currency: str) -> dict[str, Any]:
+    def answer(self, country: str, currency: str, image_host: str = "") -> dict[str, Any]:
+        """`image_host` is put before image paths ("/kf/..."): the emulator serves its own pictures."""
+        def url(path: str) -> str:
+            return image_host + path if path.startswith("/") else path
+
         skus = []
         for s in self.skus:
-            props = [{**p} for p in s.properties]
+            props = [{**p, "sku_image": url(p["sku_image"])} if p.get("sku_image") else {**p} for p in s.properties]
             price = money_text(s.price, currency)
             entry = {"sku_id": s.sku_id, "sku_attr": s.attr, "id": s.attr, "offer_sale_price": price,
                      "sku_price": money_text(s.list_price, currency), "offer_bulk_sale_price": price,
@@ -105,7 +109,7 @@ class Product:
                                       "detail": f"<div><p>{self.title}</p><p>Ships in {self.delivery_days} days."
                                                 "</p></div>"},
             "ae_item_sku_info_dtos": {"ae_item_sku_info_d_t_o": skus},
-            "ae_multimedia_info_dto": {"image_urls": ";".join(self.images)},
+            "ae_multimedia_info_dto": {"image_urls": ";".join(url(i) for i in self.images)},
             "logistics_info_dto": {"delivery_time": self.delivery_days, "ship_to_country": country},
             "package_info_dto": {"package_length": 20, "package_width": 15, "package_height": 3,
                                  "gross_weight": "0.250", "package_type": False},
@@ -159,7 +163,7 @@ def generate(products: int, skus_per_product: int = 4, *, seed: int = 7, stock: 
             warehouse = "US" if skus_per_product > 2 and k == skus_per_product - 1 and n % 5 == 0 else "CN"
             props = [{"sku_property_id": 14, "sku_property_name": "Color", "sku_property_value": colour.lower(),
                       "property_value_id": cid, "property_value_definition_name": colour,
-                      "sku_image": f"https://ae01.alicdn.com/kf/S{pid}{k:03d}.jpg"},
+                      "sku_image": f"/kf/S{pid}{k:03d}.jpg"},
                      {"sku_property_id": 5, "sku_property_name": "Size", "sku_property_value": size,
                       "property_value_id": sid}]
             attr = f"14:{cid}#{colour};5:{sid}"
@@ -175,6 +179,6 @@ def generate(products: int, skus_per_product: int = 4, *, seed: int = 7, stock: 
                             stock=stock, ships_from=warehouse, ean=ean13(int(pid) * 100 + k) if k % 2 == 0 else None))
         out.append(Product(product_id=pid, title=f"Emulated AliExpress item {n + 1}", store_id=store,
                            store_name=f"Emulated Store {store}", category_id=200000345 + n % 9, skus=skus,
-                           images=[f"https://ae01.alicdn.com/kf/H{pid}a.jpg", f"https://ae01.alicdn.com/kf/H{pid}b.jpg"],
+                           images=[f"/kf/H{pid}a.jpg", f"/kf/H{pid}b.jpg"],
                            delivery_days=5 + n % 10))
     return out

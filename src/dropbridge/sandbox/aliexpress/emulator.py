@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import hashlib
+import io
 import json
 import secrets
 import time
@@ -42,7 +45,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from dropbridge.sandbox.kit import COMMON_MODES, Emulator, hold
 from dropbridge.sandbox.kit.controls import add_fault_controls
@@ -72,6 +75,17 @@ OPERATIONS = {
 CARRIERS = {"CAINIAO_STANDARD": "AliExpress standard shipping", "CAINIAO_FULFILLMENT_STD": "AliExpress Selection "
             "Standard", "EMS": "EMS", "CAINIAO_LOCAL": "USPS"}
 AUTOPAY_FAILED = "OrderCreated, autoPay fail:APIPayFail"  # [U] the contract's "OrderCreated, autoPay fail:..."
+
+
+@functools.lru_cache(maxsize=64)
+def _picture(name: str) -> bytes:
+    """A small JPEG whose colour depends on the name, so different pictures differ."""
+    from PIL import Image
+
+    digest = hashlib.sha256(name.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), tuple(digest[:3])).save(out, "JPEG", quality=80)
+    return out.getvalue()
 
 
 class _Refusal(Exception):
@@ -359,7 +373,7 @@ class AliExpressEmulator(Emulator):
             return {"rsp_code": "605", "rsp_msg": "ITEM_ID_NOT_FOUND", "code": "605"}
         if country in product.barred:
             return {"rsp_code": "602", "rsp_msg": "Item is not allowed to this country", "code": "602"}
-        return {"result": product.answer(country, currency), "rsp_code": "200", "rsp_msg": "Call succeeds",
+        return {"result": product.answer(country, currency, self.url), "rsp_code": "200", "rsp_msg": "Call succeeds",
                 "code": "0"}
 
     def _freight(self, params: dict[str, str]) -> dict[str, Any]:
@@ -577,6 +591,11 @@ class AliExpressEmulator(Emulator):
         async def control_reset():
             self.reset()
             return {"reset": True}
+
+        @app.get("/kf/{name}")
+        async def picture(name: str):
+            # The emulator's own image CDN (AliExpress serves product pictures from ae01.alicdn.com/kf/...).
+            return Response(_picture(name), media_type="image/jpeg")
 
         @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
         async def unknown(path: str):
