@@ -136,7 +136,8 @@ class AliExpressEmulator(Emulator):
             self.products: dict[str, Product] = {p.product_id: copy.deepcopy(p) for p in self._initial_products}
             self._orders: dict[str, Order] = {}
             self._creations: list[Creation] = []
-            self.calls: Counter[str] = Counter()
+            self.calls: Counter[str] = Counter()  # served, per method
+            self.received = 0  # every request to the gateway, refused ones included
             self._recent: deque[float] = deque()
             self._banned_until = 0.0
             self._access: dict[str, float] = getattr(self, "_access", {})  # token -> expires at (epoch s)
@@ -520,12 +521,17 @@ class AliExpressEmulator(Emulator):
 
     # ---- HTTP ---------------------------------------------------------------------------------------
 
+    def _count(self) -> None:
+        with self.lock:
+            self.received += 1
+
     def _build_app(self) -> FastAPI:
         app = FastAPI(title=f"AliExpress emulator ({self.name})", docs_url=None, redoc_url=None,
                       openapi_url=None)
 
         @app.api_route("/sync", methods=["GET", "POST"])
         async def sync(request: Request):
+            self._count()
             params = await all_params(request)
             api = params.get("method", "")
             if not api:
@@ -536,6 +542,7 @@ class AliExpressEmulator(Emulator):
 
         @app.post("/rest/{path:path}")
         async def rest(request: Request, path: str):
+            self._count()
             params = await all_params(request)
             return await self._system("/" + path, params, wrapped=False)
 
@@ -553,7 +560,7 @@ class AliExpressEmulator(Emulator):
         @app.get("/_control/calls")
         async def control_calls():
             with self.lock:
-                return {"calls": dict(self.calls), "total": sum(self.calls.values())}
+                return {"calls": dict(self.calls), "served": sum(self.calls.values()), "received": self.received}
 
         @app.post("/_control/pay/{order_id}")
         async def control_pay(order_id: str):
