@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     catalog_check_seconds: float = 60.0  # how often API suppliers are checked against catalog_interval_seconds
     document_poll_seconds: float = 60.0  # how often suppliers' file mailboxes (SFTP, VAN folders) are collected
     deadline_check_seconds: float = 300.0  # how often sent orders are checked for overdue receipts and acks
+    unpaid_check_seconds: float = 900.0  # how often supplier orders awaiting payment are checked
+    unpaid_alert_hours: float = 24.0  # alert once an order has waited this long for payment (per supplier:
+    # its `unpaid_alert_hours` config)
     worker_threads: int = 4
     # Fetch product images from loopback and private addresses too (a supplier on the same network; tests).
     images_allow_private_hosts: bool = False

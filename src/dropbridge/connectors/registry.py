@@ -27,6 +27,7 @@ SUPPLIER_PACKAGES = (
     "dropbridge.connectors.suppliers.rest",
     "dropbridge.connectors.suppliers.feed",
     "dropbridge.connectors.suppliers.edi_x12",
+    "dropbridge.connectors.suppliers.aliexpress",
 )
 
 
@@ -47,6 +48,9 @@ class ConnectorSpec:
     summary: str = ""
     emulator: str | None = None  # the `dropbridge sandbox run` name that emulates it
     offers_by_feed: bool = False  # catalog and stock come as feed files (`sync feed`), not an API pull
+    # The connector renews its own credentials (OAuth tokens) and hands the new ones back to be stored: its
+    # factory then takes a `save_credentials(dict)` keyword as well.
+    rotates_credentials: bool = False
     implementation: type | None = field(default=None)  # the connector class, checked against its ports
     mailbox: bool = False  # leaves documents for the scheduler to collect (services/ports.Mailbox)
     wants_services: bool = False  # the factory takes `services=ConnectorServices` (owner, control numbers)
@@ -136,6 +140,9 @@ class Registry:
         spec = self.spec(role, kind)
         if spec.wants_services:
             return spec.factory(base_url, dict(credentials), dict(config), services=services)
+        if spec.rotates_credentials:
+            saver = services.save_credentials if services else None
+            return spec.factory(base_url, dict(credentials), dict(config), save_credentials=saver)
         return spec.factory(base_url, dict(credentials), dict(config))
 
 

@@ -1,11 +1,12 @@
-"""The demo's little world: two REST suppliers with overlapping catalogs and a headless store, all
-emulated over real HTTP on localhost, and registered in dropbridge as ordinary connections."""
+"""The demo's little world: two REST suppliers with overlapping catalogs, AliExpress, and a headless store,
+all emulated over real HTTP on localhost, and registered in dropbridge as ordinary connections."""
 
 from __future__ import annotations
 
 import secrets
 import time
 
+from dropbridge.sandbox.aliexpress import AliExpressEmulator, generate
 from dropbridge.sandbox.edi_partner import EdiPartnerEmulator
 from dropbridge.sandbox.headless import HeadlessStoreEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
@@ -13,6 +14,7 @@ from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks
 
 STORE = "demo-shop"
+ALIEXPRESS = "aliexpress"
 SHOPIFY_STORE = "demo-shopify"
 SHOPIFY_TOKEN = "shpat_static_emulator_token"
 # The rest of each catalog: enough rows that one bad line stays under the feed error threshold.
@@ -49,6 +51,16 @@ class DemoEnvironment:
                 api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds, stock=stock,
                 webhook_url=f"{self.api_url}/webhooks/suppliers/{name}", webhook_secret=secrets.token_hex(16))
         self.edi = EdiPartnerEmulator(name=EDI_SUPPLIER, partner_id="INITECH", ship_after_seconds=ship_after_seconds)
+        # AliExpress: its catalog pulled by API, orders auto-paid, tracking polled (it sends no signed events).
+        self.aliexpress = AliExpressEmulator(products=generate(2, 2, seed=11), auto_pay_allowed=True,
+                                             ship_after_seconds=ship_after_seconds)
+
+    @property
+    def aliexpress_sku(self) -> tuple[str, str]:
+        """An AliExpress SKU the demo orders (our SKU for it) and a store price well above its cost."""
+        product = next(iter(self.aliexpress.products.values()))
+        sku = product.skus[0]
+        return f"{product.product_id}:{sku.sku_id}", f"{sku.price * 3:.2f}"
 
     def start(self) -> None:
         self.store.start()
@@ -73,6 +85,10 @@ class DemoEnvironment:
         conn = self.edi.connection()
         add_supplier(self.ctx, EDI_SUPPLIER, "edi_x12", conn["base_url"], conn["credentials"],
                      {**conn["config"], "currency": "USD", "shipping_per_order": "4.80"})
+        self.aliexpress.start()
+        conn = self.aliexpress.connection()
+        add_supplier(self.ctx, ALIEXPRESS, "aliexpress", conn["base_url"], conn["credentials"],
+                     {**conn["config"], "auto_pay": True})
 
     @staticmethod
     def catalog(name: str) -> list[tuple[str, int, str]]:
@@ -88,5 +104,6 @@ class DemoEnvironment:
         for emulator in self.suppliers.values():
             emulator.stop()
         self.edi.stop()
+        self.aliexpress.stop()
         self.store.stop()
         self.shopify.stop()

@@ -1,9 +1,10 @@
 """`dropbridge demo`: a complete day of a store against local emulators, on the embedded default.
 
-Feeds from two suppliers with overlapping SKUs; orders through the headless API (one split across both
-suppliers, one whose cheapest supplier has no stock, one the cheapest supplier rejects, one for a SKU
-nobody sells, and one sent twice with the same Idempotency-Key); supplier orders placed on the
-emulators; tracking back by webhook; fulfillments pushed to the store; the margin report."""
+Feeds from two suppliers with overlapping SKUs, and AliExpress's catalog pulled by API; orders through the
+headless API (one split across both suppliers, one whose cheapest supplier has no stock, one the cheapest
+supplier rejects, one for a SKU nobody sells, one sent twice with the same Idempotency-Key, one of an
+AliExpress SKU); supplier orders placed on the emulators; tracking back by webhook (AliExpress: polled);
+fulfillments pushed to the store; the margin report."""
 
 from __future__ import annotations
 
@@ -17,16 +18,17 @@ from dropbridge.api.app import create_app
 from dropbridge.jobs.queue import Ticker
 from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.order_view import list_alerts, margin_report, order_detail
+from dropbridge.services.sync_catalog import sync_catalog
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token
 
-from .environment import EDI_STOCK, EDI_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
+from .environment import ALIEXPRESS, EDI_STOCK, EDI_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
 
 
-def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
+def _orders(tag: str, ali_sku: tuple[str, str]) -> list[tuple[str, list[tuple[str, int, str]], str]]:
     return [
         (f"{tag}-1", [("TEE-BLK-M", 2, "24.00")], "cheapest supplier wins"),
         (f"{tag}-2", [("TEE-WHT-M", 1, "22.00"), ("CAP-RED", 1, "18.00")], "lines split across two suppliers"),
@@ -34,6 +36,7 @@ def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
         (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier sold out since its feed: rejects, re-routed"),
         (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
         (f"{tag}-6", [("TOTE-NAT", 1, "19.00")], "an EDI partner over SFTP: 850 out; 997, 855, 856, 810 back"),
+        (f"{tag}-7", [(ali_sku[0], 1, ali_sku[1])], "an AliExpress SKU: ordered by API, auto-paid, tracking polled"),
     ]
 
 
@@ -58,13 +61,16 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
             for line, field, reason in out.rejects or []:
                 console.print(f"   line {line} {field}: {reason}")
         _edi_inventory(ctx, env, console, timeout)
+        pulled = sync_catalog(ctx, ALIEXPRESS)
+        console.print(f"{ALIEXPRESS}: catalog pulled by API: {pulled.status}, read {pulled.rows_read}, "
+                      f"changed {pulled.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
         token = create_token(ctx, "demo")
         tag = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
         ids = []
         with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
-            for external_id, lines, why in _orders(tag):
+            for external_id, lines, why in _orders(tag, env.aliexpress_sku):
                 body = {"store": STORE, "external_id": external_id, "currency": "USD", "email": "jane@example.com",
                         "ship_to": SHIP_TO, "shipping_price": "5.00",
                         "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines]}

@@ -64,12 +64,22 @@ class RateLimited(RetryableError):
     """429 or a throttle: try again after `retry_after` seconds."""
 
 
+class NotSent(RetryableError):
+    """Failed before the request reached the other side (a read a write needed first, a refused
+    connection): nothing happened there, so trying again can never duplicate anything."""
+
+
 class AuthExpired(ExternalError):
     """Credentials were refused: refresh them or ask the merchant."""
 
 
 class PermanentError(ExternalError):
     """The other side said no and will keep saying no (4xx, rejected order)."""
+
+
+class AlreadyPlaced(ExternalError):
+    """The supplier refused an order as a repeat of one it already holds under our reference, without
+    saying which one: an earlier attempt landed. Sending again cannot help; re-routing would ship twice."""
 
 
 class ConfigurationError(DropbridgeError):

@@ -17,6 +17,7 @@ from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.record_shipment import poll_tracking
 from dropbridge.services.sync_catalog import pull_due_catalogs
+from dropbridge.services.unpaid_orders import alert_unpaid_supplier_orders
 
 from . import runner
 
@@ -103,6 +104,9 @@ def register_tasks(huey: Huey, ctx):
     @huey.task(name="dropbridge.check_deadlines")
     def check_deadlines_task():
         return check_acknowledgement_deadlines(ctx)
+    @huey.task(name="dropbridge.check_unpaid")
+    def check_unpaid_task():
+        return alert_unpaid_supplier_orders(ctx)
 
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
@@ -128,6 +132,7 @@ def register_tasks(huey: Huey, ctx):
         "catalog_check_seconds": pull_catalogs_task,
         "document_poll_seconds": collect_documents_task,
         "deadline_check_seconds": check_deadlines_task,
+        "unpaid_check_seconds": check_unpaid_task,
     }
     return enqueue
 

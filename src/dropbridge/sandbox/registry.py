@@ -20,6 +20,13 @@ def _rest(webhook_url: str | None = None) -> Emulator:
                                 prices={"TEE-BLK-M": "8.50", "MUG-WHT": "3.20"})
 
 
+def _aliexpress(webhook_url: str | None = None) -> Emulator:
+    # AliExpress's message push is not emulated (its signature is unverified): tracking is polled.
+    from .aliexpress import AliExpressEmulator, generate
+
+    return AliExpressEmulator(products=generate(3, 4), auto_pay_allowed=True, ship_after_seconds=30)
+
+
 def _shopify(webhook_url: str | None = None) -> Emulator:
     from .shopify import ShopifyEmulator
 
@@ -58,6 +65,7 @@ EMULATORS: dict[str, str] = {
     "bigcommerce": f"{__name__}:_bigcommerce",
     "headless": f"{__name__}:_headless",
     "edi-partner": f"{__name__}:_edi_partner",
+    "aliexpress": f"{__name__}:_aliexpress",
 }
 
 

@@ -9,7 +9,7 @@ stock, refused) releases the stock and re-routes the lines to the next offer."""
 
 from __future__ import annotations
 
-from dropbridge.domain.errors import PermanentError
+from dropbridge.domain.errors import AlreadyPlaced, AuthExpired, NotSent, PermanentError, RateLimited
 from dropbridge.domain.model import Order, Store, Supplier, SupplierOrder
 from dropbridge.domain.money import Money
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance
@@ -29,6 +29,8 @@ from dropbridge.services.ports import PrintFile as PrintFileSpec
 from .records import audit, raise_alert, schedule
 from .supplier_replies import return_lines_to_routing
 
+# Failures that say the supplier did not act on the request: throttled, credentials refused, or never sent.
+NOT_ACTED = (RateLimited, AuthExpired, NotSent)
 
 def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
     with ctx.uow(read_only=True) as uow:
@@ -47,7 +49,8 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
         if not resend_allowed:
             _cannot_know(ctx, supplier_order_id, supplier.name)
             return "cannot know whether it landed: waiting for the merchant"
-        placed = None  # the merchant confirmed it never arrived: send again, once
+        _use_resend(ctx, supplier_order_id)  # once: a crash during this send must not allow another
+        placed = None
     found_earlier = placed is not None
     if placed is None:
         try:
@@ -55,6 +58,14 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
         except PermanentError as exc:
             _reject(ctx, supplier_order_id, str(exc))
             return "rejected"
+        except AlreadyPlaced as exc:
+            _already_placed(ctx, supplier_order_id, supplier.name, str(exc))
+            return "already at the supplier, its id unknown: waiting for the merchant"
+        except NOT_ACTED as exc:
+            # Refused before it acted: nothing of this attempt landed, so the next one may send without
+            # asking (what a supplier that cannot be asked needs, or every throttle would need a person).
+            _note_error(ctx, supplier_order_id, exc, resend_allowed=True)
+            raise
         except Exception as exc:
             _note_error(ctx, supplier_order_id, exc)
             raise
@@ -156,12 +167,44 @@ def _maybe_mark_submitted(uow, order: Order, now) -> None:
         order.updated_at = now
 
 
-def _note_error(ctx, supplier_order_id: int, exc: Exception) -> None:
-    """Remember that an attempt was made, so the next one looks the order up first."""
+def _note_error(ctx, supplier_order_id: int, exc: Exception, *, resend_allowed: bool = False) -> None:
+    """Remember that an attempt was made, so the next one looks the order up first (`resend_allowed`: the
+    supplier said it did not act, so where it cannot be asked the next attempt may send anyway)."""
     with ctx.uow() as uow:
         so = uow.get(SupplierOrder, supplier_order_id)
         so.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        so.resend_allowed = resend_allowed
         so.updated_at = ctx.clock()
+        uow.commit()
+
+
+def _use_resend(ctx, supplier_order_id: int) -> None:
+    """A permission to send without asking is used up before the send, not after: if this attempt dies
+    mid-request, the next one must not take the same permission again."""
+    with ctx.uow() as uow:
+        so = uow.get_for_update(SupplierOrder, supplier_order_id)
+        so.resend_allowed = False
+        uow.commit()
+
+
+def _already_placed(ctx, supplier_order_id: int, supplier_name: str, reason: str) -> None:
+    """The supplier says an earlier attempt landed but not which order it became: neither resend nor
+    re-route (that would ship twice); a person finds the order at the supplier."""
+    with ctx.uow() as uow:
+        so = uow.get_for_update(SupplierOrder, supplier_order_id)
+        if so.status != SupplierOrderStatus.PENDING:
+            return
+        so.status = advance("supplier order", so.status, SupplierOrderStatus.FAILED)
+        so.last_error = reason[:1000]
+        so.resend_allowed = False
+        so.updated_at = ctx.clock()
+        raise_alert(uow, ctx, "supplier_order.already_placed",
+                    f"{so.idempotency_key}: {supplier_name} says it already holds this order (an earlier attempt "
+                    f"landed) but not under which order id: find it in your {supplier_name} account; do not "
+                    f"re-route it unless you cancel it there first ({reason[:200]})", severity="error",
+                    order_id=so.order_id, supplier_id=so.supplier_id)
+        audit(uow, ctx, "supplier_order.already_placed", f"supplier_order:{so.id}",
+              {"key": so.idempotency_key, "reason": reason[:300]}, supplier_id=so.supplier_id)
         uow.commit()
 
 

@@ -601,6 +601,9 @@ class ConnectorServices:
     owner: str  # "supplier:7"
     control_numbers: ControlNumbers | None = None
     clock: Callable[[], datetime] | None = None
+    # For connectors that renew their own credentials (OAuth tokens): called with the keys that changed, to be
+    # stored encrypted for the next run.
+    save_credentials: Callable[[dict], None] | None = None
 
 
 # ---- storage and secrets, as services see them -------------------------------------------------------------

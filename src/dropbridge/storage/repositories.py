@@ -213,6 +213,19 @@ class SupplierOrderRepo(_Repo):
             )
         )
 
+    def awaiting_payment(self, submitted_before: datetime, limit: int = 500) -> list[m.SupplierOrder]:
+        """Orders at a supplier that waits for our payment, sent before `submitted_before`."""
+        c = t.supplier_orders.c
+        return list(
+            self.session.scalars(
+                select(m.SupplierOrder)
+                .where(c.status == "submitted", c.placement == "awaiting_payment",
+                       c.submitted_at < submitted_before)
+                .order_by(c.id)
+                .limit(limit)
+            )
+        )
+
 
 class ShipmentRepo(_Repo):
     def find(self, supplier_order_id: int, tracking_number: str) -> m.Shipment | None:
