@@ -78,6 +78,9 @@ def bootstrap(settings: Settings | None = None) -> App:
         build_supplier=lambda sup, creds: _from_registry(SUPPLIER_CONNECTORS, sup.kind, sup, creds, settings),
         settings=settings,
     )
+    from .connectors.kit.alert_channels import build_alert_channels
+
+    ctx.alert_channels = build_alert_channels(settings)
     huey = build_huey(settings.resolved_queue_url)
     register_tasks(huey, ctx)
     return App(settings=settings, engine=engine, ctx=ctx, huey=huey)

@@ -11,6 +11,7 @@ import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import RedisStorage, SqliteStorage
 
+from dropbridge.services.alert_checks import run_checks
 from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.record_shipment import poll_tracking
@@ -89,6 +90,10 @@ def register_tasks(huey: Huey, ctx):
     def fetch_feeds_task():
         return fetch_due_feeds(ctx)
 
+    @huey.task(name="dropbridge.alert_checks")
+    def alert_checks_task():
+        return run_checks(ctx)
+
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
             run_job_task.schedule((job_id,), delay=delay)
@@ -110,6 +115,7 @@ def register_tasks(huey: Huey, ctx):
         "tracking_poll_seconds": poll_tracking_task,
         "order_pull_seconds": pull_orders_task,
         "feed_check_seconds": fetch_feeds_task,
+        "alert_check_seconds": alert_checks_task,
     }
     return enqueue
 

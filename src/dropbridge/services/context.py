@@ -26,6 +26,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     settings: Any = None
     actor: str = "system"
+    alert_channels: Any = None  # email and webhook senders for alerts (bootstrap builds them)
     _connectors: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def enqueue_all(self, job_ids: list[int]) -> None:

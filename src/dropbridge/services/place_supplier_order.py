@@ -118,7 +118,8 @@ def _reject(ctx, supplier_order_id: int, reason: str) -> None:
         reverse_expected_costs(uow, so, now, "rejected")
         raise_alert(uow, ctx, "supplier_order.rejected",
                     f"supplier order {so.idempotency_key} rejected: {reason[:200]}; re-routing",
-                    order_id=order.id, supplier_id=so.supplier_id)
+                    order_id=order.id, supplier_id=so.supplier_id,
+                    dedupe_key=f"supplier_order.rejected:{so.idempotency_key}")
         audit(uow, ctx, "supplier_order.rejected", f"supplier_order:{so.id}", {"reason": reason[:300]},
               supplier_id=so.supplier_id, store_id=order.store_id)
         schedule(uow, ctx, "route_order", f"route:{order.id}:after:{so.id}", {"order_id": order.id})
