@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dropbridge.domain.errors import ValidationError
+from dropbridge.domain.errors import NotFound, ValidationError
+from dropbridge.domain.model import Variant
 
 from .records import audit
 
@@ -28,3 +29,17 @@ def resolve_alerts(ctx, alert_ids: list[int], resolution: str = "") -> int:
               {"alerts": alert_ids, "changed": done, "resolution": resolution.strip()})
         uow.commit()
     return done
+
+
+def set_low_stock_threshold(ctx, sku: str, threshold: int | None) -> None:
+    """A per-SKU threshold (None: back to the default)."""
+    if threshold is not None and not 0 <= threshold <= 1_000_000:
+        raise ValidationError("a threshold is a whole number from 0 to 1,000,000", "threshold")
+    with ctx.uow() as uow:
+        variant = uow.catalog.variant_by_sku(sku)
+        if variant is None:
+            raise NotFound(f"no SKU {sku!r}")
+        variant = uow.get(Variant, variant.id)
+        variant.low_stock_threshold = threshold
+        audit(uow, ctx, "variant.low_stock_threshold", f"variant:{sku}", {"threshold": threshold})
+        uow.commit()
