@@ -27,8 +27,8 @@ from dropbridge.domain.errors import (
     WebhookRejected,
 )
 from dropbridge.domain.money import Money
-from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.kit.server import start_server
+from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.services.ports import (
     Address,
     InboundEvent,

@@ -11,8 +11,8 @@ import pytest
 from dropbridge.api.app import create_app
 from dropbridge.bootstrap import bootstrap
 from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
-from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.kit.server import start_server
+from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.order_view import list_orders
 from dropbridge.services.tokens import create_token
