@@ -154,3 +154,18 @@ def test_metrics_show_backlog_supplier_orders_alerts_and_feed_age(client, app):
     for name in ("dropbridge_jobs_pending", "dropbridge_supplier_orders", "dropbridge_feed_age_seconds",
                  "dropbridge_jobs_oldest_pending_seconds"):
         assert f"# TYPE {name} gauge" in body
+
+
+def test_a_feed_upload_without_its_csrf_token_is_refused_and_nothing_is_synced(client, app):
+    from dropbridge.services.connections import add_supplier
+
+    add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {}, {"currency": "USD"})
+    login(client, "owner@shop.test", "owner-password-1")
+    feed = {"file": ("acme.csv", b"sku,qty,cost\nTEE,3,1.00\n", "text/csv")}
+    assert client.post("/suppliers/acme/feeds", files=feed, data={"mode": "full"}).status_code == 403
+    assert client.post("/suppliers/acme/feeds", files=feed, data={"csrftoken": "x", "mode": "full"}).status_code == 403
+    with app.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sync_runs")).scalar() == 0
+    ok = client.post("/suppliers/acme/feeds", files=feed,
+                     data={"csrftoken": client.cookies.get("dropbridge_csrf"), "mode": "full"})
+    assert ok.status_code == 303 and ok.headers["location"].startswith("/sync-runs/1")

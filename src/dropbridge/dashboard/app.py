@@ -63,6 +63,7 @@ class Dashboard:
         self.settings = app_ctx.settings
         self.templates = build_templates()
         self.cookie = SessionCookie(self.settings)
+        self.csrf_secret = derive_secret(self.settings, "csrf")
 
     def user(self, request: Request) -> SessionUser:
         session_id = self.cookie.load(request.cookies.get(SESSION_COOKIE))
@@ -103,7 +104,7 @@ def mount_dashboard(api: FastAPI, app_ctx) -> None:
 
     board = Dashboard(app_ctx)
     api.mount("/assets", StaticFiles(directory=str(HERE / "static")), name="dashboard-assets")
-    api.add_middleware(CsrfMiddleware, secret=derive_secret(app_ctx.settings, "csrf"))
+    api.add_middleware(CsrfMiddleware, secret=board.csrf_secret)
 
     @api.exception_handler(LoginRequired)
     def _login(request: Request, exc: LoginRequired):

@@ -29,6 +29,7 @@ from dropbridge.services.sync_feed import rejects_csv, sync_feed
 
 from . import charts
 from .app import Dashboard, back
+from .security import CSRF_COOKIE, check_form_token, refusal_page
 
 ORDER_ACTIONS = {
     "retry": "Retry routing and sending",
@@ -164,8 +165,10 @@ def add_views(api: FastAPI, board: Dashboard) -> None:
 
     @api.post("/suppliers/{name}/feeds", **html)
     def upload_feed(request: Request, name: str, file: Annotated[UploadFile, File()],
-                    mode: Annotated[str, Form()] = "full"):
+                    mode: Annotated[str, Form()] = "full", csrftoken: Annotated[str, Form()] = ""):
         _, actx = board.actor(request)
+        if not check_form_token(board.csrf_secret, request.cookies.get(CSRF_COOKIE), csrftoken):
+            return HTMLResponse(refusal_page(), status_code=403)
         if mode not in ("full", "delta"):
             return back(f"/suppliers/{name}", err="mode is full or delta")
         if not file.filename:
