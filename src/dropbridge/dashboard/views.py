@@ -252,8 +252,12 @@ def add_views(api: FastAPI, board: Dashboard) -> None:
 
     # Margins.
     @api.get("/margins", **html)
-    def margins_view(request: Request, days: int = 30, store: str = ""):
+    def margins_view(request: Request, days: int = 30, store: str = "", view: str = "overview"):
         def build():
+            if view == "product":  # per SKU reads each line: its own tab
+                data = margins(ctx, days, by=("product",), store=store or None)
+                data["tables"]["product"] = data["tables"]["product"][:100]
+                return {"m": data, "ranges": RANGES, "view": "product"}
             data = margins(ctx, days, store=store or None)
             day_rows = data["tables"]["day"]
             currencies = sorted({r["currency"] for r in day_rows}, key=lambda c: -sum(
@@ -263,8 +267,7 @@ def add_views(api: FastAPI, board: Dashboard) -> None:
                 "time": charts.margin_over_time(day_rows, cur),
                 "store": charts.margin_by(data["tables"]["store"], cur, "store"),
                 "supplier": charts.margin_by(data["tables"]["supplier"], cur, "supplier")}
-            data["tables"]["product"] = data["tables"]["product"][:50]
-            return {"m": data, "ranges": RANGES}
+            return {"m": data, "ranges": RANGES, "view": "overview"}
 
         return page(request, "margins.html", build, nav="margins")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, cast, delete, exists, func, or_, select
+from sqlalchemy import Integer, String, cast, delete, exists, func, insert, or_, select
 
 from dropbridge.domain import model as m
 
@@ -179,8 +179,10 @@ class DashboardRepo(_Repo):
             or_(v.c.low_stock_threshold.is_not(None), exists().where(t.listings.c.variant_id == v.c.id)))
         return [tuple(r) for r in self.session.execute(q).all()]
 
-    # Margins: sums per day, store, supplier, kind and currency over a range, from the covering index.
-    def ledger_rollup(self, since: datetime, store_id: int | None = None) -> list[tuple]:
+    # Margins: sums per day, store, supplier, kind and currency. Closed days come from ledger_daily (each
+    # computed once from the covering index); the open tail is summed live.
+    def ledger_live(self, since: datetime, store_id: int | None = None) -> list[tuple]:
+        """(day, store id, supplier id or None, kind, currency, sum) of entries from `since` on."""
         e = t.ledger_entries
         day = self._day(e.c.created_at).label("day")
         q = (select(day, e.c.store_id, e.c.supplier_id, e.c.kind, e.c.currency, func.sum(e.c.amount_minor))
@@ -190,13 +192,45 @@ class DashboardRepo(_Repo):
             q = q.where(e.c.store_id == store_id)
         return [tuple(r) for r in self.session.execute(q).all()]
 
-    def ledger_by_product(self, since: datetime, limit: int = 5000) -> list[tuple]:
+    def rolled_days(self, days: list[str]) -> set[str]:
+        d = t.ledger_daily_days
+        return set(self.session.scalars(select(d.c.day).where(d.c.day.in_(days))))
+
+    def roll_up_day(self, day: str, start: datetime, end: datetime, now: datetime) -> None:
+        """Sum one closed day's entries into ledger_daily; a day another process rolled up meanwhile is kept."""
+        if day in self.rolled_days([day]):
+            return
+        e = t.ledger_entries
+        rows = self.session.execute(
+            select(e.c.store_id, func.coalesce(e.c.supplier_id, 0), e.c.kind, e.c.currency,
+                   func.sum(e.c.amount_minor), func.count())
+            .where(e.c.created_at >= start, e.c.created_at < end)
+            .group_by(e.c.store_id, func.coalesce(e.c.supplier_id, 0), e.c.kind, e.c.currency)).all()
+        if rows:
+            self.session.execute(insert(t.ledger_daily), [
+                {"day": day, "store_id": s, "supplier_id": sup, "kind": k, "currency": c, "amount_minor": int(a or 0),
+                 "entries": n} for s, sup, k, c, a, n in rows])
+        self.session.execute(insert(t.ledger_daily_days).values(day=day, entries=sum(r[5] for r in rows),
+                                                                rolled_at=now))
+
+    def ledger_days(self, first: str, last: str, store_id: int | None = None) -> list[tuple]:
+        """Rolled-up rows for days first..last, shaped like ledger_live's (supplier None for none)."""
+        d = t.ledger_daily
+        q = select(d.c.day, d.c.store_id, d.c.supplier_id, d.c.kind, d.c.currency, d.c.amount_minor).where(
+            d.c.day >= first, d.c.day <= last)
+        if store_id:
+            q = q.where(d.c.store_id == store_id)
+        return [(day, s, sup or None, k, c, a) for day, s, sup, k, c, a in self.session.execute(q).all()]
+
+    def ledger_by_product(self, since: datetime, store_id: int | None = None) -> list[tuple]:
         """(sku, kind, currency, sum) of line-level entries over a range."""
         e, ln = t.ledger_entries, t.order_lines
         q = (select(ln.c.sku, e.c.kind, e.c.currency, func.sum(e.c.amount_minor))
              .join(ln, ln.c.id == e.c.order_line_id)
              .where(e.c.created_at >= since, e.c.order_line_id.is_not(None))
-             .group_by(ln.c.sku, e.c.kind, e.c.currency).limit(limit))
+             .group_by(ln.c.sku, e.c.kind, e.c.currency))
+        if store_id:
+            q = q.where(e.c.store_id == store_id)
         return [tuple(r) for r in self.session.execute(q).all()]
 
     # Audit.

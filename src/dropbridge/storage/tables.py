@@ -316,7 +316,34 @@ ledger_entries = Table(
 Index("ix_ledger_entries_order", ledger_entries.c.order_id)
 # Margins over a date range read only this index (a covering index: no table row is visited).
 Index("ix_ledger_entries_created_cover", ledger_entries.c.created_at, ledger_entries.c.store_id,
-      ledger_entries.c.supplier_id, ledger_entries.c.kind, ledger_entries.c.currency, ledger_entries.c.amount_minor)
+      ledger_entries.c.supplier_id, ledger_entries.c.kind, ledger_entries.c.currency, ledger_entries.c.amount_minor,
+      ledger_entries.c.order_line_id)
+
+# Margin reports read closed days from here: the sums of each day's ledger entries by store, supplier (0 for
+# none), kind and currency, written once the day is over (entries are append-only and dated when written, so
+# a closed day's sums never change; deleting these rows only makes them be computed again).
+ledger_daily = Table(
+    "ledger_daily",
+    metadata,
+    pk(),
+    Column("day", String(10), nullable=False),
+    Column("store_id", Id, nullable=False),
+    Column("supplier_id", Id, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("entries", Integer, nullable=False),
+    UniqueConstraint("day", "store_id", "supplier_id", "kind", "currency"),
+)
+
+# Which closed days ledger_daily holds (a day without entries has no rows there, but is still done).
+ledger_daily_days = Table(
+    "ledger_daily_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("entries", Integer, nullable=False),
+    Column("rolled_at", UTCDateTime, nullable=False),
+)
 
 sync_runs = Table(
     "sync_runs",

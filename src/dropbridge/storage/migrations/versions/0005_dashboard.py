@@ -33,6 +33,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_recipients')),
     sa.UniqueConstraint('name', name=op.f('uq_alert_recipients_name'))
     )
+    op.create_table('ledger_daily',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('day', sa.String(length=10), nullable=False),
+    sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('supplier_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('entries', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_daily')),
+    sa.UniqueConstraint('day', 'store_id', 'supplier_id', 'kind', 'currency', name=op.f('uq_ledger_daily_day_store_id_supplier_id_kind_currency'))
+    )
+    op.create_table('ledger_daily_days',
+    sa.Column('day', sa.String(length=10), nullable=False),
+    sa.Column('entries', sa.Integer(), nullable=False),
+    sa.Column('rolled_at', dropbridge.storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_ledger_daily_days'))
+    )
     op.create_table('login_attempts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
@@ -100,7 +118,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_audit_events_subject', ['subject'], unique=False)
 
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_entries_created_cover', ['created_at', 'store_id', 'supplier_id', 'kind', 'currency', 'amount_minor'], unique=False)
+        batch_op.create_index('ix_ledger_entries_created_cover', ['created_at', 'store_id', 'supplier_id', 'kind', 'currency', 'amount_minor', 'order_line_id'], unique=False)
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index('ix_orders_created_at', ['created_at'], unique=False)
@@ -168,4 +186,6 @@ def downgrade() -> None:
 
     op.drop_table('login_attempts')
     op.drop_table('alert_recipients')
+    op.drop_table('ledger_daily_days')
+    op.drop_table('ledger_daily')
     # ### end Alembic commands ###
