@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, cast, delete, exists, func, insert, or_, select
+from sqlalchemy import Integer, String, cast, delete, exists, func, insert, literal_column, or_, select
 
 from dropbridge.domain import model as m
 
@@ -201,11 +201,11 @@ class DashboardRepo(_Repo):
         if day in self.rolled_days([day]):
             return
         e = t.ledger_entries
+        supplier = func.coalesce(e.c.supplier_id, literal_column("0"))
         rows = self.session.execute(
-            select(e.c.store_id, func.coalesce(e.c.supplier_id, 0), e.c.kind, e.c.currency,
-                   func.sum(e.c.amount_minor), func.count())
+            select(e.c.store_id, supplier, e.c.kind, e.c.currency, func.sum(e.c.amount_minor), func.count())
             .where(e.c.created_at >= start, e.c.created_at < end)
-            .group_by(e.c.store_id, func.coalesce(e.c.supplier_id, 0), e.c.kind, e.c.currency)).all()
+            .group_by(e.c.store_id, supplier, e.c.kind, e.c.currency)).all()
         if rows:
             self.session.execute(insert(t.ledger_daily), [
                 {"day": day, "store_id": s, "supplier_id": sup, "kind": k, "currency": c, "amount_minor": int(a or 0),
