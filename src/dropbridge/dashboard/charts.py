@@ -32,7 +32,7 @@ def margin_over_time(rows: list[dict], currency: str) -> str:
 
 def margin_by(rows: list[dict], currency: str, what: str, top: int = 10) -> str:
     rows = [r for r in rows if r["currency"] == currency][:top]
-    chart = pygal.HorizontalBar(**{**_COMMON, "height": max(160, 40 + 28 * len(rows))},
+    chart = pygal.HorizontalBar(**{**_COMMON, "width": 560, "height": max(200, 80 + 30 * len(rows))},
                                 title=f"Margin by {what} ({currency})", show_legend=False)
     chart.x_labels = [r["key"] for r in rows]
     chart.add("margin", [float(r["margin"]) for r in rows])
