@@ -16,8 +16,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is started,
+    # which would break later tests that call asyncio.run().
     if not Path(CHROMIUM).exists():
         _unavailable("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
     try:

@@ -98,3 +98,32 @@ def test_webhook_alerts_are_signed_and_arrive_once_after_the_receiver_comes_back
     finally:
         receiver.stop()
         app.close()
+
+
+def test_a_daily_digest_sends_every_queued_alert_in_one_message_once(tmp_path):
+    from datetime import timedelta
+
+    from dropbridge.jobs.runner import run_job
+    from dropbridge.services.alert_delivery import schedule_digests
+
+    app = bootstrap(make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    upgrade(app.engine)
+    receiver = WebhookReceiver(free_port())
+    receiver.start()
+    try:
+        add_recipient(app.ctx, "daily", "webhook", receiver.url, schedule_="daily", secret="s3")
+        ids = [_raise(app, "stock.low", f"SKU{i} low", dedupe_key=f"stock.low:SKU{i}") for i in range(3)]
+        assert receiver.received == []
+        tomorrow = app.ctx.clock() + timedelta(days=1)
+        assert schedule_digests(app.ctx, tomorrow) == 1
+        with app.engine.connect() as conn:
+            job_id = conn.execute(text("SELECT id FROM jobs WHERE kind = 'deliver_digest'")).scalar()
+        assert run_job(app.ctx, job_id) == "done"
+        assert schedule_digests(app.ctx, tomorrow) == 0
+        assert len(receiver.received) == 1
+        payload = receiver.payloads()[0]
+        assert payload["type"] == "digest" and sorted(a["id"] for a in payload["alerts"]) == sorted(ids)
+        assert [s for s, _ in _deliveries(app)] == ["sent", "sent", "sent"]
+    finally:
+        receiver.stop()
+        app.close()

@@ -41,7 +41,7 @@ def overview(ctx) -> dict:
         "status_counts": status_counts,
         "needs_action": [
             {"label": "Orders on hold", "count": status_counts.get("on_hold", 0), "href": "/orders?status=on_hold"},
-            {"label": "Supplier orders failed", "count": failed, "href": "/orders?problem=failed"},
+            {"label": "Supplier orders failed", "count": failed, "href": "/alerts?kind=supplier_order.failed"},
             {"label": "Awaiting supplier acknowledgement", "count": awaiting_ack, "href": "/orders?status=routed"},
             {"label": "Purchase orders overdue", "count": overdue, "href": "/alerts?kind=supplier_order.not_shipped"},
             {"label": "Awaiting payment", "count": status_counts.get("awaiting_payment", 0),
