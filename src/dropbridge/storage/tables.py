@@ -298,6 +298,9 @@ shipments = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("supplier_order_id", "tracking_number"),
 )
+# Tracking not yet at the store: a handful of rows among every shipment ever made.
+Index("ix_shipments_unpushed", shipments.c.created_at, sqlite_where=shipments.c.pushed_at.is_(None),
+      postgresql_where=shipments.c.pushed_at.is_(None))
 
 ledger_entries = Table(
     "ledger_entries",

@@ -41,7 +41,8 @@ def _daily(ctx, since: datetime, store_id: int | None) -> list[tuple]:
         day += timedelta(days=1)
     names = [d.strftime("%Y-%m-%d") for d in closed]
     with ctx.uow(read_only=True) as uow:
-        missing = [d for d, name in zip(closed, names, strict=True) if name not in uow.dashboard.rolled_days(names)]
+        done = uow.dashboard.rolled_days(names) if names else set()
+    missing = [d for d, name in zip(closed, names, strict=True) if name not in done]
     if missing:
         with ctx.uow() as uow:
             for d in missing:

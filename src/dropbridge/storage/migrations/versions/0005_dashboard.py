@@ -124,6 +124,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_orders_store_created', ['store_id', 'created_at'], unique=False)
 
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.create_index('ix_shipments_unpushed', ['created_at'], unique=False, sqlite_where=sa.text('pushed_at IS NULL'), postgresql_where=sa.text('pushed_at IS NULL'))
+
     with op.batch_alter_table('supplier_order_lines', schema=None) as batch_op:
         batch_op.create_index('ix_supplier_order_lines_order_line', ['order_line_id'], unique=False)
         batch_op.create_index('ix_supplier_order_lines_supplier_order', ['supplier_order_id'], unique=False)
@@ -144,6 +147,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_sync_runs_supplier')
+
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.drop_index('ix_shipments_unpushed', sqlite_where=sa.text('pushed_at IS NULL'), postgresql_where=sa.text('pushed_at IS NULL'))
 
     with op.batch_alter_table('supplier_order_lines', schema=None) as batch_op:
         batch_op.drop_index('ix_supplier_order_lines_supplier_order')
