@@ -53,6 +53,9 @@ def bootstrap(settings: Settings | None = None) -> App:
     vault = Vault(load_keys(settings.secret_keys, settings.secret_keys_file))
     ctx = Context(uow=UnitOfWorkFactory(engine), vault=vault, connectors=Registry.default(), settings=settings,
                   feeds=FeedCodec(), control_numbers=SqlControlNumbers(engine))
+    from .connectors.kit.alert_channels import build_alert_channels
+
+    ctx.alert_channels = build_alert_channels(settings)
     huey = build_huey(settings.resolved_queue_url)
     register_tasks(huey, ctx)
     return App(settings=settings, engine=engine, ctx=ctx, huey=huey)

@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     images_allow_private_hosts: bool = False
     log_level: str = "INFO"
 
+    # Dashboard and alerts.
+    public_url: str | None = None  # how people reach this dropbridge (links in alert emails)
+    session_hours: float = 12.0  # a dashboard login lasts this long
+    alert_check_seconds: float = 300.0  # how often low stock, stale feeds and late orders are checked
+    low_stock_threshold: int = 5  # units to promise at or below which a listed SKU alerts (per-SKU overrides)
+    tracking_late_minutes: float = 60.0  # tracking not at the store after this long alerts
+    smtp_host: str | None = None  # email alerts: the SMTP server
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # starttls | ssl | none
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "dropbridge@localhost"
+    smtp_ca_file: str | None = None  # a CA bundle to trust instead of the system's (a private mail server)
+    smtp_timeout_seconds: float = 15.0
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.job_lease_seconds <= self.http_timeout_seconds:

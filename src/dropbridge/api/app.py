@@ -10,11 +10,13 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from dropbridge.dashboard import mount_dashboard
 from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError, WebhookRejected
 from dropbridge.domain.money import Money
 from dropbridge.services import order_view
@@ -27,6 +29,7 @@ from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
 from .catalog_routes import catalog_router
 from .group_commit import GroupCommit
+from .ops_metrics import OpsCollector
 from .schemas import OrderIn, document_json_bodies, json_body_doc, parse_json_body
 
 # How long a confirmed API token is remembered in process: a deleted token keeps working that long.
@@ -58,7 +61,8 @@ class Correlate:
 def create_app(app_ctx) -> FastAPI:
     """`app_ctx` is the bootstrap App (settings, engine, ctx)."""
     ctx = app_ctx.ctx
-    api = FastAPI(title="dropbridge", version="0.1.0",
+    # /docs and /redoc from assets installed with fastapi-offline: nothing loads from the internet.
+    api = FastAPIOffline(title="dropbridge", version="0.1.0",
                   description="Dropshipping integration: orders, routing, supplier orders, tracking, margins.")
     registry = CollectorRegistry()
     orders_in = Counter("dropbridge_orders_received_total", "Orders received", ["source", "created"],
@@ -202,4 +206,6 @@ def create_app(app_ctx) -> FastAPI:
 
     api.include_router(catalog_router(ctx, Auth))
     document_json_bodies(api, OrderIn)
+    registry.register(OpsCollector(ctx))
+    mount_dashboard(api, app_ctx)
     return api

@@ -17,12 +17,13 @@ from .platforms import connectors, sandbox_app
 from .reports import fx_app, report_app
 from .sync import sync_app
 from .tokens import token_app
+from .users import user_app
 
 app = typer.Typer(help="dropbridge: dropshipping integration, self-hosted.", no_args_is_help=True)
 admin.register(app)
 for sub, name in ((store_app, "store"), (supplier_app, "supplier"), (sync_app, "sync"), (orders_app, "orders"),
                   (token_app, "token"), (report_app, "report"), (fx_app, "fx"), (offers_app, "offers"),
-                  (designs_app, "designs"), (sandbox_app, "sandbox")):
+                  (designs_app, "designs"), (sandbox_app, "sandbox"), (user_app, "user")):
     app.add_typer(sub, name=name)
 reports.register(app)
 app.command()(connectors)

@@ -46,6 +46,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
         emulators.start()
     consumer.start()
     ticker.start()
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    console.print(f"dropbridge is up: open http://{shown}:{port}/ (dashboard), API docs at /docs")
+    with built.ctx.uow(read_only=True) as uow:
+        if not uow.users.all():
+            console.print("no dashboard user yet: dropbridge user add you@example.com --role owner")
     try:
         uvicorn.run(create_app(built), host=host, port=port, log_level="info")
     finally:

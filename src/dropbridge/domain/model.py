@@ -70,6 +70,7 @@ class Variant:
     weight: str | None = None  # decimal text, in weight_unit
     weight_unit: str | None = None
     status: str | None = None  # the supplier's status text (active, discontinued, ...)
+    low_stock_threshold: int | None = None  # alert at or below this many units to promise; None: the default
 
 
 @entity
@@ -291,6 +292,62 @@ class Alert:
     order_id: int | None = None
     created_at: datetime | None = None
     resolved_at: datetime | None = None
+    dedupe_key: str | None = None  # the condition: one open alert per key
+    occurrences: int = 1  # how often the condition was seen while this alert was open
+    last_seen_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+
+
+@entity
+class AlertRecipient:
+    """Who hears about which alerts: by email or a signed webhook, at once or in a digest."""
+
+    id: int | None = None
+    name: str
+    channel: str  # email | webhook
+    target: str  # an email address, or a URL
+    secret: bytes | None = None  # webhook signing secret (encrypted like credentials)
+    kinds: list[str] = field(default_factory=lambda: ["*"])  # patterns: "*", "feed.*", "order.unroutable"
+    min_severity: str = "info"  # info | warning | error
+    schedule: str = "immediate"  # immediate | hourly | daily
+    active: bool = True
+    created_at: datetime | None = None
+
+
+@entity
+class AlertDelivery:
+    id: int | None = None
+    alert_id: int
+    recipient_id: int
+    status: str = "pending"  # pending (a job sends it) | queued (for a digest) | sent | failed
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+
+@entity
+class User:
+    """A dashboard user. Roles: owner (everything, users and settings), staff (acts), viewer (sees)."""
+
+    id: int | None = None
+    email: str
+    password_hash: str
+    role: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+
+@entity
+class UserSession:
+    id: int | None = None
+    token_hash: str
+    user_id: int
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @entity

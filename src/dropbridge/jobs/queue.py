@@ -12,6 +12,7 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import RedisStorage, SqliteStorage
 
 from dropbridge.services.acknowledgement_deadlines import check_acknowledgement_deadlines
+from dropbridge.services.alert_checks import run_checks
 from dropbridge.services.collect_documents import collect_documents
 from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
@@ -107,6 +108,9 @@ def register_tasks(huey: Huey, ctx):
     @huey.task(name="dropbridge.check_unpaid")
     def check_unpaid_task():
         return alert_unpaid_supplier_orders(ctx)
+    @huey.task(name="dropbridge.alert_checks")
+    def alert_checks_task():
+        return run_checks(ctx)
 
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
@@ -133,6 +137,7 @@ def register_tasks(huey: Huey, ctx):
         "document_poll_seconds": collect_documents_task,
         "deadline_check_seconds": check_deadlines_task,
         "unpaid_check_seconds": check_unpaid_task,
+        "alert_check_seconds": alert_checks_task,
     }
     return enqueue
 

@@ -14,6 +14,7 @@ import structlog
 
 from dropbridge.domain.errors import ConfigurationError, ExternalError, NotFound, PermanentError
 from dropbridge.domain.model import Job
+from dropbridge.services.alert_delivery import deliver_alert, deliver_digest
 from dropbridge.services.cancel_order import cancel_supplier_order
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.place_supplier_order import place_supplier_order
@@ -32,6 +33,8 @@ HANDLERS = {
     "push_stock": lambda ctx, p, attempt: push_stock(ctx, p["store"]).changes,
     "cancel_supplier_order": lambda ctx, p, attempt: cancel_supplier_order(ctx, p["supplier_order_id"],
                                                                            p.get("late", False)),
+    "deliver_alert": lambda ctx, p, attempt: deliver_alert(ctx, p["delivery_id"]),
+    "deliver_digest": lambda ctx, p, attempt: deliver_digest(ctx, p["recipient_id"], p["up_to"]),
 }
 
 
@@ -89,7 +92,11 @@ def _close(ctx, job_id, claim, status, exc=None, *, delay=None, alert=False) -> 
             return  # our lease expired and another worker took over: its outcome stands
         if alert:
             job = uow.get(Job, job_id)
-            raise_alert(uow, ctx, "job.failed", f"{job.kind} {job.key} failed: {error}", severity="error")
+            # An alert that could not be delivered is shown on the dashboard only (its own kind is never
+            # sent to recipients), so a receiver that is down does not feed on its own failures.
+            kind = "alert.delivery_failed" if job.kind.startswith("deliver_") else "job.failed"
+            raise_alert(uow, ctx, kind, f"{job.kind} {job.key} failed: {error}", severity="error",
+                        dedupe_key=f"{kind}:{job.key}")
         uow.commit()
 
 

@@ -84,7 +84,8 @@ def cancel_supplier_order(ctx, supplier_order_id: int, late: bool = False) -> st
         so = uow.get_for_update(SupplierOrder, supplier_order_id)
         if problem:
             raise_alert(uow, ctx, "supplier_order.cancel_failed", f"{so.idempotency_key}: {problem}",
-                        severity="error", order_id=so.order_id, supplier_id=so.supplier_id)
+                        severity="error", order_id=so.order_id, supplier_id=so.supplier_id,
+                        dedupe_key=f"supplier_order.cancel_failed:{so.idempotency_key}")
         elif so.status == SupplierOrderStatus.SUBMITTED:
             so.status = advance("supplier order", so.status, SupplierOrderStatus.CANCELLED)
             so.updated_at = ctx.clock()

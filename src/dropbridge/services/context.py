@@ -42,6 +42,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     actor: str = "system"
     control_numbers: ControlNumbers | None = None  # persisted numbers connectors must never reuse (EDI)
+    alert_channels: Any = None  # email and webhook senders for alerts (bootstrap builds them)
     _cache: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def enqueue_all(self, job_ids: list[int]) -> None:

@@ -634,3 +634,24 @@ def decimal_money(value: str | int | float | Decimal, currency: str, field_name:
     if isinstance(value, float):
         value = repr(value)
     return Money.parse(value, currency, field=field_name)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """One alert, or a digest of several, as it leaves dropbridge."""
+
+    subject: str
+    text: str
+    payload: dict[str, Any]  # the JSON a webhook receives
+    message_id: str  # stable per delivery: receivers can drop a repeat
+
+
+class AlertEmail(Protocol):
+    def send(self, to: str, message: AlertMessage) -> None:
+        """Deliver by SMTP; raise RetryableError when the server cannot be reached or refuses for now."""
+
+
+class AlertWebhook(Protocol):
+    def post(self, url: str, secret: str | None, message: AlertMessage) -> None:
+        """POST the payload signed with HMAC-SHA256 over the body; raise RetryableError on 5xx, timeouts or
+        a receiver that is down, PermanentError on a 4xx refusal."""

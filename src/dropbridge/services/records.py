@@ -49,9 +49,20 @@ def audit(uow, ctx, action: str, subject: str, detail: dict | None = None, *, st
     uow.add(AuditEvent(**audit_row(ctx, action, subject, detail, store_id=store_id, supplier_id=supplier_id)))
 
 
-def raise_alert(uow, ctx, kind: str, message: str, *, severity: str = "warning", **refs) -> Alert:
-    alert = uow.add(Alert(kind=kind, severity=severity, message=message, created_at=ctx.clock(), **refs))
-    log.warning("alert", kind=kind, message=message, **refs)
+def raise_alert(uow, ctx, kind: str, message: str, *, severity: str = "warning", dedupe_key: str | None = None,
+                **refs) -> Alert:
+    """The one way an alert is raised. The same condition (`dedupe_key`; by default the kind and what it is
+    about) raises one alert until it is resolved: raising it again counts an occurrence. A new alert is
+    handed to its recipients (email, webhook; at once or in a digest) through the outbox."""
+    key = dedupe_key or ":".join([kind, *(f"{k}={v}" for k, v in sorted(refs.items()) if v is not None)])
+    now = ctx.clock()
+    alert, created = uow.alerts.raise_or_touch(Alert(kind=kind, severity=severity, message=message, created_at=now,
+                                                     last_seen_at=now, dedupe_key=key[:300], **refs))
+    if created:
+        from .alert_delivery import fan_out
+
+        fan_out(uow, ctx, alert)
+        log.warning("alert", kind=kind, message=message, **refs)
     return alert
 
 

@@ -171,7 +171,7 @@ def route_order(ctx, order_id: int) -> str:
                 raise_alert(uow, ctx, "order.unroutable",
                             f"order {order.external_id} line {line.line_no} ({line.sku} x{line.quantity}): "
                             f"{line.routing['reason']}", severity="error", order_id=order.id,
-                            store_id=order.store_id)
+                            store_id=order.store_id, dedupe_key=f"order.unroutable:{order.id}:{line.line_no}")
         elif order.status != OrderStatus.ROUTED and all(ln.status != LineStatus.PENDING for ln in order.lines):
             order.hold_reason = None
             order.status = advance("order", order.status, OrderStatus.ROUTED)

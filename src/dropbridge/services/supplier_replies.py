@@ -105,7 +105,8 @@ def return_lines_to_routing(uow, ctx, order: Order, so: SupplierOrder, so_lines:
     so.updated_at = now
     raise_alert(uow, ctx, "supplier_order.rejected",
                 f"supplier order {so.idempotency_key} rejected{'' if whole else f' {len(so_lines)} line(s)'}: "
-                f"{reason[:200]}; re-routing", order_id=order.id, supplier_id=so.supplier_id)
+                f"{reason[:200]}; re-routing", order_id=order.id, supplier_id=so.supplier_id,
+                dedupe_key=f"supplier_order.rejected:{so.idempotency_key}:{len(so.lines)}")
     key = f"route:{order.id}:after:{so.id}" + ("" if whole else ":lines:" + ",".join(
         str(sl.order_line_id) for sl in so_lines))
     schedule(uow, ctx, "route_order", key, {"order_id": order.id})

@@ -81,3 +81,22 @@ def check_token(ctx, token: str, cache: TokenCache | None = None) -> str | None:
     if name is not None and cache is not None:
         cache.put(token_hash, name)
     return name
+
+
+def list_tokens(ctx) -> list[dict]:
+    """Names and dates of the tokens; the tokens themselves were never stored."""
+    with ctx.uow(read_only=True) as uow:
+        return [{"id": i, "name": n, "created_at": c, "last_used_at": u} for i, n, c, u in uow.token_admin.all()]
+
+
+def revoke_token(ctx, token_id: int) -> str:
+    """Delete a token: API processes stop accepting it within their cache time (TokenCache.ttl)."""
+    from dropbridge.domain.errors import NotFound
+
+    with ctx.uow() as uow:
+        name = uow.token_admin.delete(token_id)
+        if name is None:
+            raise NotFound(f"no API token {token_id}")
+        audit(uow, ctx, "token.revoked", f"token:{name}", {"id": token_id})
+        uow.commit()
+    return name

@@ -61,5 +61,9 @@ def map_domain() -> None:
     mr.map_imperatively(m.VariantSource, t.variant_sources)
     mr.map_imperatively(m.CatalogImage, t.catalog_images)
     mr.map_imperatively(m.ProductImage, t.product_images)
+    mr.map_imperatively(m.AlertRecipient, t.alert_recipients)
+    mr.map_imperatively(m.AlertDelivery, t.alert_deliveries)
+    mr.map_imperatively(m.User, t.users)
+    mr.map_imperatively(m.UserSession, t.user_sessions)
     mr.configure()
     _mapped = True

@@ -102,6 +102,7 @@ variants = Table(
     Column("weight", String(30)),
     Column("weight_unit", String(10)),
     Column("status", String(50)),
+    Column("low_stock_threshold", Integer),  # alert below this many units to promise (None: the default)
 )
 Index("ix_variants_product", variants.c.product_id)
 
@@ -219,6 +220,8 @@ orders = Table(
     UniqueConstraint("store_id", "idempotency_key"),
 )
 Index("ix_orders_status", orders.c.status)
+Index("ix_orders_created_at", orders.c.created_at)
+Index("ix_orders_store_created", orders.c.store_id, orders.c.created_at)
 
 order_lines = Table(
     "order_lines",
@@ -293,6 +296,8 @@ supplier_order_lines = Table(
     Column("unit_cost_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
 )
+Index("ix_supplier_order_lines_supplier_order", supplier_order_lines.c.supplier_order_id)
+Index("ix_supplier_order_lines_order_line", supplier_order_lines.c.order_line_id)
 
 shipments = Table(
     "shipments",
@@ -309,6 +314,9 @@ shipments = Table(
     Column("hold_reason", String(500)),  # held, not pushed: the tracking number failed its check
     UniqueConstraint("supplier_order_id", "tracking_number"),
 )
+# Tracking not yet at the store: a handful of rows among every shipment ever made.
+Index("ix_shipments_unpushed", shipments.c.created_at, sqlite_where=shipments.c.pushed_at.is_(None),
+      postgresql_where=shipments.c.pushed_at.is_(None))
 
 ledger_entries = Table(
     "ledger_entries",
@@ -325,6 +333,36 @@ ledger_entries = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_ledger_entries_order", ledger_entries.c.order_id)
+# Margins over a date range read only this index (a covering index: no table row is visited).
+Index("ix_ledger_entries_created_cover", ledger_entries.c.created_at, ledger_entries.c.store_id,
+      ledger_entries.c.supplier_id, ledger_entries.c.kind, ledger_entries.c.currency, ledger_entries.c.amount_minor,
+      ledger_entries.c.order_line_id)
+
+# Margin reports read closed days from here: the sums of each day's ledger entries by store, supplier (0 for
+# none), kind and currency, written once the day is over (entries are append-only and dated when written, so
+# a closed day's sums never change; deleting these rows only makes them be computed again).
+ledger_daily = Table(
+    "ledger_daily",
+    metadata,
+    pk(),
+    Column("day", String(10), nullable=False),
+    Column("store_id", Id, nullable=False),
+    Column("supplier_id", Id, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("entries", Integer, nullable=False),
+    UniqueConstraint("day", "store_id", "supplier_id", "kind", "currency"),
+)
+
+# Which closed days ledger_daily holds (a day without entries has no rows there, but is still done).
+ledger_daily_days = Table(
+    "ledger_daily_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("entries", Integer, nullable=False),
+    Column("rolled_at", UTCDateTime, nullable=False),
+)
 
 sync_runs = Table(
     "sync_runs",
@@ -343,6 +381,7 @@ sync_runs = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
 )
+Index("ix_sync_runs_supplier", sync_runs.c.supplier_id, sync_runs.c.id)
 
 sync_run_rejects = Table(
     "sync_run_rejects",
@@ -368,7 +407,51 @@ alerts = Table(
     fk("order_id", "orders", nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("resolved_at", UTCDateTime),
+    # One open alert per condition: raising it again while open counts an occurrence instead.
+    Column("dedupe_key", String(300)),
+    Column("occurrences", Integer, nullable=False, default=1),
+    Column("last_seen_at", UTCDateTime),
+    Column("acknowledged_at", UTCDateTime),
+    Column("acknowledged_by", String(320)),
+    Column("resolved_by", String(320)),
+    Column("resolution", String(500)),
 )
+Index("uq_alerts_open_dedupe_key", alerts.c.dedupe_key, unique=True,
+      sqlite_where=alerts.c.resolved_at.is_(None), postgresql_where=alerts.c.resolved_at.is_(None))
+Index("ix_alerts_open_kind", alerts.c.kind,
+      sqlite_where=alerts.c.resolved_at.is_(None), postgresql_where=alerts.c.resolved_at.is_(None))
+Index("ix_alerts_order", alerts.c.order_id)
+
+# Who hears about which alerts, and how: email or a signed webhook, at once or in an hourly/daily digest.
+alert_recipients = Table(
+    "alert_recipients",
+    metadata,
+    pk(),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("channel", String(20), nullable=False),  # email | webhook
+    Column("target", String(1000), nullable=False),  # an address, or a URL
+    Column("secret", LargeBinary),  # webhook signing secret, encrypted like credentials
+    Column("kinds", JSON, nullable=False, default=list),  # ["*"], ["feed.*", "order.unroutable"]
+    Column("min_severity", String(20), nullable=False, default="info"),
+    Column("schedule", String(10), nullable=False, default="immediate"),  # immediate | hourly | daily
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per alert and recipient: the record that it was (or is yet to be) delivered, exactly once.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    pk(),
+    fk("alert_id", "alerts", ondelete="CASCADE"),
+    fk("recipient_id", "alert_recipients", ondelete="CASCADE"),
+    Column("status", String(20), nullable=False),  # pending | queued (digest) | sent | failed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("alert_id", "recipient_id"),
+)
+Index("ix_alert_deliveries_recipient_status", alert_deliveries.c.recipient_id, alert_deliveries.c.status)
 
 audit_events = Table(
     "audit_events",
@@ -384,6 +467,7 @@ audit_events = Table(
     fk("supplier_id", "suppliers", nullable=True),
 )
 Index("ix_audit_events_at", audit_events.c.at)
+Index("ix_audit_events_subject", audit_events.c.subject)
 
 webhook_events = Table(
     "webhook_events",
@@ -483,3 +567,42 @@ jobs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 Index("ix_jobs_status_available", jobs.c.status, jobs.c.available_at)
+
+
+# Dashboard users: argon2 password hashes, a role each (owner | staff | viewer).
+users = Table(
+    "users",
+    metadata,
+    pk(),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+)
+
+# A signed cookie names one of these (by the hash of its random id), so logging out, a new password or a
+# removed user ends the session at once.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    pk(),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    fk("user_id", "users", ondelete="CASCADE"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+Index("ix_user_sessions_user", user_sessions.c.user_id)
+
+# Failed logins, counted per account and per address for the rate limit.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    pk(),
+    Column("email", String(320), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_login_attempts_email_at", login_attempts.c.email, login_attempts.c.at)
+Index("ix_login_attempts_address_at", login_attempts.c.address, login_attempts.c.at)

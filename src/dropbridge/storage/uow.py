@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from dropbridge.domain.errors import DuplicateKey, StorageError
 
 from . import repositories as r
+from .alert_repos import AlertRepo
+from .dashboard_queries import ApiTokenAdminRepo, DashboardRepo
 from .intake import OrderIntakeRepo, WebhookIntakeRepo
 from .jobs import JobAdminRepo, JobRepo
 from .listing_queries import ListingRepo
+from .people import UserRepo
 
 
 def translate(exc: SQLAlchemyError) -> StorageError:
@@ -42,13 +45,16 @@ class UnitOfWork:
         self.ledger = r.LedgerRepo(session)
         self.jobs = JobRepo(session)
         self.tokens = r.TokenRepo(session)
-        self.alerts = r.AlertRepo(session)
+        self.alerts = AlertRepo(session)
         self.audit = r.AuditRepo(session)
         self.sync_runs = r.SyncRunRepo(session)
         self.fx = r.FxRepo(session)
         self.supplier_stats = r.SupplierStatsRepo(session)
         self.job_admin = JobAdminRepo(session)
         self.invoices = r.InvoiceRepo(session)
+        self.users = UserRepo(session)
+        self.dashboard = DashboardRepo(session)
+        self.token_admin = ApiTokenAdminRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:

@@ -1,1 +1,1 @@
-"""Read models shared by the API, the CLI and the dashboard."""
+"""Read models shared by the API and the dashboard: each returns plain dicts and lists, ready to render."""
