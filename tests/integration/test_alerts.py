@@ -93,8 +93,8 @@ def _catalog(app, rows):
 
 def test_low_stock_alerts_follow_the_threshold_and_clear_when_stock_returns(app):
     ctx = app.ctx
-    add_supplier(ctx, "acme", "rest", "http://127.0.0.1:9", {}, {"currency": "USD", "buffer": 1})
-    add_store(ctx, "shop", "headless", "http://127.0.0.1:9", {})
+    add_supplier(ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"}, {"currency": "USD", "buffer": 1})
+    add_store(ctx, "shop", "headless", "http://127.0.0.1:9", {"webhook_secret": "s"})
     _catalog(app, [("TEE", 4, "5.00"), ("MUG", 50, "2.00"), ("CAP", 1, "3.00")])
     with app.engine.begin() as conn:  # list TEE and MUG in the store; CAP is not sold anywhere
         conn.execute(text("INSERT INTO listings (store_id, variant_id) SELECT 1, id FROM variants "
@@ -111,8 +111,8 @@ def test_low_stock_alerts_follow_the_threshold_and_clear_when_stock_returns(app)
 
 def test_stale_feeds_and_overdue_supplier_orders_raise_and_clear(app):
     ctx = app.ctx
-    add_supplier(ctx, "acme", "rest", "http://127.0.0.1:9", {}, {"currency": "USD", "feed_expected_hours": 6,
-                                                                 "ack_within_hours": 2})
+    add_supplier(ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"},
+                 {"currency": "USD", "feed_expected_hours": 6, "ack_hours": 2})
     _catalog(app, [("TEE", 4, "5.00")])
     later = dataclasses.replace(ctx, clock=lambda: ctx.clock() + timedelta(hours=7))
     assert check_feeds(ctx) == 0

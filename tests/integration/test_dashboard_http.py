@@ -159,7 +159,7 @@ def test_metrics_show_backlog_supplier_orders_alerts_and_feed_age(client, app):
 def test_a_feed_upload_without_its_csrf_token_is_refused_and_nothing_is_synced(client, app):
     from dropbridge.services.connections import add_supplier
 
-    add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {}, {"currency": "USD"})
+    add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"}, {"currency": "USD"})
     login(client, "owner@shop.test", "owner-password-1")
     feed = {"file": ("acme.csv", b"sku,qty,cost\nTEE,3,1.00\n", "text/csv")}
     assert client.post("/suppliers/acme/feeds", files=feed, data={"mode": "full"}).status_code == 403

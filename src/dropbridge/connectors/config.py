@@ -70,6 +70,12 @@ class SupplierConfig(Model):
     feed_source: FeedSource | None = None
     category_rules: list[Any] | dict[str, Any] | None = None
     images: dict[str, Any] | None = None
+    ack_hours: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="an order not accepted (or, for suppliers that confirm later, not acknowledged) "
+                          "within this many hours raises an alert (default 24)")
+    feed_expected_hours: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="a feed with no applied run for this long is stale (default: twice the feed URL's "
+                          "interval)")
     catalog_interval_seconds: Annotated[int, Field(ge=60)] | None = Field(
         None, description="how often the scheduler pulls an API supplier's stock and prices")
     timeout: Annotated[float, Field(gt=0, le=300)] | None = Field(None, description="HTTP timeout, seconds")

@@ -228,7 +228,6 @@ class SupplierOrder:
     # The supplier's system confirmed receipt of what we sent (EDI 997), before any decision on the order.
     receipt_confirmed_at: datetime | None = None
     receipt_overdue_alerted_at: datetime | None = None  # alerted once: no receipt within the supplier's hours
-    ack_overdue_alerted_at: datetime | None = None  # alerted once: no acknowledgement within its hours
     lines: list[SupplierOrderLine] = field(default_factory=list)
 
 

@@ -10,6 +10,7 @@ from dropbridge.domain.model import Alert
 from dropbridge.domain.states import OrderStatus
 
 from .alert_delivery import retry_stalled_deliveries, schedule_digests
+from .connections import supplier_setting
 from .publish_listings import available_to_promise
 from .records import log, raise_alert
 
@@ -94,8 +95,9 @@ def _ref(key: str, name: str) -> int | None:
 
 
 def check_supplier_orders(ctx) -> int:
-    """Failed, not acknowledged within the supplier's `ack_within_hours`, not shipped within its
-    `lead_time_days` (plus a grace of two days), tracking not carried to the store within the hour."""
+    """Failed; not acknowledged within the supplier's `ack_hours` (never accepted by its API, or sent to a
+    supplier that confirms later, by EDI 855 or email, and not confirmed); not shipped within its
+    `lead_time_days` (plus a grace of two days); tracking not carried to the store within the hour."""
     now = ctx.clock()
     raised = 0
     with ctx.uow() as uow:
@@ -108,12 +110,14 @@ def check_supplier_orders(ctx) -> int:
                 "message": f"supplier order {key} to {suppliers[supplier_id].name} failed: retry or re-route it"}
         _settle(uow, ctx, "supplier_order.failed", failed)
         ack, ship = {}, {}
-        shortest_ack = min([float((s.config or {}).get("ack_within_hours", DEFAULT_ACK_HOURS))
-                            for s in suppliers.values()] or [DEFAULT_ACK_HOURS])
-        for _so_id, key, supplier_id, order_id, _, created in uow.dashboard.supplier_orders_overdue(
-                ["pending"], now - timedelta(hours=shortest_ack)):
-            hours = float((suppliers[supplier_id].config or {}).get("ack_within_hours", DEFAULT_ACK_HOURS))
-            if f"supplier_order.failed:{key}" not in failed and now - created > timedelta(hours=hours):
+        ack_hours = {sid: float(supplier_setting(ctx, s, "ack_hours") or DEFAULT_ACK_HOURS)
+                     for sid, s in suppliers.items()}
+        shortest_ack = min(ack_hours.values(), default=DEFAULT_ACK_HOURS)
+        waiting = uow.dashboard.supplier_orders_overdue(["pending"], now - timedelta(hours=shortest_ack)) \
+            + uow.dashboard.awaiting_acknowledgement(now - timedelta(hours=shortest_ack))
+        for _so_id, key, supplier_id, order_id, _, since in waiting:
+            hours = ack_hours[supplier_id]
+            if f"supplier_order.failed:{key}" not in failed and now - since > timedelta(hours=hours):
                 ack[f"supplier_order.not_acknowledged:{key}"] = {
                     "kind": "supplier_order.not_acknowledged", "order_id": order_id, "supplier_id": supplier_id,
                     "message": f"{suppliers[supplier_id].name} has not acknowledged {key} within {hours:g} h"}

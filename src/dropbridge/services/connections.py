@@ -83,3 +83,12 @@ def supplier_by_name(ctx, name: str) -> Supplier:
     if supplier is None:
         raise NotFound(f"no supplier named {name!r}")
     return supplier
+
+
+def supplier_setting(ctx, supplier, key: str):
+    """The supplier's value for a config key, else its kind's default (from the config model's schema)."""
+    config = supplier.config or {}
+    if key in config:
+        return config[key]
+    schema = ctx.connectors.info("supplier", supplier.kind).config_schema
+    return (schema.get("properties", {}).get(key) or {}).get("default")

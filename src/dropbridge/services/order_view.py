@@ -126,7 +126,8 @@ def list_alerts(ctx, limit: int = 50) -> list[dict]:
     with ctx.uow(read_only=True) as uow:
         return [{"id": a.id, "kind": a.kind, "severity": a.severity, "message": a.message, "order_id": a.order_id,
                  "supplier_id": a.supplier_id, "store_id": a.store_id, "created_at": a.created_at.isoformat(),
-                 "resolved": a.resolved_at is not None} for a in uow.alerts.recent(limit)]
+                 "resolved": a.resolved_at is not None, "occurrences": a.occurrences}
+                for a in uow.alerts.recent(limit)]
 
 
 def list_audit(ctx, limit: int = 100) -> list[dict]:

@@ -254,6 +254,15 @@ class DashboardRepo(_Repo):
              .where(so.c.status.in_(statuses), col < before))
         return [tuple(r) for r in self.session.execute(q).all()]
 
+    def awaiting_acknowledgement(self, before: datetime) -> list[tuple]:
+        """(id, key, supplier id, order id, status, submitted_at) of orders sent to suppliers that confirm later
+        (placement awaiting_ack) and have not acknowledged them, sent before `before`."""
+        so = t.supplier_orders
+        q = (select(so.c.id, so.c.idempotency_key, so.c.supplier_id, so.c.order_id, so.c.status, so.c.submitted_at)
+             .where(so.c.status == "submitted", so.c.placement == "awaiting_ack", so.c.acknowledged_at.is_(None),
+                    so.c.submitted_at < before))
+        return [tuple(r) for r in self.session.execute(q).all()]
+
     def shipments_unpushed_before(self, before: datetime) -> list[tuple]:
         """(shipment id, tracking number, order id, store id, supplier id, created_at) not yet at the store."""
         sh, so = t.shipments, t.supplier_orders

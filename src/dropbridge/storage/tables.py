@@ -280,7 +280,6 @@ supplier_orders = Table(
     # The supplier's system confirmed receipt (EDI 997); overdue receipts and acknowledgements alert once.
     Column("receipt_confirmed_at", UTCDateTime),
     Column("receipt_overdue_alerted_at", UTCDateTime),
-    Column("ack_overdue_alerted_at", UTCDateTime),
 )
 Index("ix_supplier_orders_order", supplier_orders.c.order_id)
 Index("ix_supplier_orders_status", supplier_orders.c.status)

@@ -34,7 +34,6 @@ def upgrade() -> None:
     with op.batch_alter_table("supplier_orders") as batch:
         batch.add_column(sa.Column("receipt_confirmed_at", UTCDateTime(timezone=True)))
         batch.add_column(sa.Column("receipt_overdue_alerted_at", UTCDateTime(timezone=True)))
-        batch.add_column(sa.Column("ack_overdue_alerted_at", UTCDateTime(timezone=True)))
     with op.batch_alter_table("shipments") as batch:
         batch.add_column(sa.Column("hold_reason", sa.String(500)))
 
@@ -43,7 +42,7 @@ def downgrade() -> None:
     with op.batch_alter_table("shipments") as batch:
         batch.drop_column("hold_reason")
     with op.batch_alter_table("supplier_orders") as batch:
-        for name in ("ack_overdue_alerted_at", "receipt_overdue_alerted_at", "receipt_confirmed_at"):
+        for name in ("receipt_overdue_alerted_at", "receipt_confirmed_at"):
             batch.drop_column(name)
     op.drop_index("ix_control_numbers_reference", table_name="control_numbers")
     op.drop_table("control_numbers")
