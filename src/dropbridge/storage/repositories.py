@@ -238,6 +238,15 @@ class TokenRepo(_Repo):
     def by_hash(self, token_hash: str) -> m.ApiToken | None:
         return self.session.scalar(select(m.ApiToken).where(t.api_tokens.c.token_hash == token_hash))
 
+    def by_name(self, name: str) -> m.ApiToken | None:
+        return self.session.scalar(select(m.ApiToken).where(t.api_tokens.c.name == name))
+
+    def all(self) -> list[m.ApiToken]:
+        return list(self.session.scalars(select(m.ApiToken).order_by(t.api_tokens.c.name)))
+
+    def remove(self, token: m.ApiToken) -> None:
+        self.session.delete(token)
+
 
 class AlertRepo(_Repo):
     def recent(self, limit: int = 50, open_only: bool = False) -> list[m.Alert]:
