@@ -57,8 +57,9 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                 console.print(f"   line {line} {field}: {reason}")
 
         console.rule("[bold]2. orders arrive through the headless API")
-        token = create_token(ctx, "demo")
         tag = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
+        # The store's own token: it may write orders, for this store only (names are unique: one per run).
+        token = create_token(ctx, f"demo-{tag}", ("orders:write",), stores=(STORE,))
         ids = []
         with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
             for external_id, lines, why in _orders(tag):

@@ -76,6 +76,7 @@ class InboundEvent:
     topic: str
     payload: Any
     occurred_at: datetime | None = None
+    keep: bool = True  # False: a platform's handshake (a ping) that carries nothing; answered, never stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,10 @@ class Storefront(Protocol):
 
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
         """Check the signature exactly as the platform signs; raise WebhookRejected otherwise."""
+
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None:
+        """Before the body is read: raise WebhookRejected when the headers cannot belong to a signed delivery;
+        else the most bytes the body may have (None: the server's limit)."""
 
     def order_from_event(self, event: InboundEvent) -> ExternalOrder | None:
         """The order an event is about (fetching it when the payload is thin), or None if not an order."""
@@ -216,6 +221,8 @@ class Supplier(Protocol):
     def fetch_tracking(self, external_order_id: str, reference: str) -> list[TrackingUpdate]: ...
 
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent: ...
+
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None: ...
 
     def tracking_from_event(self, event: InboundEvent) -> list[TrackingUpdate]: ...
 
