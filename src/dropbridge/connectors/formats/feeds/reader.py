@@ -229,6 +229,7 @@ def _csv_fast(table: CsvTable, conv: RowConverter, batch_size: int) -> Iterator[
                                     c = int(m.to_integral_value(half_even))
                             if (
                                 sku and 0 <= q <= MAX_QTY and 0 <= c <= max_minor and len(sku) <= 200
+                                and sku.isprintable()  # else convert() says what is wrong with it
                                 and seen.setdefault(sku, line) == line
                             ):
                                 append(new(PR, (line, sku, q, c, currency, None, None, None)))
