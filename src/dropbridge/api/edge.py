@@ -93,14 +93,16 @@ class EdgeGuard:
             try:
                 if received > limit:
                     raise BodyRejected(413, too_large(limit))
+                pending = 0  # bytes of a character split across messages, kept by the decoder
                 if utf8:
                     if decoder is None and not more:
                         body.decode()  # the whole body in one message: the usual case
                     else:
                         decoder = decoder or _UTF8()
+                        pending = len(decoder.getstate()[0])
                         decoder.decode(body, not more)
             except UnicodeDecodeError as exc:
-                at = received - len(body) + exc.start
+                at = received - len(body) - pending + exc.start
                 refused.append(BodyRejected(400, f"the request body is not valid UTF-8 (at byte {at})"))
                 raise refused[-1] from None
             except BodyRejected as exc:
