@@ -88,3 +88,31 @@ def test_no_server_errors_and_only_documented_statuses(fuzzed):
     assert failures == {}, "\n\n".join(f"{k}: {v}" for k, v in failures.items())
     # The fuzzing got past the door: successes, refusals of bad input and misses all happened.
     assert {200, 201, 404, 422} <= set(statuses), statuses
+
+
+def test_the_document_declares_the_bearer_scheme_and_every_status(tmp_path):
+    from dropbridge.bootstrap import bootstrap
+    from tests.conftest import make_settings
+
+    built = bootstrap(make_settings(tmp_path, f"sqlite:///{tmp_path / 'doc.db'}"))  # the document needs no rows
+    document = create_app(built).openapi()
+    built.close()
+    assert document["components"]["securitySchemes"] == {"HTTPBearer": {
+        "type": "http", "scheme": "bearer", "description": "An API token: `dropbridge token create NAME`."}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            names = {p["name"].lower() for p in operation.get("parameters", [])}
+            assert "authorization" not in names, (method, path)  # a scheme, not an optional header
+            codes = set(operation["responses"])
+            assert {"400", "413"} <= codes, (method, path)  # the door answers these for any request
+            if path.startswith("/api/"):
+                assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+                assert {"401", "403", "422"} <= codes, (method, path)
+            else:
+                assert "security" not in operation, (method, path)  # webhooks sign, /healthz and /metrics are open
+    assert set(document["paths"]["/api/v1/orders"]["post"]["responses"]) == {
+        "201", "400", "401", "403", "404", "409", "413", "422"}
+    assert set(document["paths"]["/webhooks/{platform}/{store}"]["post"]["responses"]) == {
+        "200", "400", "401", "404", "413", "422"}
+    assert "multipart/form-data" in document["paths"]["/api/v1/suppliers/{supplier}/feeds"]["post"]["requestBody"][
+        "content"]

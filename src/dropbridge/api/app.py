@@ -11,9 +11,11 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.requests import ClientDisconnect
@@ -159,10 +161,13 @@ def create_app(app_ctx) -> FastAPI:
         if not principal.may_use_supplier(supplier):
             raise HTTPException(403, f"token {principal.name!r} may not use supplier {supplier!r}")
 
-    @api.get("/healthz", tags=["ops"])
+    @api.get("/healthz", tags=["ops"], responses={503: {"description": "The database does not answer"}})
     def healthz():
-        with app_ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        try:
+            with app_ctx.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return JSONResponse({"status": "unavailable", "database": app_ctx.engine.dialect.name}, status_code=503)
         return {"status": "ok", "database": app_ctx.engine.dialect.name}
 
     @api.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
@@ -310,6 +315,10 @@ def create_app(app_ctx) -> FastAPI:
         return {"status": outcome}
 
     document_json_bodies(api, OrderIn)
+    for route in api.routes:  # what EdgeGuard may answer for any request, before an endpoint runs
+        if isinstance(route, APIRoute):
+            for code in (400, 413) + ((401,) if route.path.startswith("/api/") else ()):
+                route.responses.setdefault(code, _responses(code)[code])
     return api
 
 
