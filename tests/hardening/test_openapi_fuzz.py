@@ -27,7 +27,7 @@ from dropbridge.services.tokens import create_token
 from tests.integration.test_order_intake import order
 
 # Per operation, way and database: the module stays well under a minute. DROPBRIDGE_FUZZ_EXAMPLES=200 digs deeper.
-MAX_EXAMPLES = int(os.environ.get("DROPBRIDGE_FUZZ_EXAMPLES", "12"))
+MAX_EXAMPLES = int(os.environ.get("DROPBRIDGE_FUZZ_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 KNOWN_PATHS = {"store": "shop", "platform": "headless", "supplier": "acme", "order_id": 1, "run_id": 1}
 
