@@ -149,3 +149,19 @@ def test_the_country_table_is_iso_3166_and_currencies_are_known_money():
     assert {c.alpha_2 for c in pycountry.countries} | {"XK"} == limits.COUNTRY_CODES
     assert all(known_currency(c) for c in ("USD", "EUR", "JPY", "KWD", "XOF", "XAF", "CHF"))
     assert not any(known_currency(c) for c in ("ZZZ", "XAU", "XTS", "XXX", "usd", "US", "", "ÜSD"))
+
+
+def test_catalog_values_too_long_for_their_column_are_left_out_alike(edge):
+    app, _, _ = edge
+    data = ("sku,qty,cost,title,brand,lead_time_days,weight\n"
+            f"TEE,4,8.50,{'T' * 501},{'B' * 200},99999999999999999999,{'1' * 40}\n"
+            f"CAP,2,3.00,Cap,{'B' * 201},12,1.5 kg\n").encode()
+    out = sync_feed(app.ctx, "acme", io.BytesIO(data), "acme.csv", mode="delta")
+    assert out.status == "applied"
+    assert out.rejects == [
+        (2, "lead_time_days", "99999999999999999999 days is implausibly long (at most 3650)"),
+        (2, "title", "title is longer than 500 characters"), (2, "weight", "weight is longer than 30 characters"),
+        (3, "brand", "brand is longer than 200 characters")]
+    with app.engine.connect() as conn:
+        assert conn.execute(text("SELECT supplier_sku, stock, lead_time_days FROM supplier_offers "
+                                 "ORDER BY supplier_sku")).all() == [("CAP", 2, 12), ("TEE", 4, None)]

@@ -33,6 +33,9 @@ RAW_MAX = 200
 # dropped, naming the column. A SKU holds no control character at all (like the API's and webhooks' SKUs).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+# Catalog values and the sizes of the columns they go to (storage/tables.py: products, variants).
+_CATALOG_SIZES = {"title": 500, "parent_sku": limits.SKU_MAX, "brand": 200, "mpn": 100, "category": 500,
+                  "status": 50, "weight": 30, "weight_unit": 10}
 NON_FATAL_FIELDS = frozenset({"gtin", "encoding", "lead_time_days", *ID_FIELDS, *CATALOG_FIELDS})
 
 
@@ -261,6 +264,11 @@ class RowConverter:
             "category": get(cells, "category") or None,
             "status": get(cells, "status") or None,
         }
+        for name, size in _CATALOG_SIZES.items():  # too long for its column: left out, like any bad value
+            if catalog[name] is not None and len(catalog[name]) > size:
+                errs.append(("weight" if name == "weight_unit" else name,
+                             f"{name} is longer than {size} characters"))
+                catalog[name] = None
         for name in ("title", "description", "parent_sku", "brand", "mpn", "category", "status"):
             vals[name] = catalog[name]
         vals["image_url"] = images

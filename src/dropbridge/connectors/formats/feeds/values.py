@@ -23,6 +23,7 @@ _GROUP_SPACES = str.maketrans("", "", "'\u00a0\u202f ")
 _THOUSANDS_COMMA = re.compile(r"^\d{1,3}(,\d{3})+$")
 _THOUSANDS_DOT = re.compile(r"^\d{1,3}(\.\d{3})+$")
 MAX_QTY = MAX_STOCK  # PostgreSQL's INTEGER stock column holds it
+MAX_LEAD_TIME_DAYS = 3650
 
 
 def normalize_number(text: str, comma_decimal: bool) -> str:
@@ -149,10 +150,13 @@ def parse_lead_time(text: str) -> int | None:
     s = text.strip()
     if not s:
         return None
-    m = _LEAD.match(s)
+    m = _LEAD.match(s[:40])
     if not m:
-        raise ValueError(f"{s!r} is not a number of days")
-    return int(m.group(2) or m.group(1))
+        raise ValueError(f"{s[:40]!r} is not a number of days")
+    days = int(m.group(2) or m.group(1))
+    if days > MAX_LEAD_TIME_DAYS:
+        raise ValueError(f"{days} days is implausibly long (at most {MAX_LEAD_TIME_DAYS})")
+    return days
 
 
 _WEIGHT = re.compile(r"^([\d.,]+)\s*([A-Za-z]+)?$")
