@@ -315,9 +315,10 @@ def create_app(app_ctx) -> FastAPI:
         return {"status": outcome}
 
     document_json_bodies(api, OrderIn)
-    for route in api.routes:  # what EdgeGuard may answer for any request, before an endpoint runs
+    for route in api.routes:  # what EdgeGuard may answer before an endpoint runs
         if isinstance(route, APIRoute):
-            for code in (400, 413) + ((401,) if route.path.startswith("/api/") else ()):
+            body = (400, 413) if route.methods - {"GET", "HEAD", "OPTIONS"} else ()
+            for code in body + ((401,) if route.path.startswith("/api/") else ()):
                 route.responses.setdefault(code, _responses(code)[code])
     return api
 

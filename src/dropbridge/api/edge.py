@@ -39,6 +39,7 @@ async def send_json(send, status: int, detail: str, headers: tuple[tuple[bytes, 
 
 
 UNAUTHORIZED = "missing or invalid bearer token"
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CHALLENGE = ((b"www-authenticate", b"Bearer"),)
 
 
@@ -69,7 +70,9 @@ class EdgeGuard:
             if principal is None:
                 return await send_json(send, 401, UNAUTHORIZED, _CHALLENGE)
             scope.setdefault("state", {})["principal"] = principal
-        limit = self.max_upload if self.upload_path.match(path) else self.max_body
+        if scope["method"] in _BODILESS:
+            return await self.app(scope, receive, send)  # no endpoint reads a body here: nothing more to guard
+        limit = self.max_upload if path.endswith("/feeds") and self.upload_path.match(path) else self.max_body
         if length is not None:
             if not length.isdigit():
                 return await send_json(send, 400, "Content-Length is not a number")
@@ -77,59 +80,67 @@ class EdgeGuard:
                 return await send_json(send, 413, too_large(limit))
         ctype = (content_type or b"").lower()
         utf8 = not (ctype.startswith(b"multipart/") or ctype.startswith(b"application/octet-stream"))
-        refused: list[BodyRejected] = []
-        received = 0
-        decoder = None
-        started = False
-
-        async def guarded_receive():
-            nonlocal received, decoder
-            message = await receive()
-            if message["type"] != "http.request":
-                return message
-            body = message.get("body", b"")
-            more = message.get("more_body", False)
-            received += len(body)
-            try:
-                if received > limit:
-                    raise BodyRejected(413, too_large(limit))
-                pending = 0  # bytes of a character split across messages, kept by the decoder
-                if utf8:
-                    if decoder is None and not more:
-                        body.decode()  # the whole body in one message: the usual case
-                    else:
-                        decoder = decoder or _UTF8()
-                        pending = len(decoder.getstate()[0])
-                        decoder.decode(body, not more)
-            except UnicodeDecodeError as exc:
-                at = received - len(body) - pending + exc.start
-                refused.append(BodyRejected(400, f"the request body is not valid UTF-8 (at byte {at})"))
-                raise refused[-1] from None
-            except BodyRejected as exc:
-                refused.append(exc)
-                raise
-            return message
-
-        async def guarded_send(message):
-            nonlocal started
-            if refused:  # whatever the endpoint made of the refusal, the answer is ours
-                if not started:
-                    started = True
-                    await send_json(send, refused[0].status, str(refused[0]))
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        door = _Door(receive, send, limit, utf8)
         try:
-            await self.app(scope, guarded_receive, guarded_send)
+            await self.app(scope, door.receive, door.send)
         except Exception as exc:
-            rejection = exc if isinstance(exc, BodyRejected) else refused[0] if refused else None
+            rejection = exc if isinstance(exc, BodyRejected) else door.refused
             if rejection is None:
                 raise
-            if not started:  # else the answer is already on its way (an endpoint that streams as it reads)
-                started = True
+            if not door.started:  # else the answer is already on its way (an endpoint that streams as it reads)
+                door.started = True
                 await send_json(send, rejection.status, str(rejection))
+
+
+class _Door:
+    """One request's body as the app reads it (counted, checked) and its answer (ours after a refusal). A slotted
+    object rather than closures: this runs on every order, and cells cost more than slots."""
+
+    __slots__ = ("_receive", "_send", "limit", "utf8", "received", "decoder", "refused", "started")
+
+    def __init__(self, receive, send, limit: int, utf8: bool):
+        self._receive, self._send, self.limit, self.utf8 = receive, send, limit, utf8
+        self.received = 0
+        self.decoder = None
+        self.refused: BodyRejected | None = None
+        self.started = False
+
+    async def receive(self):
+        message = await self._receive()
+        if message["type"] != "http.request":
+            return message
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        self.received += len(body)
+        pending = 0  # bytes of a character split across messages, kept by the decoder
+        try:
+            if self.received > self.limit:
+                raise BodyRejected(413, too_large(self.limit))
+            if self.utf8:
+                if self.decoder is None and not more:
+                    body.decode()  # the whole body in one message: the usual case
+                else:
+                    self.decoder = self.decoder or _UTF8()
+                    pending = len(self.decoder.getstate()[0])
+                    self.decoder.decode(body, not more)
+        except UnicodeDecodeError as exc:
+            at = self.received - len(body) - pending + exc.start
+            self.refused = BodyRejected(400, f"the request body is not valid UTF-8 (at byte {at})")
+            raise self.refused from None
+        except BodyRejected as exc:
+            self.refused = exc
+            raise
+        return message
+
+    async def send(self, message):
+        if self.refused is not None:  # whatever the endpoint made of the refusal, the answer is ours
+            if not self.started:
+                self.started = True
+                await send_json(self._send, self.refused.status, str(self.refused))
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
 
 def too_large(limit: int) -> str:
