@@ -18,7 +18,7 @@ from dropbridge.jobs.queue import Ticker
 from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.order_view import list_alerts, margin_report, order_detail
 from dropbridge.services.sync_feed import sync_feed
-from dropbridge.services.tokens import create_token
+from dropbridge.services.tokens import create_token, revoke_token
 
 from .environment import SHOPIFY_STORE, STORE, DemoEnvironment
 
@@ -76,6 +76,7 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                                   f", replayed={again.headers.get('Idempotent-Replayed')}")
                     if again.json() != r.json():
                         raise RuntimeError("idempotent replay returned a different response")
+        revoke_token(ctx, f"demo-{tag}")  # the store's part is done: its token goes
 
         _wait_settled(ctx, [i for i, _ in ids], timeout)  # so acme's refusal is on record before the next order
         console.print("a shopper buys on the Shopify store (the emulator sends orders/create to our webhook):")
