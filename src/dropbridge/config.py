@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Fetch product images from loopback and private addresses too (a supplier on the same network; tests).
     images_allow_private_hosts: bool = False
     log_level: str = "INFO"
+    # Request bodies: every endpoint's limit, and the larger one of feed uploads (spooled to disk as they arrive).
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=268_435_456, ge=1024)
 
     # Dashboard and alerts.
     public_url: str | None = None  # how people reach this dropbridge (links in alert emails)

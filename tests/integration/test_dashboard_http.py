@@ -131,9 +131,7 @@ def test_owner_creates_and_revokes_an_api_token_shown_once(client, app):
     api = client.get("/api/v1/orders", headers={"Authorization": f"Bearer {shown}"})
     assert api.status_code == 200
     assert shown not in client.get("/settings").text
-    with app.engine.connect() as conn:
-        token_id = conn.execute(text("SELECT id FROM api_tokens")).scalar()
-    client.post("/settings/tokens/revoke", data={"csrftoken": token, "token_id": token_id})
+    client.post("/settings/tokens/revoke", data={"csrftoken": token, "name": "erp"})
     with app.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from dropbridge.services.designs import attach_design, list_designs
@@ -16,21 +16,30 @@ class DesignIn(BaseModel):
     technique: str | None = Field(None, max_length=50, examples=["dtg"])
 
 
-def catalog_router(ctx, auth) -> APIRouter:
-    router = APIRouter(dependencies=[auth])
+def catalog_router(ctx, read, admin, for_supplier) -> APIRouter:
+    """`read` / `admin`: the scope dependencies of create_app; `for_supplier(principal, name)` refuses a
+    token limited to other suppliers."""
+    router = APIRouter()
 
-    @router.get("/api/v1/offers", tags=["catalog"])
+    @router.get("/api/v1/offers", tags=["catalog"], responses={403: {"description": "Scope or supplier refused"}})
     def offers(supplier: str | None = Query(None, max_length=64), sku: str | None = Query(None, max_length=200),
-               limit: int = Query(100, ge=1, le=1000), after_id: int = Query(0, ge=0, le=2**63 - 1)):
-        """Supplier offers (cost, stock, reserved, available), in id order; page with `after_id`."""
+               limit: int = Query(100, ge=1, le=1000), after_id: int = Query(0, ge=0, le=2**63 - 1),
+               principal=read):
+        """Supplier offers (cost, stock, reserved, available), in id order; page with `after_id`. A token
+        limited to named suppliers must name one of them."""
+        if principal.restricted:
+            if supplier is None:
+                raise HTTPException(403, f"token {principal.name!r} is limited to named suppliers: pass ?supplier=")
+            for_supplier(principal, supplier)
         return {"offers": list_offers(ctx, supplier=supplier, sku=sku, limit=limit, after_id=after_id)}
 
-    @router.get("/api/v1/designs", tags=["catalog"])
-    def designs(sku: str | None = Query(None, max_length=200)):
+    @router.get("/api/v1/designs", tags=["catalog"], responses={403: {"description": "Scope refused"}})
+    def designs(sku: str | None = Query(None, max_length=200), principal=read):
         return {"designs": list_designs(ctx, sku)}
 
-    @router.post("/api/v1/designs", tags=["catalog"], status_code=201)
-    def attach(body: DesignIn):
+    @router.post("/api/v1/designs", tags=["catalog"], status_code=201,
+                 responses={403: {"description": "Scope refused"}, 422: {"description": "Invalid design"}})
+    def attach(body: DesignIn, principal=admin):
         """Attach a print file to a SKU at a placement (replacing the one there): it travels on every order
         line of the SKU to print-on-demand suppliers."""
         return attach_design(ctx, body.sku, body.placement, body.file, body.technique)

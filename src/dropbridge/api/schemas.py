@@ -3,33 +3,62 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 from pydantic import ValidationError as PydanticValidationError
+
+from dropbridge.domain import limits as lim
+from dropbridge.domain.money import known_currency
+
+
+def _text(max_length: int, *, min_length: int = 0, code: bool = False):
+    """A string within `max_length` holding no NUL (a `code`: no control character at all), from the one
+    definition in domain/limits.py that webhook orders are checked against too."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=lim.CODE_PATTERN if code else lim.TEXT_PATTERN)]
+
+
+def _country(value: str) -> str:
+    if value not in lim.COUNTRY_CODES:
+        raise ValueError(f"not an ISO 3166-1 alpha-2 country code: {value!r}")
+    return value
+
+
+def _currency(value: str) -> str:
+    if not known_currency(value):
+        raise ValueError(f"not an ISO 4217 currency code we know: {value!r}")
+    return value
+
+
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_country),
+                    Field(description="ISO 3166-1 alpha-2")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency),
+                     Field(description="ISO 4217")]
+Amount = Annotated[Decimal, Field(ge=0, description="decimal string, e.g. \"19.99\"; at most 10**15 minor units")]
 
 
 class AddressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    address1: str = Field(min_length=1, max_length=300)
-    address2: str = ""
-    city: str = Field(min_length=1, max_length=100)
-    province_code: str = ""
-    postal_code: str = ""
-    country_code: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    company: str = ""
-    phone: str = ""
+    name: _text(lim.NAME_MAX, min_length=1)
+    address1: _text(lim.ADDRESS_MAX, min_length=1)
+    address2: _text(lim.ADDRESS_MAX) = ""
+    city: _text(lim.CITY_MAX, min_length=1)
+    province_code: _text(lim.PROVINCE_MAX) = ""
+    postal_code: _text(lim.POSTAL_CODE_MAX) = ""
+    country_code: Country
+    company: _text(lim.NAME_MAX) = ""
+    phone: _text(lim.PHONE_MAX) = ""
 
 
 class OrderLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    external_id: str | None = None
-    sku: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(gt=0, le=100_000)
-    unit_price: Decimal = Field(ge=0, description="decimal string, e.g. \"19.99\"")
+    external_id: _text(lim.EXTERNAL_ID_MAX, min_length=1, code=True) | None = None
+    sku: _text(lim.SKU_MAX, min_length=1, code=True)
+    quantity: StrictInt = Field(ge=1, le=lim.MAX_LINE_QUANTITY)  # strict: `true` is not 1, nor is "1" or 1.0
+    unit_price: Amount
 
     @field_validator("unit_price", mode="before")
     @classmethod
@@ -43,13 +72,24 @@ class OrderIn(BaseModel):
     """A headless store's order. Prices are decimal strings in `currency`."""
 
     model_config = ConfigDict(extra="forbid")
-    store: str = Field(min_length=1, description="the dropbridge store name")
-    external_id: str = Field(min_length=1, max_length=100)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    email: str | None = None
+    store: _text(lim.STORE_NAME_MAX, min_length=1, code=True) = Field(description="the dropbridge store name")
+    external_id: _text(lim.EXTERNAL_ID_MAX, min_length=1, code=True)
+    currency: Currency
+    email: _text(lim.EMAIL_MAX) | None = None
     ship_to: AddressIn
-    lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
-    shipping_price: Decimal = Field(default=Decimal("0"), ge=0)
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=lim.MAX_ORDER_LINES)
+    shipping_price: Amount = Decimal("0")
+
+    @field_validator("shipping_price", mode="before")
+    @classmethod
+    def _no_float(cls, v):
+        return repr(v) if isinstance(v, float) else v
+
+
+class Problem(BaseModel):
+    """An error: what went wrong, in words."""
+
+    detail: str
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -374,8 +374,8 @@ def add_views(api: FastAPI, board: Dashboard) -> None:
         return _settings_action(request, run)
 
     @api.post("/settings/tokens/revoke", **html)
-    def revoke_token(request: Request, token_id: Annotated[int, Form()]):
-        return _settings_action(request, lambda actx: f"token {tokens.revoke_token(actx, token_id)} revoked")
+    def revoke_token(request: Request, name: Annotated[str, Form()]):
+        return _settings_action(request, lambda actx: (tokens.revoke_token(actx, name), f"token {name} revoked")[1])
 
     @api.post("/settings/recipients", **html)
     def add_recipient(request: Request, name: Annotated[str, Form()], channel: Annotated[str, Form()],

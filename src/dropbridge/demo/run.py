@@ -20,7 +20,7 @@ from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.order_view import list_alerts, margin_report, order_detail
 from dropbridge.services.sync_catalog import sync_catalog
 from dropbridge.services.sync_feed import sync_feed
-from dropbridge.services.tokens import create_token
+from dropbridge.services.tokens import create_token, revoke_token
 
 from .environment import ALIEXPRESS, EDI_STOCK, EDI_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
 
@@ -66,8 +66,9 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                       f"changed {pulled.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
-        token = create_token(ctx, "demo")
         tag = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
+        # The store's own token: it may write orders, for this store only (names are unique: one per run).
+        token = create_token(ctx, f"demo-{tag}", ("orders:write",), stores=(STORE,))
         ids = []
         with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
             for external_id, lines, why in _orders(tag, env.aliexpress_sku):
@@ -84,6 +85,7 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                                   f", replayed={again.headers.get('Idempotent-Replayed')}")
                     if again.json() != r.json():
                         raise RuntimeError("idempotent replay returned a different response")
+        revoke_token(ctx, f"demo-{tag}")  # the store's part is done: its token goes
 
         _wait_settled(ctx, [i for i, _ in ids], timeout)  # so acme's refusal is on record before the next order
         console.print("a shopper buys on the Shopify store (the emulator sends orders/create to our webhook):")

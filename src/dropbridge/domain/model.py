@@ -408,6 +408,9 @@ class ApiToken:
     token_hash: str
     created_at: datetime | None = None
     last_used_at: datetime | None = None
+    scopes: list[str] = field(default_factory=lambda: ["admin"])
+    stores: list[str] | None = None  # None: every store; else only these (and `suppliers`)
+    suppliers: list[str] | None = None
 
 
 @entity

@@ -9,15 +9,42 @@ from functools import lru_cache
 from .currencies import EXPONENTS
 from .errors import CurrencyError, ValidationError
 
+# The largest amount one price, cost, fee, shipping charge or line total may have, in minor units. 10**15 is
+# ten trillion dollars (a quadrillion yen), beyond any real order, and leaves room under the 64-bit ceiling
+# of our BIGINT columns (9.2 * 10**18) to add up more than 9,000 of them: an order of 500 maximal lines plus
+# shipping, fees and its ledger still fits, on SQLite and PostgreSQL alike. Every amount entering from outside
+# (API, webhooks, feeds, invoices) is refused beyond it, naming its field.
+MAX_AMOUNT_MINOR = 10**15
+
+# ISO 4217 codes CLDR knows that are not money a shop can take: metals, bond units, SDRs, test and "no currency".
+_NOT_MONEY = frozenset({"XAG", "XAU", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XTS", "XXX",
+                        "XRE", "XFO", "XFU", "XEU", "XAD"})
+
 
 @lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
     """Minor-unit digits of a currency (USD 2, JPY 0, KWD 3), from CLDR; an unknown code is refused."""
     code = currency.upper() if isinstance(currency, str) else currency
-    digits = EXPONENTS.get(code)
-    if digits is None:
+    if not isinstance(code, str) or not known_currency(code):
         raise CurrencyError(f"not an ISO 4217 currency code we know: {currency!r}")
-    return digits
+    return EXPONENTS[code]
+
+
+def known_currency(code: str) -> bool:
+    """`code` is an ISO 4217 code of money CLDR knows (upper case, as stored)."""
+    return code in EXPONENTS and code not in _NOT_MONEY
+
+
+def check_amount(minor: int, currency: str, field: str | None = None) -> int:
+    """`minor` itself when within +-MAX_AMOUNT_MINOR, else ValidationError naming `field`."""
+    if -MAX_AMOUNT_MINOR <= minor <= MAX_AMOUNT_MINOR:
+        return minor
+    raise ValidationError(out_of_range(currency, field), field)
+
+
+def out_of_range(currency: str, field: str | None = None) -> str:
+    limit = Decimal(MAX_AMOUNT_MINOR).scaleb(-exponent(currency))
+    return f"{field or 'amount'} is out of range: amounts are limited to \u00b1{limit:,f} {currency}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +68,17 @@ class Money:
         try:
             dec = value if isinstance(value, Decimal) else Decimal(str(value).strip())
         except InvalidOperation:
-            raise ValidationError(f"not a decimal amount: {value!r}", field) from None
+            raise ValidationError(f"not a decimal amount: {str(value)[:40]!r}", field) from None
         if not dec.is_finite():
-            raise ValidationError(f"not a finite amount: {value!r}", field)
+            raise ValidationError(f"not a finite amount: {str(value)[:40]!r}", field)
         exp = exponent(currency)
+        # Compare magnitudes before scaling: "1e999999999" must not overflow Decimal nor become a huge int.
+        if dec and dec.adjusted() + exp > 15:
+            raise ValidationError(out_of_range(currency, field), field)
         scaled = dec.scaleb(exp)
         if scaled != scaled.to_integral_value():
-            raise ValidationError(f"{value} has more than {exp} decimals for {currency}", field)
-        return cls(int(scaled), currency)
+            raise ValidationError(f"{str(value)[:40]} has more than {exp} decimals for {currency}", field)
+        return cls(check_amount(int(scaled), currency, field), currency)
 
     @classmethod
     def from_decimal_rounded(cls, value: Decimal, currency: str) -> Money:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-from .money import Money
+from .money import MAX_AMOUNT_MINOR, Money, out_of_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,8 @@ def _price(c: Candidate, quantity: int, currency: str, rates, rules: Rules) -> _
         missing = c.unit_cost.currency if items is None else c.shipping.currency
         return f"no {missing}->{currency} rate to price this offer"
     landed = items[0] + ship[0]
+    if abs(landed.amount) > MAX_AMOUNT_MINOR:  # no ledger could record it (a huge quantity, cost or rate)
+        return f"landed cost beyond the largest amount we record ({out_of_range(currency)})"
     score = landed
     if c.reliability is not None and c.reliability < 1:
         score = score + landed.percent(Decimal(str(round((1 - c.reliability) * 100, 4))))

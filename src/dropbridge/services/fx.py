@@ -8,8 +8,16 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from dropbridge.domain.errors import ValidationError
+from dropbridge.domain.money import known_currency
 
 from .records import audit
+
+# A rate is units of the quote currency per unit of the base. Real ones span about 1e-5 (KWD per IDR) to 1e5
+# (IRR per EUR); these bounds leave room either way and keep any rate's text within the rates column. An
+# amount converted at such a rate is still checked against the amount bound where it is used.
+MIN_RATE = Decimal("1e-9")
+MAX_RATE = Decimal("1e9")
+MAX_RATE_DIGITS = 15  # significant digits; the ECB publishes 4 to 6
 
 
 def import_ecb_csv(ctx, text: str, source: str = "ECB reference rates") -> int:
@@ -28,18 +36,29 @@ def import_ecb_csv(ctx, text: str, source: str = "ECB reference rates") -> int:
     for code, value in zip(header[1:], values[1:], strict=False):
         if not code or value in ("", "N/A"):
             continue
-        try:
-            rate = Decimal(value)
-        except InvalidOperation:
-            raise ValidationError(f"line 2: rate for {code} is not a number: {value!r}", code) from None
-        if rate <= 0:
-            raise ValidationError(f"line 2: rate for {code} must be positive", code)
-        rates[code] = str(rate)
+        if not known_currency(code):
+            raise ValidationError(f"line 1: {code[:10]!r} is not an ISO 4217 currency code we know", code[:10])
+        rates[code] = str(check_rate(value, code))
     with ctx.uow() as uow:
         added = uow.fx.add_rates("EUR", rates, f"{source} {as_of.date()}", as_of)
         audit(uow, ctx, "fx.imported", f"fx:{as_of.date()}", {"currencies": len(rates), "added": added})
         uow.commit()
     return added
+
+
+def check_rate(value: str, field: str) -> Decimal:
+    """`value` as a rate within MIN_RATE..MAX_RATE, else ValidationError naming `field`."""
+    try:
+        rate = Decimal(value)
+    except InvalidOperation:
+        raise ValidationError(f"line 2: rate for {field} is not a number: {value[:40]!r}", field) from None
+    if not rate.is_finite() or rate <= 0:
+        raise ValidationError(f"line 2: rate for {field} must be a positive number, not {value[:40]!r}", field)
+    if not MIN_RATE <= rate <= MAX_RATE or len(rate.normalize().as_tuple().digits) > MAX_RATE_DIGITS \
+            or len(str(rate)) > 40:
+        raise ValidationError(f"line 2: rate for {field} is out of range: rates lie between {MIN_RATE} and "
+                              f"{MAX_RATE:f} with at most {MAX_RATE_DIGITS} significant digits", field)
+    return rate
 
 
 def rate_table(uow) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], str]]:

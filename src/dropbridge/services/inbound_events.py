@@ -38,7 +38,8 @@ class WebhookDelivery:
 
 
 def receive_webhook(ctx, kind: str, name: str, headers: dict, raw_body: bytes, platform: str | None = None) -> str:
-    """Returns "accepted" or "duplicate"; raises WebhookRejected (nothing stored) when verification fails."""
+    """Returns "accepted", "duplicate" or "ignored" (a handshake, not stored); raises WebhookRejected (nothing
+    stored) when verification fails."""
     result = receive_webhooks(ctx, [WebhookDelivery(kind, name, headers, raw_body, platform)])[0]
     if isinstance(result, Exception):
         raise result
@@ -60,6 +61,9 @@ def receive_webhooks(ctx, deliveries: list[WebhookDelivery]) -> list[str | Excep
         except Exception as exc:  # noqa: BLE001 - the request it belongs to answers with it
             results[i] = exc
             continue
+        if not event.keep:  # a handshake (WooCommerce's ping): answered, and nothing stored for anyone to fill
+            results[i] = "ignored"
+            continue
         key = (f"{d.kind}:{d.name}", str(event.event_id))
         if key in first_of:
             repeats.append((i, first_of[key]))
@@ -73,6 +77,16 @@ def receive_webhooks(ctx, deliveries: list[WebhookDelivery]) -> list[str | Excep
     for i, first in repeats:
         results[i] = results[first] if isinstance(results[first], Exception) else "duplicate"
     return results
+
+
+def webhook_receiver(ctx, kind: str, name: str, platform: str | None = None):
+    """The connector that verifies `name`'s webhooks, to ask about a delivery's headers before its body is
+    read; WebhookRejected (404) for an unknown sender or the wrong platform."""
+    with ctx.uow(read_only=True) as uow:
+        record = uow.suppliers.by_name(name) if kind == "supplier" else uow.stores.by_name(name)
+    if record is None or (platform and getattr(record, "platform", None) != platform):
+        raise WebhookRejected(f"unknown {kind} {name!r}", status=404)
+    return ctx.supplier_connector(record) if kind == "supplier" else ctx.store_connector(record)
 
 
 def _senders(ctx, deliveries: list[WebhookDelivery]) -> dict[tuple[str, str], object]:

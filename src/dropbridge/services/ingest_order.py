@@ -15,10 +15,11 @@ from decimal import Decimal
 
 import structlog
 
+from dropbridge.domain import limits as lim
 from dropbridge.domain.errors import Conflict, DuplicateKey, NotFound, StorageError, ValidationError
 from dropbridge.domain.ledger import EntryKind, signed
 from dropbridge.domain.model import Order
-from dropbridge.domain.money import Money
+from dropbridge.domain.money import MAX_AMOUNT_MINOR, Money, known_currency, out_of_range
 from dropbridge.services.ports import ExternalOrder
 
 from .records import audit_row, correlation_id, job_row, scrub
@@ -34,7 +35,11 @@ class IngestResult:
 
 
 def ingest_order(ctx, store_name: str, ext: ExternalOrder, *, idempotency_key: str | None = None,
-                 request_hash: str | None = None, source: str = "api") -> IngestResult:
+                 request_hash: str | None = None, source: str = "api", checked: bool = False) -> IngestResult:
+    """`checked`: the caller already applied `check_order`'s limits (the API's schema takes them from the same
+    definitions in domain/limits.py), so the busiest path does not pay for them twice."""
+    if not checked:
+        check_order(ext)
     try:
         return _ingest(ctx, store_name, ext, idempotency_key, request_hash, source)
     except DuplicateKey:
@@ -104,6 +109,7 @@ class IntakeRequest:
     request_hash: str | None = None
     source: str = "api"
     correlation_id: str | None = None
+    checked: bool = False  # see ingest_order
 
 
 def ingest_orders(ctx, requests: list[IntakeRequest]) -> list[IngestResult | Exception]:
@@ -126,7 +132,7 @@ def ingest_orders(ctx, requests: list[IntakeRequest]) -> list[IngestResult | Exc
         correlation_id.set(req.correlation_id)
         try:
             results.append(ingest_order(ctx, req.store, req.order, idempotency_key=req.idempotency_key,
-                                        request_hash=req.request_hash, source=req.source))
+                                        request_hash=req.request_hash, source=req.source, checked=req.checked))
         except Exception as exc:  # noqa: BLE001 - the request it belongs to raises it
             results.append(exc)
     return results
@@ -139,7 +145,8 @@ def _ingest_batch(ctx, requests: list[IntakeRequest]) -> dict[int, IngestResult]
         keys = {(req.store, "external_id", req.order.external_id)}
         if req.idempotency_key:
             keys.add((req.store, "idempotency_key", req.idempotency_key))
-        if not req.order.lines or keys & seen or _currency_problem(req.order):
+        if not req.order.lines or keys & seen or _currency_problem(req.order) \
+                or (not req.checked and _order_problem(req.order)):
             continue
         seen |= keys
         picked.append(i)
@@ -197,6 +204,73 @@ def _order_row(store_name, ext: ExternalOrder, idempotency_key, request_hash, no
         "created_at": now,
         "updated_at": now,
     }, stored
+
+
+def check_order(ext: ExternalOrder) -> None:
+    """Refuse, naming the field, an order no database could store the same way (see domain/limits.py): the
+    one check every source of orders passes (API, webhooks, the periodic pull), before anything is written."""
+    if problem := _order_problem(ext):
+        raise problem
+
+
+def _order_problem(ext: ExternalOrder) -> ValidationError | None:
+    try:
+        _check_order(ext)
+    except ValidationError as exc:
+        return exc
+    return None
+
+
+def _check_order(ext: ExternalOrder) -> None:
+    _text(ext.external_id, "external_id", lim.EXTERNAL_ID_MAX, code=True, required=True)
+    if not isinstance(ext.currency, str) or not known_currency(ext.currency.upper()):
+        raise ValidationError(f"not an ISO 4217 currency code we know: {str(ext.currency)[:10]!r}", "currency")
+    if ext.email is not None:
+        _text(ext.email, "email", lim.EMAIL_MAX)
+    _text(ext.number, "number", lim.ORDER_NUMBER_MAX)
+    if ext.ship_to is not None:
+        _address(ext.ship_to)
+    if len(ext.lines) > lim.MAX_ORDER_LINES:
+        raise ValidationError(f"an order has at most {lim.MAX_ORDER_LINES} lines", "lines")
+    for name in ("shipping_price", "total_tax", "total_discounts", "total_price"):
+        _amount(getattr(ext, name), name)
+    for i, line in enumerate(ext.lines):
+        where = f"lines.{i}"
+        _text(line.external_id, f"{where}.external_id", lim.EXTERNAL_ID_MAX, code=True)
+        _text(line.sku, f"{where}.sku", lim.SKU_MAX, code=True, required=True)
+        _text(line.title, f"{where}.title", lim.TITLE_MAX)
+        lim.check_quantity(line.quantity, f"{where}.quantity")
+        for name in ("unit_price", "discount", "tax"):
+            _amount(getattr(line, name), f"{where}.{name}")
+        if abs(line.unit_price.amount * line.quantity) > MAX_AMOUNT_MINOR:
+            raise ValidationError(out_of_range(line.unit_price.currency, f"{where}: unit_price x quantity"), where)
+
+
+_ADDRESS_LIMITS = {"name": lim.NAME_MAX, "address1": lim.ADDRESS_MAX, "address2": lim.ADDRESS_MAX,
+                   "city": lim.CITY_MAX, "province_code": lim.PROVINCE_MAX, "postal_code": lim.POSTAL_CODE_MAX,
+                   "company": lim.NAME_MAX, "phone": lim.PHONE_MAX}
+
+
+def _address(address) -> None:
+    for name, max_length in _ADDRESS_LIMITS.items():
+        _text(getattr(address, name), f"ship_to.{name}", max_length)
+    country = address.country_code
+    if country:  # a store may leave it out (pickup, digital goods); routing then knows no destination
+        _text(country, "ship_to.country_code", 2, code=True)
+        lim.check_country(country, "ship_to.country_code")
+
+
+def _text(value, field: str, max_length: int, *, code: bool = False, required: bool = False) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be text", field)
+    if required and not value:
+        raise ValidationError(f"{field} is required", field)
+    lim.check_text(value, field, max_length, code=code)
+
+
+def _amount(money: Money | None, field: str) -> None:
+    if money is not None and abs(money.amount) > MAX_AMOUNT_MINOR:
+        raise ValidationError(out_of_range(money.currency, field), field)
 
 
 def _currency_problem(ext: ExternalOrder) -> ValidationError | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.ledger import margin
-from dropbridge.domain.model import Order, Store, SyncRun
+from dropbridge.domain.model import Order, Store, Supplier, SyncRun
 from dropbridge.domain.money import Money
 
 
@@ -85,12 +86,14 @@ def order_detail(ctx, order_id: int) -> dict:
         }
 
 
-def list_orders(ctx, limit: int = 50, status: str | None = None) -> list[dict]:
+def list_orders(ctx, limit: int = 50, status: str | None = None, stores: Collection[str] | None = None) -> list[dict]:
+    """The latest orders; `stores`: only those of the stores named (None: every store)."""
     with ctx.uow(read_only=True) as uow:
-        stores = {s.id: s.name for s in uow.stores.all()}
-        return [{"id": o.id, "store": stores[o.store_id], "external_id": o.external_id, "status": o.status,
+        names = {s.id: s.name for s in uow.stores.all()}
+        only = None if stores is None else [i for i, name in names.items() if name in stores]
+        return [{"id": o.id, "store": names[o.store_id], "external_id": o.external_id, "status": o.status,
                  "lines": len(o.lines), "currency": o.currency, "created_at": o.created_at.isoformat()}
-                for o in uow.orders.recent(limit, status)]
+                for o in uow.orders.recent(limit, status, store_ids=only)]
 
 
 def margin_report(ctx, by: str = "order") -> list[dict]:
@@ -134,6 +137,15 @@ def list_audit(ctx, limit: int = 100) -> list[dict]:
     with ctx.uow(read_only=True) as uow:
         return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "subject": e.subject,
                  "detail": e.detail, "correlation_id": e.correlation_id} for e in uow.audit.recent(limit)]
+
+
+def sync_run_supplier(ctx, run_id: int) -> str:
+    """The name of the supplier a sync run read (NotFound when there is no such run)."""
+    with ctx.uow(read_only=True) as uow:
+        run = uow.get(SyncRun, run_id)
+        if run is None:
+            raise NotFound(f"no sync run {run_id}")
+        return uow.get(Supplier, run.supplier_id).name
 
 
 def sync_run_detail(ctx, run_id: int, rejects: int = 100) -> dict:

@@ -85,6 +85,7 @@ class InboundEvent:
     occurred_at: datetime | None = None
     raw_body: bytes = b""
     channel: str = "webhook"  # webhook | file | email | upload
+    keep: bool = True  # False: a platform's handshake (a ping) that carries nothing; answered, never stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,10 @@ class Storefront(Protocol):
 
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
         """Check the signature exactly as the platform signs; raise WebhookRejected otherwise."""
+
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None:
+        """Before the body is read: raise WebhookRejected when the headers cannot belong to a signed delivery;
+        else the most bytes the body may have (None: the server's limit)."""
 
     def order_from_event(self, event: InboundEvent) -> ExternalOrder | None:
         """The order an event is about (fetching it when the payload is thin), or None if not an order."""

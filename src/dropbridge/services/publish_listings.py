@@ -11,7 +11,9 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from dropbridge.domain.errors import NotFound
+import structlog
+
+from dropbridge.domain.errors import NotFound, ValidationError
 from dropbridge.domain.model import Listing
 from dropbridge.domain.money import Money
 from dropbridge.domain.pricing import PricingRules, price_for
@@ -21,6 +23,8 @@ from dropbridge.services.ports import ProductDraft, ProductVariantDraft, StockUp
 from .fx import rate_table
 from .records import audit
 from .route_order import supplier_terms
+
+log = structlog.get_logger("dropbridge.publish")
 
 
 @dataclass
@@ -77,12 +81,20 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
     published = []
     for product_sku, members in groups.items():
         product = products.get(members[0].product_id)
-        drafts = []
+        drafts, priced = [], []
         for v in members:
             mapp = Money(v.map_minor, v.currency) if v.map_minor and v.currency else None
-            price, compare = price_for(cheapest[v.id], rules, map_price=mapp)
+            try:
+                price, compare = price_for(cheapest[v.id], rules, map_price=mapp)
+            except ValidationError as exc:  # a price beyond the amount bound: like an unpriceable offer
+                log.warning("variant not published", sku=v.sku, reason=str(exc))
+                continue
+            priced.append(v)
             drafts.append(ProductVariantDraft(sku=v.sku, price=price, compare_at_price=compare,
                                               options=dict(v.options or {}), barcode=v.gtin, quantity=atp[v.id]))
+        if not drafts:
+            continue
+        members = priced
         draft = ProductDraft(sku=product_sku, title=(product.title if product else "") or members[0].title
                              or product_sku, description_html=(product.description_html or "") if product else "",
                              images=images.get(product.id, []) if product else [], variants=drafts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, cast, delete, exists, func, insert, literal_column, or_, select
+from sqlalchemy import Integer, String, cast, exists, func, insert, literal_column, or_, select
 
 from dropbridge.domain import model as m
 
@@ -279,22 +279,3 @@ class DashboardRepo(_Repo):
         q = (select(j.c.kind, func.count(), func.min(j.c.available_at)).where(j.c.status == "pending")
              .group_by(j.c.kind))
         return [tuple(r) for r in self.session.execute(q).all()]
-
-
-class ApiTokenAdminRepo(_Repo):
-    """Tokens as the settings page lists and revokes them (hashes never leave storage)."""
-
-    def all(self) -> list[tuple[int, str, datetime, datetime | None]]:
-        a = t.api_tokens
-        rows = self.session.execute(select(a.c.id, a.c.name, a.c.created_at, a.c.last_used_at).order_by(a.c.id))
-        return [tuple(r) for r in rows.all()]
-
-    def delete(self, token_id: int) -> str | None:
-        a = t.api_tokens
-        name = self.session.scalar(select(a.c.name).where(a.c.id == token_id))
-        if name is not None:
-            self.session.execute(delete(a).where(a.c.id == token_id))
-        return name
-
-
-

@@ -164,12 +164,15 @@ class OrderRepo(_Repo):
             select(m.Order).where(t.orders.c.store_id == store_id, t.orders.c.external_id == external_id)
         )
 
-    def recent(self, limit: int = 50, status: str | None = None, store_id: int | None = None) -> list[m.Order]:
+    def recent(self, limit: int = 50, status: str | None = None, store_id: int | None = None,
+               store_ids: list[int] | None = None) -> list[m.Order]:
         q = select(m.Order).order_by(t.orders.c.id.desc()).limit(limit)
         if status:
             q = q.where(t.orders.c.status == status)
         if store_id:
             q = q.where(t.orders.c.store_id == store_id)
+        if store_ids is not None:
+            q = q.where(t.orders.c.store_id.in_(store_ids))
         return list(self.session.scalars(q))
 
     def line(self, line_id: int) -> m.OrderLine | None:
@@ -284,6 +287,15 @@ class LedgerRepo(_Repo):
 class TokenRepo(_Repo):
     def by_hash(self, token_hash: str) -> m.ApiToken | None:
         return self.session.scalar(select(m.ApiToken).where(t.api_tokens.c.token_hash == token_hash))
+
+    def by_name(self, name: str) -> m.ApiToken | None:
+        return self.session.scalar(select(m.ApiToken).where(t.api_tokens.c.name == name))
+
+    def all(self) -> list[m.ApiToken]:
+        return list(self.session.scalars(select(m.ApiToken).order_by(t.api_tokens.c.name)))
+
+    def remove(self, token: m.ApiToken) -> None:
+        self.session.delete(token)
 
 
 class AlertRepo(_Repo):

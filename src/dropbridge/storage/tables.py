@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -34,6 +35,15 @@ metadata = MetaData(
 
 # BIGINT primary keys on PostgreSQL, INTEGER (rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def integers_only(*required: str, nullable: tuple[str, ...] = ()) -> list[CheckConstraint]:
+    """SQLite keeps whatever an INTEGER column is given (a REAL 1e32, text): these columns refuse anything but
+    integers there (migration 0005). PostgreSQL's BIGINT and INTEGER refuse it by themselves."""
+    return [CheckConstraint(f"typeof({c}) = 'integer'", name=f"{c}_integer").ddl_if(dialect="sqlite")
+            for c in required] + [
+        CheckConstraint(f"typeof({c}) IN ('integer', 'null')", name=f"{c}_integer").ddl_if(dialect="sqlite")
+        for c in nullable]
 
 
 def pk() -> Column:
@@ -103,6 +113,7 @@ variants = Table(
     Column("weight_unit", String(10)),
     Column("status", String(50)),
     Column("low_stock_threshold", Integer),  # alert below this many units to promise (None: the default)
+    *integers_only(nullable=("msrp_minor", "map_minor")),
 )
 Index("ix_variants_product", variants.c.product_id)
 
@@ -179,6 +190,7 @@ supplier_offers = Table(
     Column("as_of", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("supplier_id", "supplier_sku"),
+    *integers_only("cost_minor", "stock", "reserved", nullable=("lead_time_days",)),
 )
 Index("ix_supplier_offers_variant", supplier_offers.c.variant_id)
 
@@ -195,6 +207,7 @@ listings = Table(
     Column("pushed_stock", Integer),
     Column("pushed_at", UTCDateTime),
     UniqueConstraint("store_id", "variant_id"),
+    *integers_only(nullable=("price_minor", "pushed_stock")),
 )
 
 orders = Table(
@@ -218,6 +231,7 @@ orders = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("store_id", "external_id"),
     UniqueConstraint("store_id", "idempotency_key"),
+    *integers_only("shipping_price_minor"),
 )
 Index("ix_orders_status", orders.c.status)
 Index("ix_orders_created_at", orders.c.created_at)
@@ -238,6 +252,7 @@ order_lines = Table(
     fk("offer_id", "supplier_offers", nullable=True),
     Column("routing", JSON),
     UniqueConstraint("order_id", "line_no"),
+    *integers_only("quantity", "unit_price_minor"),
 )
 
 reservations = Table(
@@ -249,6 +264,7 @@ reservations = Table(
     Column("quantity", Integer, nullable=False),
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    *integers_only("quantity"),
 )
 Index("ix_reservations_offer_status", reservations.c.offer_id, reservations.c.status)
 
@@ -280,6 +296,7 @@ supplier_orders = Table(
     # The supplier's system confirmed receipt (EDI 997); overdue receipts and acknowledgements alert once.
     Column("receipt_confirmed_at", UTCDateTime),
     Column("receipt_overdue_alerted_at", UTCDateTime),
+    *integers_only("shipping_cost_minor", nullable=("stated_cost_minor", "stated_shipping_minor")),
 )
 Index("ix_supplier_orders_order", supplier_orders.c.order_id)
 Index("ix_supplier_orders_status", supplier_orders.c.status)
@@ -294,6 +311,7 @@ supplier_order_lines = Table(
     Column("quantity", Integer, nullable=False),
     Column("unit_cost_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
+    *integers_only("quantity", "unit_cost_minor"),
 )
 Index("ix_supplier_order_lines_supplier_order", supplier_order_lines.c.supplier_order_id)
 Index("ix_supplier_order_lines_order_line", supplier_order_lines.c.order_line_id)
@@ -330,6 +348,7 @@ ledger_entries = Table(
     Column("currency", String(3), nullable=False),
     Column("memo", String(500), nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    *integers_only("amount_minor"),
 )
 Index("ix_ledger_entries_order", ledger_entries.c.order_id)
 # Margins over a date range read only this index (a covering index: no table row is visited).
@@ -352,6 +371,7 @@ ledger_daily = Table(
     Column("amount_minor", BigInteger, nullable=False),
     Column("entries", Integer, nullable=False),
     UniqueConstraint("day", "store_id", "supplier_id", "kind", "currency"),
+    *integers_only("amount_minor"),
 )
 
 # Which closed days ledger_daily holds (a day without entries has no rows there, but is still done).
@@ -498,6 +518,7 @@ supplier_invoices = Table(
     Column("source", String(100), nullable=False, default=""),
     Column("received_at", UTCDateTime, nullable=False),
     UniqueConstraint("supplier_id", "number"),
+    *integers_only(nullable=("total_minor",)),
 )
 
 print_files = Table(
@@ -531,10 +552,13 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     pk(),
-    Column("name", String(100), nullable=False),
+    Column("name", String(100), nullable=False, unique=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime),
+    Column("scopes", JSON, nullable=False, default=list),  # read, orders:write, feeds:write, admin
+    Column("stores", JSON),  # null: every store and supplier; else only the named ones (with `suppliers`)
+    Column("suppliers", JSON),
 )
 
 fx_rates = Table(

@@ -16,7 +16,7 @@ from dropbridge.domain.errors import DuplicateKey, StorageError
 
 from . import repositories as r
 from .alert_repos import AlertRepo
-from .dashboard_queries import ApiTokenAdminRepo, DashboardRepo
+from .dashboard_queries import DashboardRepo
 from .intake import OrderIntakeRepo, WebhookIntakeRepo
 from .jobs import JobAdminRepo, JobRepo
 from .listing_queries import ListingRepo
@@ -54,7 +54,6 @@ class UnitOfWork:
         self.invoices = r.InvoiceRepo(session)
         self.users = UserRepo(session)
         self.dashboard = DashboardRepo(session)
-        self.token_admin = ApiTokenAdminRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:

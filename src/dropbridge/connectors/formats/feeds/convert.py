@@ -13,6 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from dropbridge.domain import limits
+
 from .gtin import normalize_gtin
 from .mapping import CATALOG_FIELDS, ID_FIELDS, ColumnMapping, ResolvedColumns, normalize_header
 from .types import ParsedRow, RowError
@@ -25,8 +27,15 @@ from .values import (
     to_minor,
 )
 
-MAX_SKU = 200
+MAX_SKU = limits.SKU_MAX
 RAW_MAX = 200
+# No database stores these alike (PostgreSQL refuses NUL in text; a lone surrogate has no UTF-8): the row is
+# dropped, naming the column. A SKU holds no control character at all (like the API's and webhooks' SKUs).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# Catalog values and the sizes of the columns they go to (storage/tables.py: products, variants).
+_CATALOG_SIZES = {"title": 500, "parent_sku": limits.SKU_MAX, "brand": 200, "mpn": 100, "category": 500,
+                  "status": 50, "weight": 30, "weight_unit": 10}
 NON_FATAL_FIELDS = frozenset({"gtin", "encoding", "lead_time_days", *ID_FIELDS, *CATALOG_FIELDS})
 
 
@@ -98,6 +107,12 @@ class RowConverter:
             return None
         errs: list[tuple[str | None, str]] = []
         vals: dict[str, Any] = {}
+        if _UNSTORABLE.search("".join(cells)):
+            at = next(i for i, c in enumerate(cells) if _UNSTORABLE.search(c))
+            field = next((name for name, i in self.idx.items() if i == at), None)
+            errs.append((field if field in ("sku", "qty", "cost", "currency") else None,
+                         f"column {at + 1} holds a NUL character or an unpaired surrogate"))
+            return self._finish(None, [_UNSTORABLE.sub("\ufffd", c) for c in cells], line, errs, vals, trace)
         width = self.width
         if width is not None:
             n = len(cells)
@@ -114,6 +129,8 @@ class RowConverter:
             errs.append(("sku", "blank sku"))
         elif len(sku) > MAX_SKU:
             errs.append(("sku", f"sku is longer than {MAX_SKU} characters"))
+        elif _CONTROL.search(sku):
+            errs.append(("sku", "sku holds control characters"))
         else:
             vals["sku"] = sku
 
@@ -247,6 +264,11 @@ class RowConverter:
             "category": get(cells, "category") or None,
             "status": get(cells, "status") or None,
         }
+        for name, size in _CATALOG_SIZES.items():  # too long for its column: left out, like any bad value
+            if catalog[name] is not None and len(catalog[name]) > size:
+                errs.append(("weight" if name == "weight_unit" else name,
+                             f"{name} is longer than {size} characters"))
+                catalog[name] = None
         for name in ("title", "description", "parent_sku", "brand", "mpn", "category", "status"):
             vals[name] = catalog[name]
         vals["image_url"] = images

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, BinaryIO
 
-from dropbridge.domain.money import exponent
+from dropbridge.domain.money import MAX_AMOUNT_MINOR, exponent
 
 from .convert import MAX_SKU, RowConverter
 from .csvfeed import CsvTable, prefixed
@@ -199,7 +199,7 @@ def _csv_fast(table: CsvTable, conv: RowConverter, batch_size: int) -> Iterator[
     new = tuple.__new__
     PR = ParsedRow
     half_even = ROUND_HALF_EVEN
-    max_minor = 10**15
+    max_minor = MAX_AMOUNT_MINOR
     bad = (ValueError, InvalidOperation, OverflowError, IndexError)
     eof = False
     while not eof:
@@ -229,6 +229,7 @@ def _csv_fast(table: CsvTable, conv: RowConverter, batch_size: int) -> Iterator[
                                     c = int(m.to_integral_value(half_even))
                             if (
                                 sku and 0 <= q <= MAX_QTY and 0 <= c <= max_minor and len(sku) <= 200
+                                and sku.isprintable()  # else convert() says what is wrong with it
                                 and seen.setdefault(sku, line) == line
                             ):
                                 append(new(PR, (line, sku, q, c, currency, None, None, None)))
@@ -290,7 +291,7 @@ def _plain_pattern(delimiter: str, columns: tuple[str, ...], exp: int) -> re.Pat
     # own), so keeping no backtracking positions changes nothing but the time, a fifth less.
     cell = {
         "sku": rf'[^\s"\\\x00-\x1f\x7f{d}]{{1,{MAX_SKU}}}+',
-        "qty": r"[0-9]{1,12}+",  # below MAX_QTY
+        "qty": r"[0-9]{1,9}+",  # below MAX_QTY (10**9)
         "cost": rf"[0-9]{{1,{15 - exp}}}+\.[0-9]{{{exp}}}" if exp else r"[0-9]{1,15}+",  # below 10**15 minor
     }
     return re.compile("(?:" + d.join(cell[c] for c in columns) + r"\r?\n)*+")

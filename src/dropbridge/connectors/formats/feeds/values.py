@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from babel.numbers import is_currency
-
-from dropbridge.domain.money import exponent
+from dropbridge.domain.limits import MAX_STOCK
+from dropbridge.domain.money import MAX_AMOUNT_MINOR, exponent, known_currency
 
 SYMBOLS = "$€£¥"
 # Optional code, optional sign, optional symbol (maybe "US$", "C$"), number, optional symbol, optional code.
@@ -23,8 +22,8 @@ _AMOUNT = re.compile(
 _GROUP_SPACES = str.maketrans("", "", "'\u00a0\u202f ")
 _THOUSANDS_COMMA = re.compile(r"^\d{1,3}(,\d{3})+$")
 _THOUSANDS_DOT = re.compile(r"^\d{1,3}(\.\d{3})+$")
-_MAX_MINOR = 10**15  # far beyond any real cost; keeps BIGINT columns safe
-MAX_QTY = 10**12
+MAX_QTY = MAX_STOCK  # PostgreSQL's INTEGER stock column holds it
+MAX_LEAD_TIME_DAYS = 3650
 
 
 def normalize_number(text: str, comma_decimal: bool) -> str:
@@ -111,7 +110,7 @@ def parse_amount(text: str, comma_decimal: bool = False) -> tuple[Decimal, str |
         if len(codes) > 1:
             raise ValueError(f"{s!r} names two currencies") from None
         code = codes.pop() if codes else None
-        if code is not None and not is_currency(code):
+        if code is not None and not known_currency(code):
             raise ValueError(f"{s!r}: {code} is not a currency code") from None
         d = Decimal(normalize_number(m["num"].strip(), comma_decimal))
         if m["n1"] or m["n2"]:
@@ -122,19 +121,23 @@ def parse_amount(text: str, comma_decimal: bool = False) -> tuple[Decimal, str |
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
-    """Round half-even to the currency's minor unit: suppliers send 4-decimal unit costs."""
-    scaled = amount.scaleb(exponent(currency))
+    """Round half-even to the currency's minor unit: suppliers send 4-decimal unit costs. Beyond the one
+    bound every amount has (MAX_AMOUNT_MINOR) it raises, before "1e999999" can become a huge integer."""
+    exp = exponent(currency)
+    if amount and amount.adjusted() + exp > 15:
+        raise ValueError(f"{str(amount)[:40]} is implausibly large (above {MAX_AMOUNT_MINOR} minor units)")
+    scaled = amount.scaleb(exp)
     minor = int(scaled)
     if minor != scaled:
         minor = int(scaled.to_integral_value(ROUND_HALF_EVEN))
-    if minor > _MAX_MINOR:
-        raise ValueError(f"{amount} is implausibly large")
+    if minor > MAX_AMOUNT_MINOR:
+        raise ValueError(f"{amount} is implausibly large (above {MAX_AMOUNT_MINOR} minor units)")
     return minor
 
 
 def check_currency(text: str) -> str:
     code = text.strip().upper()
-    if len(code) != 3 or not code.isalpha() or not is_currency(code):
+    if not known_currency(code):
         raise ValueError(f"{text.strip()!r} is not an ISO 4217 currency code")
     return code
 
@@ -147,10 +150,13 @@ def parse_lead_time(text: str) -> int | None:
     s = text.strip()
     if not s:
         return None
-    m = _LEAD.match(s)
+    m = _LEAD.match(s[:40])
     if not m:
-        raise ValueError(f"{s!r} is not a number of days")
-    return int(m.group(2) or m.group(1))
+        raise ValueError(f"{s[:40]!r} is not a number of days")
+    days = int(m.group(2) or m.group(1))
+    if days > MAX_LEAD_TIME_DAYS:
+        raise ValueError(f"{days} days is implausibly long (at most {MAX_LEAD_TIME_DAYS})")
+    return days
 
 
 _WEIGHT = re.compile(r"^([\d.,]+)\s*([A-Za-z]+)?$")

@@ -64,6 +64,10 @@ class BigCommerceStore:
 
     # ---- inbound -----------------------------------------------------------------------------
 
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None:
+        webhooks.precheck(headers)
+        return None
+
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
         return webhooks.verify(
             headers,

@@ -36,6 +36,12 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def precheck(headers: Mapping[str, str]) -> None:
+    """Before reading the body: a delivery without the signature headers is refused unread."""
+    if not all(_header(headers, name) for name in ("webhook-id", "webhook-timestamp", "webhook-signature")):
+        raise WebhookRejected("missing webhook-id, webhook-timestamp or webhook-signature")
+
+
 def verify(
     headers: Mapping[str, str],
     raw_body: bytes,

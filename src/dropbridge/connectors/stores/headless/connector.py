@@ -68,6 +68,10 @@ class HeadlessStore:
 
     # ---- inbound -----------------------------------------------------------------------------
 
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None:
+        webhooks.precheck(headers)
+        return None
+
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
         delivery, topic, timestamp = webhooks.verify(
             self._secret, headers, raw_body, self._clock(), self.webhook_tolerance

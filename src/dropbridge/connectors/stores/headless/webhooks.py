@@ -36,6 +36,13 @@ def signed_headers(secret: str, event_type: str, delivery_id: str, raw_body: byt
     }
 
 
+def precheck(headers: Mapping[str, str]) -> None:
+    """Before reading the body: a delivery without signature and timestamp is refused unread."""
+    h = {str(k).lower() for k, v in headers.items() if v}
+    if SIGNATURE_HEADER.lower() not in h or TIMESTAMP_HEADER.lower() not in h:
+        raise WebhookRejected(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
+
+
 def verify(
     secret: str,
     headers: Mapping[str, str],

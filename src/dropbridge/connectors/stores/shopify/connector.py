@@ -195,6 +195,10 @@ class ShopifyStore:
 
     # -- webhooks ----------------------------------------------------------------------------------
 
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None:
+        webhooks.precheck(headers)
+        return None
+
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
         return webhooks.verify(headers, raw_body, self.webhook_secrets, shop_domain=self.shop_domain,
                                max_age=self.webhook_max_age, now=self._now)

@@ -42,6 +42,12 @@ def expected_signature(secret: str, raw_body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), raw_body, hashlib.sha256).digest()).decode()
 
 
+def precheck(headers: Mapping[str, str]) -> None:
+    """Before reading the body: a delivery without a signature is refused unread."""
+    if not _header(headers, "X-Shopify-Hmac-Sha256"):
+        raise WebhookRejected("missing X-Shopify-Hmac-Sha256", status=401)
+
+
 def verify(
     headers: Mapping[str, str],
     raw_body: bytes,

@@ -65,6 +65,9 @@ class WooCommerceStore:
 
     # ---- inbound -----------------------------------------------------------------------------
 
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None:
+        return webhooks.precheck(headers)
+
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
         return webhooks.verify(headers, raw_body, self.webhook_secret, max_age=self.webhook_max_age, now=self.clock)
 

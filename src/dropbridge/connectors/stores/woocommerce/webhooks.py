@@ -34,6 +34,7 @@ from dropbridge.services.ports import InboundEvent
 from .mapping import parse_gmt
 
 PING_BODY = re.compile(rb"^webhook_id=(\d+)$")
+PING_MAX_BYTES = 64  # "webhook_id=<digits>" and some whitespace
 DEFAULT_MAX_AGE = timedelta(hours=1)
 
 
@@ -49,6 +50,16 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def precheck(headers: Mapping[str, str]) -> int | None:
+    """Before reading the body: a signed delivery may use the server's limit; an unsigned request can only be
+    the creation ping, a few bytes (anything else unsigned is refused unread)."""
+    if _header(headers, "X-WC-Webhook-Signature") is not None:
+        return None
+    if _header(headers, "X-WC-Webhook-Topic") is None:
+        return PING_MAX_BYTES
+    raise WebhookRejected("missing X-WC-Webhook-Signature")
+
+
 def verify(
     headers: Mapping[str, str],
     raw_body: bytes,
@@ -61,7 +72,7 @@ def verify(
     if given is None:
         ping = PING_BODY.match(raw_body.strip())
         if ping and _header(headers, "X-WC-Webhook-Topic") is None:
-            return InboundEvent(event_id=f"ping:{ping.group(1).decode()}", topic="ping", payload=None)
+            return InboundEvent(event_id=f"ping:{ping.group(1).decode()}", topic="ping", payload=None, keep=False)
         raise WebhookRejected("missing X-WC-Webhook-Signature")
     if not secret:
         raise WebhookRejected("no webhook secret configured")

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from dropbridge.connectors.formats.x12.x12 import Segment, Transaction, X12Error
+from dropbridge.domain.money import MAX_AMOUNT_MINOR
 
 
 class ShipTo(NamedTuple):
@@ -134,6 +135,8 @@ def _decimal(seg: Segment, n: int) -> Decimal | None:
         raise X12Error(f"{seg.tag}{n:02d} {raw!r} is not a number", seg.position, seg.tag) from None
     if not value.is_finite():
         raise X12Error(f"{seg.tag}{n:02d} {raw!r} is not a number", seg.position, seg.tag)
+    if value and value.adjusted() >= 15:  # no amount or quantity we record is that large (MAX_AMOUNT_MINOR)
+        raise X12Error(f"{seg.tag}{n:02d} {raw[:40]!r} is out of range", seg.position, seg.tag)
     return value
 
 
@@ -152,6 +155,8 @@ def _implied2(seg: Segment, n: int) -> int | None:
     body = raw[1:] if raw[:1] in "+-" else raw
     if not body.isdigit():
         raise X12Error(f"{seg.tag}{n:02d} {raw!r} is not an N2 number", seg.position, seg.tag)
+    if len(body.lstrip("0")) > 15 or int(body) > MAX_AMOUNT_MINOR:
+        raise X12Error(f"{seg.tag}{n:02d} {raw[:40]!r} is out of range", seg.position, seg.tag)
     return -int(body) if raw.startswith("-") else int(body)
 
 

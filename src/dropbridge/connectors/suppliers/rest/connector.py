@@ -88,6 +88,10 @@ class RestSupplier:
         """Cancel before shipping; a shipped order raises PermanentError (409)."""
         return mapping.placed_order_from_json(self.client.cancel_order(external_order_id))
 
+    def webhook_body_limit(self, headers: Mapping[str, str]) -> int | None:
+        webhooks.precheck(headers)
+        return None
+
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> InboundEvent:
         if not self.webhook_secret:
             raise ConfigurationError("rest supplier has no webhook_secret configured")

@@ -29,6 +29,13 @@ def sign(secret: str, timestamp: int, raw_body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
+def precheck(headers: Mapping[str, str]) -> None:
+    """Before reading the body: a delivery without signature and timestamp is refused unread."""
+    h = lower_headers(headers)
+    if not h.get(SIGNATURE_HEADER) or not h.get(TIMESTAMP_HEADER):
+        raise WebhookRejected("missing X-Signature or X-Timestamp")
+
+
 def verify_signature(
     secret: str,
     headers: Mapping[str, str],
