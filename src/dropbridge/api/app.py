@@ -34,7 +34,7 @@ from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import Principal, TokenCache, check_token, hash_token
 
-from .catalog_routes import catalog_router
+from .catalog_routes import add_catalog_routes
 from .edge import UNAUTHORIZED, BodyRejected, EdgeGuard, too_large
 from .group_commit import GroupCommit
 from .ops_metrics import OpsCollector
@@ -319,7 +319,7 @@ def create_app(app_ctx) -> FastAPI:
         webhooks_in.labels(kind, outcome).inc()
         return {"status": outcome}
 
-    api.include_router(catalog_router(ctx, read, admin, for_supplier))
+    add_catalog_routes(api.router, ctx, read, admin, for_supplier)
     document_json_bodies(api, OrderIn)
     registry.register(OpsCollector(ctx))
     mount_dashboard(api, app_ctx)

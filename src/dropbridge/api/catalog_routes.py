@@ -16,10 +16,10 @@ class DesignIn(BaseModel):
     technique: str | None = Field(None, max_length=50, examples=["dtg"])
 
 
-def catalog_router(ctx, read, admin, for_supplier) -> APIRouter:
-    """`read` / `admin`: the scope dependencies of create_app; `for_supplier(principal, name)` refuses a
-    token limited to other suppliers."""
-    router = APIRouter()
+def add_catalog_routes(router: APIRouter, ctx, read, admin, for_supplier) -> None:
+    """On the app itself (routes of an included router are not seen by create_app's documentation pass).
+    `read` / `admin`: the scope dependencies of create_app; `for_supplier(principal, name)` refuses a token
+    limited to other suppliers."""
 
     @router.get("/api/v1/offers", tags=["catalog"], responses={403: {"description": "Scope or supplier refused"}})
     def offers(supplier: str | None = Query(None, max_length=64), sku: str | None = Query(None, max_length=200),
@@ -43,5 +43,3 @@ def catalog_router(ctx, read, admin, for_supplier) -> APIRouter:
         """Attach a print file to a SKU at a placement (replacing the one there): it travels on every order
         line of the SKU to print-on-demand suppliers."""
         return attach_design(ctx, body.sku, body.placement, body.file, body.technique)
-
-    return router
