@@ -74,6 +74,19 @@ class UnitOfWork:
         self.session.rollback()
 
 
+class JoinedUnitOfWork(UnitOfWork):
+    """A unit of work inside a transaction someone else holds (a feed stage's apply): commit() only flushes,
+    and the holder runs the after-commit callbacks once its transaction committed."""
+
+    def commit(self) -> None:
+        self.session.flush()
+
+    def run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for fn in callbacks:
+            fn()
+
+
 class UnitOfWorkFactory:
     """`with uow_factory() as uow:` for writers, `uow_factory(read_only=True)` for readers.
 

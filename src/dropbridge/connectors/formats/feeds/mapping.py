@@ -175,7 +175,6 @@ class ColumnMapping:
             if name not in index and name not in self.defaults:
                 tried = ", ".join(repr(a) for a in self.fields.get(name, ())) or "none"
                 seen = ", ".join(repr(h) for h in headers) if headers is not None else "no header row"
-                raise FeedFormatError(
-                    f"no column for required field {name!r} (aliases tried: {tried}); headers seen: {seen}"
-                )
+                raise FeedFormatError(f"no column for required field {name!r} (aliases tried: {tried})",
+                                      detail=f"headers seen: {seen}")
         return ResolvedColumns(index, list(headers) if headers is not None else None)

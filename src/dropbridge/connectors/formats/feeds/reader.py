@@ -122,7 +122,8 @@ def _converter(table, spec: FeedSpec) -> RowConverter | None:
 
 
 def read_feed(
-    stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000, plain: bool = False
+    stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000, plain: bool = False,
+    max_bytes: int | None = None,
 ) -> Iterator[FeedBatch]:
     """Batches of at most `batch_size` records (rows plus errors) from a feed file, streaming.
 

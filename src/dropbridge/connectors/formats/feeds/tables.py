@@ -58,7 +58,7 @@ class XlsxTable:
             raise FeedFormatError(f"not a readable XLSX workbook: {e}") from None
         if sheet is not None:
             if sheet not in self.wb.sheetnames:
-                raise FeedFormatError(f"no sheet {sheet!r}; sheets: {', '.join(self.wb.sheetnames)}")
+                raise FeedFormatError(f"no sheet {sheet!r}", detail=f"sheets: {', '.join(self.wb.sheetnames)}")
             self.ws = self.wb[sheet]
         else:
             self.ws = self.wb.worksheets[0]

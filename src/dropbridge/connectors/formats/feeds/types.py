@@ -35,8 +35,17 @@ class FeedBatch:
 
 
 class FeedFormatError(Exception):
-    """The file as a whole cannot be read (wrong format, missing required column, bad envelope)."""
+    """The file as a whole cannot be read (wrong format, missing required column, bad envelope).
 
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(message if line is None else f"line {line}: {message}")
+    `message` says what is wrong without quoting the file; `detail`, when given, quotes what the file held
+    (headers seen, keys found): shown for files a merchant handed us, left out for files fetched from a URL."""
+
+    def __init__(self, message: str, line: int | None = None, detail: str | None = None):
+        self.message = message if line is None else f"line {line}: {message}"
+        super().__init__(self.message if not detail else f"{self.message}; {detail}")
         self.line = line
+        self.detail = detail
+
+
+class FeedTooLarge(FeedFormatError):
+    """The file is bigger than the configured limit (decompressed), or holds a cell beyond the cell limit."""
