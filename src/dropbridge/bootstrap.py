@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from dataclasses import dataclass
 
 import structlog
@@ -53,15 +54,49 @@ class App:
         self.engine.dispose()
 
 
+# Third-party HTTP clients log every request URL at INFO/DEBUG, WooCommerce's query-string credentials
+# included: they stay at WARNING whatever our own level is.
+HTTP_LOGGERS = ("httpx", "httpcore", "urllib3", "hpack")
+
+
+class _RedactingFilter(logging.Filter):
+    """Credentials out of any URL in a log record (see services/redaction.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .services.redaction import redact_text
+
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def _redact_event(_logger, _name, event_dict):
+    from .services.redaction import redact_text
+
+    return {k: redact_text(v) if isinstance(v, str) else v for k, v in event_dict.items()}
+
+
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format="%(message)s")
-    if level.upper() != "DEBUG":  # their INFO chatter buries ours
-        for noisy in ("alembic", "huey", "httpx", "uvicorn.access"):
+    """Logs go to standard error (command output owns standard output), URLs in them redacted."""
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(level=numeric, format="%(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(numeric)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
+            handler.addFilter(_RedactingFilter())
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if numeric > logging.DEBUG:  # their INFO chatter buries ours
+        for noisy in ("alembic", "huey", "uvicorn.access"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso"), structlog.dev.ConsoleRenderer(colors=False)],
+                    structlog.processors.TimeStamper(fmt="iso"), _redact_event,
+                    structlog.dev.ConsoleRenderer(colors=False)],
     )
 
 

@@ -29,10 +29,17 @@ class Settings(BaseSettings):
     tracking_poll_seconds: float = 60.0  # how often open supplier orders are polled for tracking
     order_pull_seconds: float = 300.0  # how often each store's recent orders are read (missed webhooks)
     feed_check_seconds: float = 60.0  # how often supplier feed URLs are checked against their own interval
+    stock_reconcile_seconds: float = 900.0  # how often every store's stock is compared with what we promise
+    webhook_purge_seconds: float = 3600.0  # how often raw webhook bodies past their retention are cleared
+    webhook_retention_days: float = Field(default=30.0, ge=0)  # raw bodies and headers of finished events
+    # Decompressed size a feed may reach (XLSX: its XML parts); a bigger file is refused, naming the limit.
+    feed_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     worker_threads: int = 4
-    # Fetch product images from loopback and private addresses too (a supplier on the same network; tests).
+    # Fetch from loopback and private addresses too where merchant data steers the fetch (feed URLs, images):
+    # a supplier on the same network; tests. The older name, for images only, still works and means the same.
+    allow_private_hosts: bool = False
     images_allow_private_hosts: bool = False
-    log_level: str = "INFO"
+    log_level: str | None = None  # default: INFO for serve and worker, WARNING for other commands
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -42,6 +49,10 @@ class Settings(BaseSettings):
                 "could be taken over by another worker while still in flight"
             )
         return self
+
+    @property
+    def private_hosts_allowed(self) -> bool:
+        return self.allow_private_hosts or self.images_allow_private_hosts
 
     @property
     def resolved_database_url(self) -> str:

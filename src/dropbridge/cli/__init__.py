@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from dropbridge.domain.errors import DropbridgeError
@@ -11,7 +12,7 @@ from dropbridge.domain.errors import DropbridgeError
 from . import admin, reports
 from .connections import store_app, supplier_app
 from .orders import orders_app
-from .output import console
+from .output import err_console
 from .reports import fx_app, report_app
 from .sync import sync_app
 from .tokens import token_app
@@ -25,8 +26,20 @@ reports.register(app)
 
 
 def main() -> None:
+    """Errors are one line on standard error: a wrong option or value exits 2 saying what is allowed (Typer
+    validates choices), and so does an error of ours (DropbridgeError); never a traceback."""
     try:
-        app()
-    except DropbridgeError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        code = app(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        err_console.print(exc.format_message(), markup=False, highlight=False)
         sys.exit(2)
+    except click.ClickException as exc:
+        err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except DropbridgeError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -63,6 +63,11 @@ class PermanentError(ExternalError):
     """The other side said no and will keep saying no (4xx, rejected order)."""
 
 
+class UnprocessableEvent(PermanentError):
+    """A verified inbound event whose payload we will never be able to read (our mapping refuses it):
+    retrying cannot help, so it fails at once and alerts."""
+
+
 class ConfigurationError(DropbridgeError):
     """Our own settings are wrong: nothing will work until a person fixes them."""
 
@@ -77,3 +82,11 @@ class WebhookRejected(DropbridgeError):
     def __init__(self, message: str, status: int = 401):
         super().__init__(message)
         self.status = status
+
+
+# What a job does with an error: these stop at once and alert; anything else is retried with backoff.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentError, ConfigurationError, NotFound)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, PERMANENT_ERRORS)

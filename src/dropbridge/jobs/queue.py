@@ -13,7 +13,10 @@ from huey.storage import RedisStorage, SqliteStorage
 
 from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
+from dropbridge.services.reconcile_stock import reconcile_all
 from dropbridge.services.record_shipment import poll_tracking
+from dropbridge.services.recover_runs import recover_abandoned_runs
+from dropbridge.services.retention import purge_webhook_bodies
 
 from . import runner
 
@@ -89,6 +92,16 @@ def register_tasks(huey: Huey, ctx):
     def fetch_feeds_task():
         return fetch_due_feeds(ctx)
 
+    @huey.task(name="dropbridge.reconcile_stock")
+    def reconcile_stock_task():
+        # Runs a feed sync's process abandoned are closed first: they owe the pushes this then makes.
+        recover_abandoned_runs(ctx)
+        return reconcile_all(ctx)
+
+    @huey.task(name="dropbridge.purge_webhooks")
+    def purge_webhooks_task():
+        return purge_webhook_bodies(ctx)
+
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
             run_job_task.schedule((job_id,), delay=delay)
@@ -110,12 +123,15 @@ def register_tasks(huey: Huey, ctx):
         "tracking_poll_seconds": poll_tracking_task,
         "order_pull_seconds": pull_orders_task,
         "feed_check_seconds": fetch_feeds_task,
+        "stock_reconcile_seconds": reconcile_stock_task,
+        "webhook_purge_seconds": purge_webhooks_task,
     }
     return enqueue
 
 
 class Ticker:
-    """The periodic part: the sweeper every few seconds and the tracking poll. Run it in exactly one
+    """The periodic part: the sweeper every few seconds, the tracking poll, order pull, feed URL checks,
+    stock reconciliation and the purge of old raw webhook bodies. Run it in exactly one
     process per deployment (serve, or one `worker --scheduler`); sweeping twice is harmless anyway,
     since claims are atomic."""
 

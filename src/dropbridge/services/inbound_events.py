@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from dropbridge.domain.errors import WebhookRejected
+from dropbridge.domain.errors import CurrencyError, UnprocessableEvent, ValidationError, WebhookRejected
 from dropbridge.domain.model import WebhookEvent
 from dropbridge.services.ports import InboundEvent
 
@@ -125,29 +125,42 @@ def process_webhook(ctx, stored_id: int) -> str:
         stored = uow.get(WebhookEvent, stored_id)
         kind, name = stored.source.split(":", 1)
         record = uow.suppliers.by_name(name) if kind == "supplier" else uow.stores.by_name(name)
-        payload = json.loads(stored.raw_body) if stored.raw_body else None
-        event = InboundEvent(event_id=stored.event_id, topic=stored.topic, payload=payload)
+        raw, source, event_id, topic = stored.raw_body, stored.source, stored.event_id, stored.topic
+    try:
+        outcome = _process(ctx, kind, name, record, raw, event_id, topic)
+    except (ValidationError, CurrencyError, ValueError) as exc:
+        # Signed and stored, but its payload is one our mapping refuses: it will refuse it on every attempt.
+        _mark(ctx, stored_id, "failed", f"payload refused: {exc}")
+        raise UnprocessableEvent(f"webhook {source} event {event_id!r} ({topic or 'no topic'}): payload refused: "
+                                 f"{exc}") from exc
+    _mark(ctx, stored_id, "processed", outcome)
+    return outcome
+
+
+def _process(ctx, kind: str, name: str, record, raw: bytes, event_id: str, topic: str) -> str:
+    payload = json.loads(raw) if raw else None  # a body that is not JSON: ValueError, refused for good
+    event = InboundEvent(event_id=event_id, topic=topic, payload=payload)
     if kind == "supplier":
         updates = ctx.supplier_connector(record).tracking_from_event(event)
-        outcome = f"{sum(record_shipment(ctx, record.id, u) is not None for u in updates)} shipments"
-    else:
-        order = ctx.store_connector(record).order_from_event(event)
-        if order is None:
-            outcome = "not an order event"
-        elif order.cancelled:
-            known = _known_order(ctx, name, order.external_id)
-            outcome = cancel_order(ctx, known, "cancelled in the store") if known else "cancelled before we saw it"
-        else:
-            result = ingest_order(ctx, name, order, source=f"webhook:{event.topic}")
-            outcome = "order created" if result.created else "order already known"
+        return f"{sum(record_shipment(ctx, record.id, u) is not None for u in updates)} shipments"
+    order = ctx.store_connector(record).order_from_event(event)
+    if order is None:
+        return "not an order event"
+    if order.cancelled:
+        known = _known_order(ctx, name, order.external_id)
+        return cancel_order(ctx, known, "cancelled in the store") if known else "cancelled before we saw it"
+    result = ingest_order(ctx, name, order, source=f"webhook:{event.topic}")
+    return "order created" if result.created else "order already known"
+
+
+def _mark(ctx, stored_id: int, status: str, outcome: str) -> None:
     with ctx.uow() as uow:
         stored = uow.get(WebhookEvent, stored_id)
-        stored.status = "processed"
+        stored.status = status
         stored.processed_at = ctx.clock()
-        audit(uow, ctx, "webhook.processed", f"webhook:{stored_id}", {"source": stored.source, "topic": stored.topic,
+        audit(uow, ctx, f"webhook.{status}", f"webhook:{stored_id}", {"source": stored.source, "topic": stored.topic,
                                                                        "outcome": outcome})
         uow.commit()
-    return outcome
 
 
 def _known_order(ctx, store_name: str, external_id: str) -> int | None:

@@ -4,9 +4,7 @@ catalog: a full feed that is much shorter than the last good one, or full of err
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
-import io
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator
@@ -214,21 +212,15 @@ def _gc_paused():
 
 def rejects_csv(ctx, run_id: int, chunk_rows: int = 1000) -> Iterator[str]:
     """The stored rejected rows of a run as CSV text (header, then line, field, reason, raw), in pieces
-    for an HTTP response or a file. At most MAX_STORED_REJECTS rows; the run's `rejected` is the total."""
+    for an HTTP response or a file. At most MAX_STORED_REJECTS rows; the run's `rejected` is the total.
+    Cells are made safe for spreadsheets (services/exports.py)."""
+    from .exports import csv_chunks
+
     with ctx.uow(read_only=True) as uow:
         if uow.get(SyncRun, run_id) is None:
             raise NotFound(f"no sync run {run_id}")
         rows = [(r.line, r.field or "", r.reason, r.raw or "") for r in uow.sync_runs.rejects(run_id)]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["line", "field", "reason", "raw"])
-    for start in range(0, len(rows), chunk_rows):
-        writer.writerows(rows[start:start + chunk_rows])
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-    if buf.tell():
-        yield buf.getvalue()
+    yield from csv_chunks(["line", "field", "reason", "raw"], rows, chunk_rows)
 
 
 def _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg) -> str:

@@ -96,9 +96,12 @@ ZERO_ABSENT = """
     UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
     FROM feed_diff d
     WHERE supplier_offers.id = d.offer_id AND d.absent AND supplier_offers.stock <> 0"""
-# SQLite only, for this connection while it stages: the stage lives in memory and the join reads the offers
-# through a larger page cache than the 2 MB default. Restored on close (the connection returns to the pool).
-SQLITE_PRAGMAS = {"temp_store": "MEMORY", "cache_size": "-65536"}
+# SQLite only, for this connection while it stages: the stage lives in a temp file behind a 64 MB page
+# cache of its own, and the join reads the offers through a larger cache than the 2 MB default. In a file,
+# not in memory: a feed of tens of millions of rows (duplicates, say) must not take the process's memory
+# with it; a million-row feed fits the cache and stages as fast as in memory (measured: no slower).
+# Restored on close (the connection returns to the pool).
+SQLITE_PRAGMAS = {"temp_store": "FILE", "cache_size": "-65536", "temp.cache_size": "-65536"}
 # PostgreSQL, per statement: the joins hash a million rows and the index build sorts them; the 4 MB / 64 MB
 # defaults spill both to disk in batches.
 PG_SORT_MEM = "128MB"
@@ -338,9 +341,18 @@ class FeedStage:
                 WHERE s.line > d.first ORDER BY s.line""" + (" LIMIT :lim" if limit is not None else "")),
                 {"lim": limit} if limit is not None else {})
             dups = [tuple(r) for r in cur.fetchall()]
-            cur.execute("""
-                DELETE FROM feed_stage WHERE EXISTS (
-                    SELECT 1 FROM feed_stage f WHERE f.sku = feed_stage.sku AND f.line < feed_stage.line)""")
+            if self.pg:
+                # One pass per duplicated SKU through the (sku, line) index. The EXISTS form below made
+                # PostgreSQL hash-join the stage with itself and filter by line inside one bucket: quadratic
+                # in the copies of a SKU (a feed of a million copies of one line never finished).
+                cur.execute("""
+                    DELETE FROM feed_stage s USING (
+                        SELECT sku, MIN(line) AS first FROM feed_stage GROUP BY sku HAVING COUNT(*) > 1) d
+                    WHERE s.sku = d.sku AND s.line > d.first""")
+            else:  # SQLite seeks the (sku, line) index once per row
+                cur.execute("""
+                    DELETE FROM feed_stage WHERE EXISTS (
+                        SELECT 1 FROM feed_stage f WHERE f.sku = feed_stage.sku AND f.line < feed_stage.line)""")
             total = cur.rowcount
             cur.execute("DROP INDEX feed_stage_sku_line")
             self._index_sku(cur)

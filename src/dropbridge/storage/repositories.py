@@ -296,6 +296,21 @@ class SyncRunRepo(_Repo):
              "raw": e.raw[:1000] if e.raw else None} for e in errors])
 
 
+class WebhookEventRepo(_Repo):
+    # A finished event is processed, or failed for good (a payload our mapping refuses).
+    FINISHED = ("processed", "failed")
+
+    def purge_bodies(self, before: datetime) -> int:
+        """Clear the raw body and headers of events finished before `before`; the row stays, so a late
+        re-delivery is still known as a duplicate. Returns how many were cleared."""
+        result = self.session.execute(
+            update(t.webhook_events)
+            .where(t.webhook_events.c.status.in_(self.FINISHED), t.webhook_events.c.processed_at < before,
+                   t.webhook_events.c.raw_body != b"")
+            .values(raw_body=b"", headers={}))
+        return result.rowcount
+
+
 class FxRepo(_Repo):
     def add_rates(self, base: str, rates: dict[str, str], source: str, as_of: datetime) -> int:
         """Insert a day's rates; a day already loaded is left as it was."""

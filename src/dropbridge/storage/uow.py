@@ -36,6 +36,7 @@ class UnitOfWork:
         self.alerts = r.AlertRepo(session)
         self.audit = r.AuditRepo(session)
         self.sync_runs = r.SyncRunRepo(session)
+        self.webhook_events = r.WebhookEventRepo(session)
         self.fx = r.FxRepo(session)
         self.supplier_stats = r.SupplierStatsRepo(session)
         self.job_admin = JobAdminRepo(session)
