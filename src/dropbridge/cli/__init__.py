@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from dropbridge.domain.errors import DropbridgeError
@@ -30,15 +29,16 @@ def main() -> None:
     validates choices), and so does an error of ours (DropbridgeError); never a traceback."""
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        err_console.print(exc.format_message(), markup=False, highlight=False)
-        sys.exit(2)
-    except click.ClickException as exc:
-        err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except click.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
+    except typer.TyperException as exc:  # Typer's usage errors (its own copy of click's)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help text itself
+            err_console.print(message, markup=False, highlight=False)
+        else:
+            err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     except DropbridgeError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
