@@ -14,10 +14,11 @@ from sqlalchemy import Engine
 
 from .config import Settings
 from .domain.errors import ConfigurationError
+from .fileperms import private_dir
 from .jobs.queue import build_huey, register_tasks
 from .secrets import Vault, load_keys
 from .services.context import Context
-from .storage.db import make_engine
+from .storage.db import count_encrypted_credentials, make_engine
 from .storage.mapping import map_domain
 from .storage.uow import UnitOfWorkFactory
 
@@ -102,10 +103,17 @@ def configure_logging(level: str = "INFO") -> None:
 
 def bootstrap(settings: Settings | None = None) -> App:
     settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # 0700: databases, raw webhooks and the key file live here
     map_domain()
     engine = make_engine(settings.resolved_database_url)
-    vault = Vault(load_keys(settings.secret_keys, settings.secret_keys_file))
+    encrypted = 0
+    if not settings.secret_keys and not settings.secret_keys_file.exists():
+        encrypted = count_encrypted_credentials(engine)  # a lost key file must stop us, not be replaced
+    try:
+        vault = Vault(load_keys(settings.secret_keys, settings.secret_keys_file, encrypted_exist=encrypted))
+    except ConfigurationError:
+        engine.dispose()
+        raise
     ctx = Context(
         uow=UnitOfWorkFactory(engine),
         vault=vault,

@@ -10,6 +10,7 @@ from dropbridge.domain.errors import DropbridgeError
 
 from . import admin, reports
 from .connections import store_app, supplier_app
+from .keys import keys_app
 from .orders import orders_app
 from .output import err_console
 from .reports import fx_app, report_app
@@ -19,7 +20,7 @@ from .tokens import token_app
 app = typer.Typer(help="dropbridge: dropshipping integration, self-hosted.", no_args_is_help=True)
 admin.register(app)
 for sub, name in ((store_app, "store"), (supplier_app, "supplier"), (sync_app, "sync"), (orders_app, "orders"),
-                  (token_app, "token"), (report_app, "report"), (fx_app, "fx")):
+                  (token_app, "token"), (report_app, "report"), (fx_app, "fx"), (keys_app, "keys")):
     app.add_typer(sub, name=name)
 reports.register(app)
 

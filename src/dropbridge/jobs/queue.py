@@ -11,6 +11,7 @@ import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import RedisStorage, SqliteStorage
 
+from dropbridge.fileperms import private_sqlite
 from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.reconcile_stock import reconcile_all
@@ -66,7 +67,7 @@ def build_huey(queue_url: str, name: str = "dropbridge") -> Huey:
         return DropbridgeRedisHuey(name, url=queue_url)
     if queue_url.startswith("sqlite:///"):
         path = Path(queue_url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)  # job ids only, but beside the database and as private
         return DropbridgeSqliteHuey(name, filename=str(path))
     if queue_url == "memory://":
         return MemoryHuey(name)
