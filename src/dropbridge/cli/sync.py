@@ -47,6 +47,10 @@ def sync_feed_cmd(supplier: str, source: str = typer.Argument(..., metavar="PATH
     if dry_run:
         _dry_run(built, supplier, path)
         return
+    from dropbridge.services.connections import supplier_by_name
+    from dropbridge.services.sync_feed import feed_spec_for
+
+    feed_spec_for(supplier_by_name(built.ctx, supplier))  # a config it cannot use: one line, before any bar
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
                   TimeElapsedColumn(), console=console, transient=True) as progress, path.open("rb") as fh:
         task = progress.add_task(f"sync {path.name}", total=None)
