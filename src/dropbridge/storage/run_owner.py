@@ -64,7 +64,9 @@ def owner_alive(token: str | None, run_id: int) -> bool:
         return False  # SQLite lives on one machine: an owner elsewhere is a previous container or host
     pid = int(pid_text)
     if pid == os.getpid():
-        return False  # not among ours: a predecessor's that had our pid (a restarted container, say)
+        # This very process (same start): a run of ours about to register. The same pid started at another
+        # moment: a predecessor's (a restarted container reuses low pids).
+        return bool(started) and started == _start_time(pid)
     if not _pid_alive(pid):
         return False
     return not started or _start_time(pid) == started
