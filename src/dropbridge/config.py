@@ -35,10 +35,17 @@ class Settings(BaseSettings):
     unpaid_check_seconds: float = 900.0  # how often supplier orders awaiting payment are checked
     unpaid_alert_hours: float = 24.0  # alert once an order has waited this long for payment (per supplier:
     # its `unpaid_alert_hours` config)
+    stock_reconcile_seconds: float = 900.0  # how often every store's stock is compared with what we promise
+    webhook_purge_seconds: float = 3600.0  # how often raw webhook bodies past their retention are cleared
+    webhook_retention_days: float = Field(default=30.0, ge=0)  # raw bodies and headers of finished events
+    # Decompressed size a feed may reach (XLSX: its XML parts); a bigger file is refused, naming the limit.
+    feed_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     worker_threads: int = 4
-    # Fetch product images from loopback and private addresses too (a supplier on the same network; tests).
+    # Fetch from loopback and private addresses too where merchant data steers the fetch (feed URLs, images):
+    # a supplier on the same network; tests. The older name, for images only, still works and means the same.
+    allow_private_hosts: bool = False
     images_allow_private_hosts: bool = False
-    log_level: str = "INFO"
+    log_level: str | None = None  # default: INFO for serve and worker, WARNING for other commands
     # Request bodies: every endpoint's limit, and the larger one of feed uploads (spooled to disk as they arrive).
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=268_435_456, ge=1024)
@@ -66,6 +73,10 @@ class Settings(BaseSettings):
                 "could be taken over by another worker while still in flight"
             )
         return self
+
+    @property
+    def private_hosts_allowed(self) -> bool:
+        return self.allow_private_hosts or self.images_allow_private_hosts
 
     @property
     def resolved_database_url(self) -> str:

@@ -18,9 +18,9 @@ def cli(tmp_path):
     env.pop("DROPBRIDGE_QUEUE_URL", None)
     env["DROPBRIDGE_SECRET_KEYS"] = Fernet.generate_key().decode()
 
-    def run(*args, check=True):
-        proc = subprocess.run([sys.executable, "-m", "dropbridge.cli", *args], env=env, capture_output=True,
-                              text=True, timeout=120)
+    def run(*args, check=True, extra_env=None):
+        proc = subprocess.run([sys.executable, "-m", "dropbridge.cli", *args], env={**env, **(extra_env or {})},
+                              capture_output=True, text=True, timeout=120)
         if check and proc.returncode != 0:
             raise AssertionError(f"dropbridge {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc

@@ -28,9 +28,10 @@ def test_sync_feed_from_url_then_not_modified(cli):  # noqa: F811
     try:
         cli("supplier", "add", "acme", "--kind", "feed", "--config",
             '{"currency": "USD"}')
-        first = cli("sync", "feed", "acme", f"{server.url}/feed.csv").stdout
+        allow = {"DROPBRIDGE_ALLOW_PRIVATE_HOSTS": "true"}  # the server listens on 127.0.0.1
+        first = cli("sync", "feed", "acme", f"{server.url}/feed.csv", extra_env=allow).stdout
         assert "applied - read 2, changed 2" in first
-        second = cli("sync", "feed", "acme", f"{server.url}/feed.csv").stdout
+        second = cli("sync", "feed", "acme", f"{server.url}/feed.csv", extra_env=allow).stdout
         assert "not modified" in second
     finally:
         server.stop()

@@ -72,3 +72,8 @@ def asgi_call(api, method: str, path: str, headers: list[tuple[bytes, bytes]], c
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], body, len(pulled)
+
+
+@pytest.fixture
+def db_kind(db_url) -> str:
+    return "postgresql" if db_url.startswith("postgresql") else "sqlite"

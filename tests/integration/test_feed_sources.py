@@ -40,6 +40,12 @@ class FeedHost:
         return Response(self.body, media_type="text/csv", headers=headers)
 
 
+@pytest.fixture(autouse=True)
+def private_feed_hosts(app):
+    """The feed host here listens on 127.0.0.1, which dropbridge refuses unless allowed."""
+    app.settings.allow_private_hosts = True
+
+
 @pytest.fixture
 def host():
     h = FeedHost()

@@ -12,7 +12,7 @@ def build():
     from .app import create_app
 
     built = bootstrap()
-    configure_logging(built.settings.log_level)
+    configure_logging(built.settings.log_level or "INFO")
     app = create_app(built)
     # Everything loaded so far lives as long as the process: keep it out of the collector's full passes,
     # which otherwise walk it all every so often and stall every request in flight.

@@ -35,7 +35,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
     from dropbridge.api.app import create_app
     from dropbridge.jobs.queue import Ticker
 
-    built = load_app()
+    built = load_app(log_level="INFO")
+    _recover(built)
     consumer = built.huey.create_consumer(workers=workers or built.settings.worker_threads, worker_type="thread")
     ticker = Ticker(built.ctx, built.huey)
     emulators = None
@@ -66,9 +67,10 @@ def worker(threads: int = typer.Option(None, help="job threads"),
     from dropbridge.jobs.queue import Ticker
     from dropbridge.jobs.runner import sweep
 
-    built = load_app(migrate=False)
+    built = load_app(migrate=False, log_level="INFO")
     consumer = built.huey.create_consumer(workers=threads or built.settings.worker_threads, worker_type="thread")
     ticker = Ticker(built.ctx, built.huey) if scheduler else None
+    _recover(built)
     sweep(built.ctx, grace_seconds=0)  # recover what a crashed predecessor left
     if ticker:
         ticker.start()
@@ -77,6 +79,16 @@ def worker(threads: int = typer.Option(None, help="job threads"),
     finally:
         if ticker:
             ticker.stop()
+
+
+def _recover(built) -> None:
+    """Feed runs a dead process left `running` are closed as failed, and stores are owed a stock push."""
+    from dropbridge.services.recover_runs import recover_abandoned_runs
+
+    runs = recover_abandoned_runs(built.ctx)
+    if runs:
+        console.print(f"{len(runs)} abandoned feed runs marked failed ({', '.join(map(str, runs))}); "
+                      "stores are owed a stock push", style="yellow")
 
 
 def demo(keep_running: bool = typer.Option(False, help="leave the emulators and API up afterwards")):

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from dropbridge.domain.states import OrderStatus
+
 from .output import console, print_order, table
 from .runtime import load_app
 
@@ -13,10 +15,12 @@ orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
 
 
 @orders_app.command("list")
-def orders_list(limit: int = 20, status: str = typer.Option(None)):
+def orders_list(limit: int = typer.Option(20, min=1, max=1000),
+                status: OrderStatus = typer.Option(None, case_sensitive=False, help="only orders in this status")):
     from dropbridge.services.order_view import list_orders
 
-    table(list_orders(load_app().ctx, limit, status), ["id", "store", "external_id", "status", "lines", "created_at"])
+    table(list_orders(load_app().ctx, limit, status.value if status else None),
+          ["id", "store", "external_id", "status", "lines", "created_at"])
 
 
 @orders_app.command("show")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+err_console = Console(stderr=True)
 
 
 def json_option(value: str | None, what: str) -> dict:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -30,22 +30,34 @@ def fx_import(path: Path = typer.Argument(..., exists=True, dir_okay=False, help
     console.print(f"{added} rates added")
 
 
+class MarginBy(StrEnum):
+    ORDER = "order"
+    PRODUCT = "product"
+    SUPPLIER = "supplier"
+    STORE = "store"
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
 @report_app.command("margin")
-def report_margin(by: str = typer.Option("order", help="order | product | supplier | store"),
-                  fmt: str = typer.Option("table", "--format", help="table | csv | json")):
+def report_margin(by: MarginBy = typer.Option(MarginBy.ORDER, help="what to group by"),
+                  fmt: Format = typer.Option(Format.TABLE, "--format", help="how to print it")):
     """Margins from the ledger."""
+    from dropbridge.services.exports import write_csv
     from dropbridge.services.order_view import margin_report
 
-    rows = margin_report(load_app().ctx, by)
-    cols = [by, "currency", "revenue", "costs", "margin", "margin_pct"]
-    if fmt == "json":
+    rows = margin_report(load_app().ctx, by.value)
+    cols = [by.value, "currency", "revenue", "costs", "margin", "margin_pct"]
+    if fmt is Format.JSON:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    elif fmt is Format.CSV:
+        write_csv(sys.stdout, cols, ([row.get(c, "") for c in cols] for row in rows))
     else:
-        table(rows, cols, title=f"margin by {by}")
+        table(rows, cols, title=f"margin by {by.value}")
 
 
 def alerts(limit: int = 20):

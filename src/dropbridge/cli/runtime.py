@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 
-def load_app(migrate: bool = True):
+def load_app(migrate: bool = True, log_level: str = "WARNING"):
+    """`log_level` is the command's default (DROPBRIDGE_LOG_LEVEL wins): the long-running ones log INFO; the
+    others stay quiet so that only their own output reaches standard output (logs go to standard error)."""
     from dropbridge.bootstrap import bootstrap, configure_logging
     from dropbridge.config import Settings
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level or log_level)
     built = bootstrap(settings)
     if migrate:
         from dropbridge.storage.migrate import upgrade

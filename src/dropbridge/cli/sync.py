@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -14,9 +15,17 @@ from .runtime import load_app
 sync_app = typer.Typer(help="Feed sync and stock push.", no_args_is_help=True)
 
 
+class Mode(StrEnum):
+    FULL = "full"
+    DELTA = "delta"
+
+
+STAGES = {"parse": "parse", "stage": "stage (duplicates, indexes)", "apply": "apply (one transaction)"}
+
+
 @sync_app.command("feed")
 def sync_feed_cmd(supplier: str, source: str = typer.Argument(..., metavar="PATH_OR_URL"),
-                  mode: str = typer.Option("full", help="full (absent SKUs go to zero) or delta"),
+                  mode: Mode = typer.Option(Mode.FULL, help="full (absent SKUs go to zero) or delta"),
                   dry_run: bool = typer.Option(False, "--dry-run", help="show how the first rows map; change nothing")):
     """Sync a supplier feed file. Exits 1 when the feed is quarantined or unreadable."""
     from dropbridge.services.sync_feed import sync_feed
@@ -36,20 +45,44 @@ def sync_feed_cmd(supplier: str, source: str = typer.Argument(..., metavar="PATH
     if not path.is_file():
         raise typer.BadParameter(f"no such file: {source}")
     if dry_run:
-        from dropbridge.services.connections import supplier_by_name
-        from dropbridge.services.sync_feed import feed_spec_for
-
-        spec = feed_spec_for(built.ctx, supplier_by_name(built.ctx, supplier))
-        with path.open("rb") as fh:
-            rows = built.ctx.feeds.preview(fh, path.name, spec)
-        table(rows, list(rows[0]) if rows else [], title=f"{path.name}: first rows as dropbridge reads them")
+        _dry_run(built, supplier, path)
         return
+    from dropbridge.services.connections import supplier_by_name
+    from dropbridge.services.sync_feed import feed_spec_for
+
+    feed_spec_for(built.ctx, supplier_by_name(built.ctx, supplier))  # a config it cannot use: one line, before any bar
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
                   TimeElapsedColumn(), console=console, transient=True) as progress, path.open("rb") as fh:
         task = progress.add_task(f"sync {path.name}", total=None)
-        outcome = sync_feed(built.ctx, supplier, fh, str(path), mode=mode,
-                            progress=lambda n: progress.advance(task, n))
+
+        def stage(name: str) -> None:  # the bar says what runs now, so it never looks frozen
+            progress.update(task, description=f"sync {path.name}: {STAGES.get(name, name)}")
+
+        outcome = sync_feed(built.ctx, supplier, fh, str(path), mode=mode.value,
+                            progress=lambda n: progress.advance(task, n), on_stage=stage)
     _print_outcome(outcome)
+
+
+def _dry_run(built, supplier: str, path: Path) -> None:
+    """The first rows as the sync would read them; when the file cannot be mapped, its first rows as they
+    are and the problem (exit 1). Nothing is stored."""
+    from dropbridge.connectors.formats.feeds.reader import dry_run_table, preview_feed
+    from dropbridge.services.connections import supplier_by_name
+    from dropbridge.services.sync_feed import feed_spec_for
+
+    spec = feed_spec_for(built.ctx, supplier_by_name(built.ctx, supplier))
+    with path.open("rb") as fh:
+        preview = preview_feed(fh, path.name, spec, max_bytes=built.settings.feed_max_bytes)
+    if preview.items:
+        rows = dry_run_table(preview.items)
+        table(rows, list(rows[0]), title=f"{path.name}: first rows as dropbridge reads them")
+    elif preview.raw:
+        table(preview.raw, list(preview.raw[0]), title=f"{path.name}: first rows as they are in the file")
+    if preview.problem is not None:
+        console.print(f"[bold red]problem:[/] {preview.problem}", highlight=False)
+        raise typer.Exit(1)
+    if not preview.items:
+        console.print(f"{path.name}: no rows to show")
 
 
 def _print_outcome(outcome) -> None:

@@ -82,6 +82,11 @@ class AlreadyPlaced(ExternalError):
     saying which one: an earlier attempt landed. Sending again cannot help; re-routing would ship twice."""
 
 
+class UnprocessableEvent(PermanentError):
+    """A verified inbound event whose payload we will never be able to read (our mapping refuses it):
+    retrying cannot help, so it fails at once and alerts."""
+
+
 class ConfigurationError(DropbridgeError):
     """Our own settings are wrong: nothing will work until a person fixes them."""
 
@@ -96,3 +101,11 @@ class WebhookRejected(DropbridgeError):
     def __init__(self, message: str, status: int = 401):
         super().__init__(message)
         self.status = status
+
+
+# What a job does with an error: these stop at once and alert; anything else is retried with backoff.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentError, ConfigurationError, NotFound)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, PERMANENT_ERRORS)

@@ -11,12 +11,16 @@ import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import RedisStorage, SqliteStorage
 
+from dropbridge.fileperms import private_sqlite
 from dropbridge.services.acknowledgement_deadlines import check_acknowledgement_deadlines
 from dropbridge.services.alert_checks import run_checks
 from dropbridge.services.collect_documents import collect_documents
 from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
+from dropbridge.services.reconcile_stock import reconcile_all
 from dropbridge.services.record_shipment import poll_tracking
+from dropbridge.services.recover_runs import recover_abandoned_runs
+from dropbridge.services.retention import purge_webhook_bodies
 from dropbridge.services.sync_catalog import pull_due_catalogs
 from dropbridge.services.unpaid_orders import alert_unpaid_supplier_orders
 
@@ -68,7 +72,7 @@ def build_huey(queue_url: str, name: str = "dropbridge") -> Huey:
         return DropbridgeRedisHuey(name, url=queue_url)
     if queue_url.startswith("sqlite:///"):
         path = Path(queue_url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)  # job ids only, but beside the database and as private
         return DropbridgeSqliteHuey(name, filename=str(path))
     if queue_url == "memory://":
         return MemoryHuey(name)
@@ -111,6 +115,14 @@ def register_tasks(huey: Huey, ctx):
     @huey.task(name="dropbridge.alert_checks")
     def alert_checks_task():
         return run_checks(ctx)
+    @huey.task(name="dropbridge.reconcile_stock")
+    def reconcile_stock_task():
+        # Runs a feed sync's process abandoned are closed first: they owe the pushes this then makes.
+        recover_abandoned_runs(ctx)
+        return reconcile_all(ctx)
+    @huey.task(name="dropbridge.purge_webhooks")
+    def purge_webhooks_task():
+        return purge_webhook_bodies(ctx)
 
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
@@ -138,12 +150,15 @@ def register_tasks(huey: Huey, ctx):
         "deadline_check_seconds": check_deadlines_task,
         "unpaid_check_seconds": check_unpaid_task,
         "alert_check_seconds": alert_checks_task,
+        "stock_reconcile_seconds": reconcile_stock_task,
+        "webhook_purge_seconds": purge_webhooks_task,
     }
     return enqueue
 
 
 class Ticker:
-    """The periodic part: the sweeper every few seconds and the tracking poll. Run it in exactly one
+    """The periodic part: the sweeper every few seconds, the tracking poll, order pull, feed URL checks,
+    stock reconciliation and the purge of old raw webhook bodies. Run it in exactly one
     process per deployment (serve, or one `worker --scheduler`); sweeping twice is harmless anyway,
     since claims are atomic."""
 

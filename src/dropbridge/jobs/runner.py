@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import structlog
 
-from dropbridge.domain.errors import ConfigurationError, ExternalError, NotFound, PermanentError
+from dropbridge.domain.errors import ConfigurationError, ExternalError, is_permanent
 from dropbridge.domain.model import Job
 from dropbridge.services.alert_delivery import deliver_alert, deliver_digest
 from dropbridge.services.cancel_order import cancel_supplier_order
@@ -63,11 +63,11 @@ def run_job(ctx, job_id: int) -> str:
         if handler is None:
             raise ConfigurationError(f"no handler for job kind {kind!r}")
         result = handler(ctx, payload, attempt)
-    except (PermanentError, ConfigurationError, NotFound) as exc:
-        bound.error("job failed permanently", error=str(exc))
-        _close(ctx, job_id, claim, "failed", exc, alert=True)
-        return "failed"
-    except Exception as exc:  # retryable, rate limited, auth expired, or a bug: try again later
+    except Exception as exc:  # permanent: stop and alert; otherwise (retryable, rate limited, auth, a bug) retry
+        if is_permanent(exc):
+            bound.error("job failed permanently", error=str(exc))
+            _close(ctx, job_id, claim, "failed", exc, alert=True)
+            return "failed"
         retry_after = exc.retry_after if isinstance(exc, ExternalError) else None
         if attempt >= settings.job_max_attempts:
             bound.error("job gave up", error=str(exc))

@@ -20,6 +20,12 @@ def add_store(ctx, name: str, platform: str, base_url: str, credentials: dict, c
 
 
 def add_supplier(ctx, name: str, kind: str, base_url: str, credentials: dict, config: dict | None = None) -> int:
+    if config and "feed" in config:  # refused here, naming the key, rather than at the first sync
+        from types import SimpleNamespace
+
+        from .sync_feed import feed_spec_for
+
+        feed_spec_for(ctx, SimpleNamespace(name=name, config=config))
     return _save(ctx, "supplier", Supplier, name, "kind", kind, base_url, credentials, config)
 
 

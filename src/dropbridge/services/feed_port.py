@@ -38,11 +38,20 @@ class FeedBatch:
 
 
 class FeedFormatError(Exception):
-    """The file as a whole cannot be read (wrong format, missing required column, bad envelope)."""
+    """The file as a whole cannot be read (wrong format, missing required column, bad envelope).
 
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(message if line is None else f"line {line}: {message}")
+    `message` says what is wrong without quoting the file; `detail`, when given, quotes what the file held
+    (headers seen, keys found): shown for files a merchant handed us, left out for files fetched from a URL."""
+
+    def __init__(self, message: str, line: int | None = None, detail: str | None = None):
+        self.message = message if line is None else f"line {line}: {message}"
+        super().__init__(self.message if not detail else f"{self.message}; {detail}")
         self.line = line
+        self.detail = detail
+
+
+class FeedTooLarge(FeedFormatError):
+    """The file is bigger than the configured limit (decompressed), or holds a cell beyond the cell limit."""
 
 
 class FeedCodec(Protocol):
@@ -51,11 +60,9 @@ class FeedCodec(Protocol):
     def spec(self, config: dict[str, Any]) -> Any:
         """A feed spec from a supplier's `feed` config (raises ValidationError naming a wrong key)."""
 
-    def read(self, stream: BinaryIO, name: str, spec: Any) -> Iterator[FeedBatch]:
-        """Batches streamed from the file; duplicate SKUs of plain batches are left to the stage."""
+    def read(self, stream: BinaryIO, name: str, spec: Any, *, max_bytes: int | None = None) -> Iterator[FeedBatch]:
+        """Batches streamed from the file (refused beyond `max_bytes` decompressed); duplicate SKUs of plain
+        batches are left to the stage."""
 
     def is_fatal(self, error: RowError) -> bool:
         """Whether the error dropped its row (rather than a lesser field problem on a kept row)."""
-
-    def preview(self, stream: BinaryIO, name: str, spec: Any, rows: int = 5) -> list[dict[str, str]]:
-        """The first rows as dropbridge reads them (`sync feed --dry-run`)."""

@@ -230,7 +230,7 @@ class _Run:
         self.fetcher = None
         self.store = None
         if policy is not None:
-            private_ok = getattr(ctx.settings, "images_allow_private_hosts", False)
+            private_ok = getattr(ctx.settings, "private_hosts_allowed", False)
             self.fetcher = ImageFetcher(timeout=float(getattr(ctx.settings, "http_timeout_seconds", 15.0)),
                                         allow_address=any_address if private_ok else is_public_address)
             self.store = ImageStore(ctx.settings.data_dir / "images")

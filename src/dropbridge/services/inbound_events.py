@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from dropbridge.domain.errors import NotFound, StorageError, ValidationError, WebhookRejected
+from dropbridge.domain.errors import (
+    CurrencyError,
+    NotFound,
+    StorageError,
+    UnprocessableEvent,
+    ValidationError,
+    WebhookRejected,
+)
 from dropbridge.domain.model import WebhookEvent
 from dropbridge.services.ports import Capability, InboundEvent, InboundSource
 
@@ -152,34 +159,45 @@ def receive_document(ctx, supplier_name: str, event_id: str, topic: str, raw_bod
 
 
 def process_webhook(ctx, stored_id: int) -> str:
-    """Parse one stored inbox entry into facts and hand each to its use case (job kind process_webhook)."""
+    """Parse one stored inbox entry into facts and hand each to its use case (job kind process_webhook). An
+    entry whose payload our mapping refuses will be refused on every attempt: it fails at once, naming it."""
     with ctx.uow(read_only=True) as uow:
         stored = uow.get(WebhookEvent, stored_id)
         kind, name = stored.source.split(":", 1)
         record = uow.suppliers.by_name(name) if kind == "supplier" else uow.stores.by_name(name)
+        raw, source, event_id, topic = stored.raw_body or b"", stored.source, stored.event_id, stored.topic
         channel = stored.channel or "webhook"
-        payload = None
-        if channel == "webhook" and stored.raw_body:
-            try:
-                payload = json.loads(stored.raw_body)
-            except ValueError:
-                raise ValidationError(f"inbox entry {stored_id}: body is not JSON", "body") from None
-        event = InboundEvent(event_id=stored.event_id, topic=stored.topic, payload=payload,
-                             raw_body=stored.raw_body or b"", channel=channel)
     if record is None:
         raise NotFound(f"inbox entry {stored_id}: no {kind} named {name!r} any more")
+    try:
+        outcome = _process(ctx, kind, record, raw, event_id, topic, channel, stored_id)
+    except (ValidationError, CurrencyError, ValueError) as exc:
+        # Verified and stored, but its payload is one our mapping refuses: it will refuse it on every attempt.
+        _mark(ctx, stored_id, "failed", f"payload refused: {exc}")
+        raise UnprocessableEvent(f"{channel} {source} event {event_id!r} ({topic or 'no topic'}): payload refused: "
+                                 f"{exc}") from exc
+    _mark(ctx, stored_id, "processed", outcome)
+    return outcome
+
+
+def _process(ctx, kind: str, record, raw: bytes, event_id: str, topic: str, channel: str, stored_id: int) -> str:
+    # A webhook body that is not JSON: ValueError, refused for good. Files and emails are parsed from the bytes.
+    payload = json.loads(raw) if channel == "webhook" and raw else None
+    event = InboundEvent(event_id=event_id, topic=topic, payload=payload, raw_body=raw, channel=channel)
     if kind == "supplier":
         inbound: InboundSource = ctx.supplier_connector(record, Capability.WEBHOOKS)
         facts = inbound.facts_from_event(event)
     else:
         facts = store_facts(ctx.store_connector(record).order_from_event(event))
-    outcomes = dispatch(ctx, kind, record, facts, source=f"{channel}:{event.topic}", event_id=stored_id)
-    outcome = "; ".join(outcomes) or "nothing to do"
+    outcomes = dispatch(ctx, kind, record, facts, source=f"{channel}:{topic}", event_id=stored_id)
+    return "; ".join(outcomes) or "nothing to do"
+
+
+def _mark(ctx, stored_id: int, status: str, outcome: str) -> None:
     with ctx.uow() as uow:
         stored = uow.get(WebhookEvent, stored_id)
-        stored.status = "processed"
+        stored.status = status
         stored.processed_at = ctx.clock()
-        audit(uow, ctx, "webhook.processed", f"webhook:{stored_id}", {"source": stored.source, "topic": stored.topic,
+        audit(uow, ctx, f"webhook.{status}", f"webhook:{stored_id}", {"source": stored.source, "topic": stored.topic,
                                                                        "outcome": outcome})
         uow.commit()
-    return outcome

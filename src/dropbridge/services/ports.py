@@ -198,6 +198,15 @@ STOREFRONT_CAPABILITIES = frozenset({Capability.ORDERS, Capability.STOCK, Capabi
 # ---- the supplier side: orders ---------------------------------------------------------------------------
 
 
+@runtime_checkable
+class StockReader(Protocol):
+    """A store whose stock levels can be read back (the periodic reconciliation compares them with what we
+    promise); stores without it are compared against what we last pushed."""
+
+    def read_stock(self, external_variant_ids: list[str]) -> dict[str, int]:
+        """Available quantity per variant at the location we push to; variants it cannot find are absent."""
+
+
 @dataclass(frozen=True, slots=True)
 class SupplierOrderItem:
     supplier_sku: str

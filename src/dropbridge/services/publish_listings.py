@@ -116,15 +116,25 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
 
 def push_stock(ctx, store_name: str) -> PushSummary:
     """Send the store every listed variant whose available-to-promise differs from what it last got."""
+    store, listings, atp, variants = listed_stock(ctx, store_name)
+    changed = [(ls, atp.get(ls.variant_id, 0)) for ls in listings
+               if ls.external_variant_id and ls.pushed_stock != atp.get(ls.variant_id, 0)]
+    return send_stock(ctx, store, listings, changed, variants)
+
+
+def listed_stock(ctx, store_name: str):
+    """The store, its listings, available-to-promise per variant, and the variants by id."""
     with ctx.uow(read_only=True) as uow:
         store = _store(uow, store_name)
         listings = uow.listings.for_store(store.id)
         offers = uow.listings.offers_for([ls.variant_id for ls in listings])
         variants = uow.catalog.variants_by_id([ls.variant_id for ls in listings])
-    atp = available_to_promise(offers)
+    return store, listings, available_to_promise(offers), variants
+
+
+def send_stock(ctx, store, listings, changed, variants, action: str = "stock.pushed") -> PushSummary:
+    """Push (listing, quantity) pairs to the store and record what it took as pushed."""
     summary = PushSummary(store=store.name, listings=len(listings))
-    changed = [(ls, atp.get(ls.variant_id, 0)) for ls in listings
-               if ls.external_variant_id and ls.pushed_stock != atp.get(ls.variant_id, 0)]
     summary.changes = len(changed)
     if not changed:
         return summary
@@ -139,7 +149,7 @@ def push_stock(ctx, store_name: str) -> PushSummary:
             if ls.external_variant_id not in failed:
                 row = uow.get(Listing, ls.id)
                 row.pushed_stock, row.pushed_at = quantity, now
-        audit(uow, ctx, "stock.pushed", f"store:{store.name}",
+        audit(uow, ctx, action, f"store:{store.name}",
               {"changes": summary.changes, "calls": summary.calls, "failed": summary.failed[:20]}, store_id=store.id)
         uow.commit()
     return summary

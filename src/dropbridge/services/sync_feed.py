@@ -4,9 +4,7 @@ catalog: a full feed that is much shorter than the last good one, or full of err
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
-import io
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -14,16 +12,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import BinaryIO
 
-from dropbridge.domain.errors import NotFound
+from dropbridge.domain.errors import ConfigurationError, NotFound, ValidationError
 from dropbridge.domain.model import SyncRun
 from dropbridge.domain.money import exponent
 
 from .feed_port import FeedBatch, FeedFormatError, RowError
-from .records import audit, raise_alert, schedule
+from .records import audit, log, raise_alert, schedule
 
 # Every rejected row of a run is stored (line, field, reason, raw) up to this many; the run keeps the total
 # count either way. A feed with more rejects than this is quarantined long before (error-rate threshold).
 MAX_STORED_REJECTS = 100_000
+MODES = ("full", "delta")
 
 
 @dataclass
@@ -46,34 +45,67 @@ class SyncOutcome:
 
 
 def feed_spec_for(ctx, supplier, overrides: dict | None = None):
-    cfg = dict((supplier.config or {}).get("feed", {}))
+    """The supplier's feed spec; a config that cannot be one is a ConfigurationError naming the key."""
+    raw = (supplier.config or {}).get("feed", {})
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"supplier {supplier.name!r}: config key 'feed' must be a JSON object, "
+                                 f"not {type(raw).__name__}")
+    cfg = dict(raw)
     cfg.setdefault("currency", (supplier.config or {}).get("currency", "USD"))
     cfg.update(overrides or {})
-    return ctx.feeds.spec(cfg)
+    try:
+        return ctx.feeds.spec(cfg)
+    except (ValueError, TypeError, LookupError) as exc:
+        raise ConfigurationError(f"supplier {supplier.name!r}: config key 'feed': {exc}") from None
 
 
 def sync_feed(ctx, supplier_name: str, stream: BinaryIO | None, name: str, *, mode: str = "full",
               spec_overrides: dict | None = None, progress: Callable[[int], None] | None = None,
+              on_stage: Callable[[str], None] | None = None, remote: bool = False,
               batches: Iterable[FeedBatch] | None = None) -> SyncOutcome:
-    """Sync a feed file, or `batches` already parsed from another source (an API supplier's catalog pages),
-    through the same staged engine: quarantine rules, catalog import, changed rows only, one recorded run."""
-    if mode not in ("full", "delta"):
-        raise ValueError("mode is full or delta")
-    with ctx.uow() as uow:
+    """Sync one feed file, or `batches` already parsed from another source (an API supplier's catalog
+    pages), through the same staged engine: quarantine rules, catalog import, changed rows only, one recorded
+    run. `progress(n)` is told of rows read; `on_stage(name)` of each stage as it starts: "parse", "stage"
+    (duplicates and indexes), "apply" (the one transaction that writes the changes and records the run).
+    `remote`: the file came from a URL, so failure reasons do not quote its content."""
+    if mode not in MODES:
+        raise ValidationError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", field="mode")
+    with ctx.uow(read_only=True) as uow:
         supplier = uow.suppliers.by_name(supplier_name)
         if supplier is None:
             raise NotFound(f"no supplier named {supplier_name!r}")
-        run = uow.add(SyncRun(supplier_id=supplier.id, source=name, mode=mode, started_at=ctx.clock()))
-        uow.commit()
-        run_id, supplier_id, cfg = run.id, supplier.id, dict(supplier.config or {})
+        supplier_id, cfg = supplier.id, dict(supplier.config or {})
+    # Before any run exists: a config that cannot be read leaves nothing behind, least of all a run `running`.
     if batches is None:
-        batches = ctx.feeds.read(stream, name, feed_spec_for(ctx, supplier, spec_overrides))
-
+        spec = feed_spec_for(ctx, supplier, spec_overrides)
+        batches = ctx.feeds.read(stream, name, spec, max_bytes=getattr(ctx.settings, "feed_max_bytes", None))
     stage = ctx.uow.feed_stage()
+    run_id = None
+    try:
+        with ctx.uow() as uow:
+            run = uow.add(SyncRun(supplier_id=supplier_id, source=name, mode=mode, started_at=ctx.clock(),
+                                  report={"owner": stage.owner}))
+            uow.commit()
+            run_id = run.id
+        stage.hold_run(run_id)
+        return _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, progress, on_stage,
+                    remote)
+    except BaseException as exc:
+        if run_id is not None:
+            _fail_if_running(ctx, run_id, supplier_id, exc)
+        raise
+    finally:
+        stage.close()
+
+
+def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, progress, on_stage,
+         remote) -> SyncOutcome:
     errors = []
     rejected = 0  # rows dropped; a kept row's lesser problems (a bad GTIN, say) are stored but not counted
     catalog = _CatalogSpill()
     try:
+        if on_stage:
+            on_stage("parse")
         try:
             with _gc_paused():
                 for batch in batches:
@@ -86,16 +118,19 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO | None, name: str, *, mo
                     if progress:
                         progress(len(batch.rows) + len(batch.errors))
         except FeedFormatError as exc:
-            return _finish(ctx, run_id, supplier_id, "failed", f"unreadable feed: {exc}", errors, rejected,
+            reason = exc.message if remote else str(exc)  # a remote file's content is never quoted
+            return _finish(ctx, run_id, supplier_id, "failed", f"unreadable feed: {reason}", errors, rejected,
                            read=stage.count + rejected)
-        # The reader leaves duplicate SKUs of plain lines to the stage, which finds them all in one pass.
-        dups = stage.duplicates()
+        if on_stage:
+            on_stage("stage")
+        # The reader leaves duplicate SKUs of plain lines to the stage, which finds them all in one pass and
+        # hands back the first few: a file of millions of copies of one line is counted, not held.
+        dups, dup_total = stage.duplicates(limit=max(0, MAX_STORED_REJECTS - len(errors)))
         for line, sku, qty, cost, first in dups:
-            if len(errors) < MAX_STORED_REJECTS:
-                amount = "" if cost is None else Decimal(cost).scaleb(-exponent(stage.currency or "USD"))
-                raw = f"{sku},{qty},{amount}"  # rebuilt from the staged values: the line itself is not kept
-                errors.append(RowError(line, "sku", f"duplicate sku, first seen on line {first}", raw))
-            rejected += 1
+            amount = "" if cost is None else Decimal(cost).scaleb(-exponent(stage.currency or "USD"))
+            raw = f"{sku},{qty},{amount}"  # rebuilt from the staged values: the line itself is not kept
+            errors.append(RowError(line, "sku", f"duplicate sku, first seen on line {first}", raw))
+        rejected += dup_total
         if dups:
             errors.sort(key=lambda e: e.line)
         for sku in stage.unknown_without_cost(supplier_id):
@@ -114,13 +149,20 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO | None, name: str, *, mo
 
             report = import_catalog(ctx, supplier_name, catalog.rows())
             errors.extend(RowError(p.line, p.field, p.reason, p.url or "") for p in report.problems[:1000])
-        counts = stage.apply(supplier_id, ctx.clock(), full=(mode == "full"))
+        if on_stage:
+            on_stage("apply")
+        outcome: list[SyncOutcome] = []
+
+        def finish(uow, counts):  # inside the transaction that writes the offers
+            changed = counts["updated"] + counts["inserted"]
+            outcome.append(_record(uow, ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read,
+                                   changed=changed, unchanged=good - changed, zeroed=counts["zeroed"],
+                                   inserted=counts["inserted"]))
+
+        stage.apply(supplier_id, ctx.clock(), full=(mode == "full"), finish=finish)
+        return outcome[0]
     finally:
-        stage.close()
         catalog.close()
-    changed = counts["updated"] + counts["inserted"]
-    return _finish(ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read, changed=changed,
-                   unchanged=good - changed, zeroed=counts["zeroed"], inserted=counts["inserted"])
 
 
 class _CatalogSpill:
@@ -169,21 +211,15 @@ def _gc_paused():
 
 def rejects_csv(ctx, run_id: int, chunk_rows: int = 1000) -> Iterator[str]:
     """The stored rejected rows of a run as CSV text (header, then line, field, reason, raw), in pieces
-    for an HTTP response or a file. At most MAX_STORED_REJECTS rows; the run's `rejected` is the total."""
+    for an HTTP response or a file. At most MAX_STORED_REJECTS rows; the run's `rejected` is the total.
+    Cells are made safe for spreadsheets (services/exports.py)."""
+    from .exports import csv_chunks
+
     with ctx.uow(read_only=True) as uow:
         if uow.get(SyncRun, run_id) is None:
             raise NotFound(f"no sync run {run_id}")
         rows = [(r.line, r.field or "", r.reason, r.raw or "") for r in uow.sync_runs.rejects(run_id)]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["line", "field", "reason", "raw"])
-    for start in range(0, len(rows), chunk_rows):
-        writer.writerows(rows[start:start + chunk_rows])
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-    if buf.tell():
-        yield buf.getvalue()
+    yield from csv_chunks(["line", "field", "reason", "raw"], rows, chunk_rows)
 
 
 def _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg) -> str:
@@ -209,28 +245,57 @@ def _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg) -> str:
 def _finish(ctx, run_id, supplier_id, status, reason, errors, rejected, *, read, changed=0, unchanged=0,
             zeroed=0, inserted=0) -> SyncOutcome:
     with ctx.uow() as uow:
-        run = uow.get(SyncRun, run_id)
-        run.status = status
-        run.rows_read, run.changed, run.unchanged, run.zeroed, run.rejected = (
-            read, changed, unchanged, zeroed, rejected)
-        run.report = {"reason": reason, "inserted": inserted, "rejects_stored": len(errors)}
-        run.finished_at = ctx.clock()
-        if errors:
-            uow.sync_runs.add_rejects(run_id, errors)
-        if status != "applied":
-            raise_alert(uow, ctx, f"feed.{status}", f"feed {run.source} {status}: {reason}",
-                        severity="error", supplier_id=supplier_id)
-        else:
-            _settle_reservations(uow, supplier_id, run.started_at)
-            if changed or zeroed:  # stores listing these items are owed the new stock
-                for store_id, store_name in uow.listings.stores_with_listings():
-                    schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name})
-        audit(uow, ctx, f"feed.{status}", f"sync_run:{run_id}",
-              {"source": run.source, "read": read, "changed": changed, "zeroed": zeroed, "rejected": rejected,
-               "reason": reason}, supplier_id=supplier_id)
+        outcome = _record(uow, ctx, run_id, supplier_id, status, reason, errors, rejected, read=read,
+                          changed=changed, unchanged=unchanged, zeroed=zeroed, inserted=inserted)
         uow.commit()
+    return outcome
+
+
+def _record(uow, ctx, run_id, supplier_id, status, reason, errors, rejected, *, read, changed=0, unchanged=0,
+            zeroed=0, inserted=0) -> SyncOutcome:
+    """Close the run (counts, rejects, alert or settled reservations and owed pushes, audit) in `uow`'s
+    transaction, without committing it."""
+    run = uow.get(SyncRun, run_id)
+    run.status = status
+    run.rows_read, run.changed, run.unchanged, run.zeroed, run.rejected = (
+        read, changed, unchanged, zeroed, rejected)
+    run.report = {"reason": reason, "inserted": inserted, "rejects_stored": len(errors)}
+    run.finished_at = ctx.clock()
+    if errors:
+        uow.sync_runs.add_rejects(run_id, errors)
+    if status != "applied":
+        raise_alert(uow, ctx, f"feed.{status}", f"feed {run.source} {status}: {reason}",
+                    severity="error", supplier_id=supplier_id)
+    else:
+        _settle_reservations(uow, supplier_id, run.started_at)
+        if changed or zeroed:  # stores listing these items are owed the new stock
+            for store_id, store_name in uow.listings.stores_with_listings():
+                schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name})
+    audit(uow, ctx, f"feed.{status}", f"sync_run:{run_id}",
+          {"source": run.source, "read": read, "changed": changed, "zeroed": zeroed, "rejected": rejected,
+           "reason": reason}, supplier_id=supplier_id)
     return SyncOutcome(run_id, status, read, changed, unchanged, zeroed, rejected, inserted, reason,
                        [(e.line, e.field, e.reason) for e in errors[:20]])
+
+
+def _fail_if_running(ctx, run_id, supplier_id, exc: BaseException) -> None:
+    """A run interrupted by an error we did not expect (a database failure, a bug, Ctrl-C) is closed as
+    failed rather than left `running`; nothing of it was applied (the apply is one transaction)."""
+    try:
+        with ctx.uow() as uow:
+            run = uow.get(SyncRun, run_id)
+            if run is None or run.status != "running":
+                return
+            reason = f"interrupted: {type(exc).__name__}"
+            run.status, run.finished_at = "failed", ctx.clock()
+            run.report = {"reason": reason}
+            raise_alert(uow, ctx, "feed.failed", f"feed {run.source} failed: {reason}", severity="error",
+                        supplier_id=supplier_id)
+            audit(uow, ctx, "feed.failed", f"sync_run:{run_id}", {"source": run.source, "reason": reason},
+                  supplier_id=supplier_id)
+            uow.commit()
+    except Exception as err:  # noqa: BLE001 - the original error is the one to raise; recovery closes it later
+        log.warning("could not close an interrupted sync run", run=run_id, error=str(err))
 
 
 def _settle_reservations(uow, supplier_id, feed_time) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
+
+from dropbridge.fileperms import private_sqlite
 
 # A pooled PostgreSQL connection idle longer than this is pinged before use (see _ping_when_idle).
 PING_AFTER_IDLE_SECONDS = 2.0
@@ -16,6 +19,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     front (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            private_sqlite(Path(parsed.database))  # customer addresses and raw webhooks: 0600
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -69,3 +74,18 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def count_encrypted_credentials(engine: Engine) -> int:
+    """Stores and suppliers whose credentials are stored encrypted (0 before the schema exists)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    total = 0
+    with engine.connect() as conn:
+        for table in ("stores", "suppliers"):
+            try:
+                total += conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE credentials IS NOT NULL")).scalar()
+            except DBAPIError:  # no such table yet: a new database
+                conn.rollback()
+    return total

@@ -22,8 +22,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from operator import itemgetter
+from typing import Any
 
 from sqlalchemy import Engine
+
+from . import run_owner
+from .run_owner import RUN_LOCK_CLASS
 
 # No SKU key while loading: one index built after the load is cheaper than maintaining it per row. Lines
 # loaded as text are numbered by the database: a sequence on PostgreSQL, the rowid's AUTOINCREMENT on SQLite
@@ -92,9 +96,12 @@ ZERO_ABSENT = """
     UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
     FROM feed_diff d
     WHERE supplier_offers.id = d.offer_id AND d.absent AND supplier_offers.stock <> 0"""
-# SQLite only, for this connection while it stages: the stage lives in memory and the join reads the offers
-# through a larger page cache than the 2 MB default. Restored on close (the connection returns to the pool).
-SQLITE_PRAGMAS = {"temp_store": "MEMORY", "cache_size": "-65536"}
+# SQLite only, for this connection while it stages: the stage lives in a temp file behind a 64 MB page
+# cache of its own, and the join reads the offers through a larger cache than the 2 MB default. In a file,
+# not in memory: a feed of tens of millions of rows (duplicates, say) must not take the process's memory
+# with it; a million-row feed fits the cache and stages as fast as in memory (measured: no slower).
+# Restored on close (the connection returns to the pool).
+SQLITE_PRAGMAS = {"temp_store": "FILE", "cache_size": "-65536", "temp.cache_size": "-65536"}
 # PostgreSQL, per statement: the joins hash a million rows and the index build sorts them; the 4 MB / 64 MB
 # defaults spill both to disk in batches.
 PG_SORT_MEM = "128MB"
@@ -140,6 +147,7 @@ class FeedStage:
         self._saved: dict[str, str] = {}
         self._null_cost = False  # some staged row has no cost (a stock-only feed)
         self._dedupe_checked = False
+        self._run_id: int | None = None
         # The database writes one batch on this thread (the drivers release the GIL meanwhile) while the
         # reader parses the next: on two cores a plain feed then loads in about the time of its parse.
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-stage")
@@ -301,11 +309,13 @@ class FeedStage:
         if copy is not None:
             copy.close()
 
-    def duplicates(self) -> list[tuple[int, str, int, int | None, int]]:
-        """Rows whose SKU an earlier row already had, as (line, sku, stock, cost_minor, first line), taken
-        out of the stage (the first row wins). The reader leaves duplicates of plain lines to this."""
+    def duplicates(self, limit: int | None = None) -> tuple[list[tuple[int, str, int, int | None, int]], int]:
+        """Rows whose SKU an earlier row already had, taken out of the stage (the first row wins): the first
+        `limit` of them (all when None) as (line, sku, stock, cost_minor, first line), and how many there were.
+        A feed of millions of copies of one line is counted, not held. The reader leaves duplicates of plain
+        lines to this."""
         if self._dedupe_checked:
-            return []
+            return [], 0
         self._dedupe_checked = True
         self._end_load()
         cur = self.dbapi.cursor()
@@ -313,7 +323,7 @@ class FeedStage:
             self._index_sku(cur)
             if self.pg:
                 self.dbapi.commit()
-            return []
+            return [], 0
         except Exception as exc:  # a unique violation: some SKU came twice
             if not self._is_unique_violation(exc):
                 raise
@@ -324,23 +334,34 @@ class FeedStage:
         cur = self.dbapi.cursor()
         try:
             cur.execute("CREATE INDEX feed_stage_sku_line ON feed_stage (sku, line)")
-            cur.execute("""
+            cur.execute(self._sql("""
                 SELECT s.line, s.sku, s.stock, s.cost_minor, d.first FROM feed_stage s
                 JOIN (SELECT sku, MIN(line) AS first FROM feed_stage GROUP BY sku HAVING COUNT(*) > 1) d
                   ON d.sku = s.sku
-                WHERE s.line > d.first ORDER BY s.line""")
+                WHERE s.line > d.first ORDER BY s.line""" + (" LIMIT :lim" if limit is not None else "")),
+                {"lim": limit} if limit is not None else {})
             dups = [tuple(r) for r in cur.fetchall()]
-            cur.execute("""
-                DELETE FROM feed_stage WHERE EXISTS (
-                    SELECT 1 FROM feed_stage f WHERE f.sku = feed_stage.sku AND f.line < feed_stage.line)""")
+            if self.pg:
+                # One pass per duplicated SKU through the (sku, line) index. The EXISTS form below made
+                # PostgreSQL hash-join the stage with itself and filter by line inside one bucket: quadratic
+                # in the copies of a SKU (a feed of a million copies of one line never finished).
+                cur.execute("""
+                    DELETE FROM feed_stage s USING (
+                        SELECT sku, MIN(line) AS first FROM feed_stage GROUP BY sku HAVING COUNT(*) > 1) d
+                    WHERE s.sku = d.sku AND s.line > d.first""")
+            else:  # SQLite seeks the (sku, line) index once per row
+                cur.execute("""
+                    DELETE FROM feed_stage WHERE EXISTS (
+                        SELECT 1 FROM feed_stage f WHERE f.sku = feed_stage.sku AND f.line < feed_stage.line)""")
+            total = cur.rowcount
             cur.execute("DROP INDEX feed_stage_sku_line")
             self._index_sku(cur)
             if self.pg:
                 self.dbapi.commit()
         finally:
             cur.close()
-        self.count -= len(dups)
-        return dups
+        self.count -= total
+        return dups, total
 
     def _index_sku(self, cur) -> None:
         """The stage's unique SKU index. On PostgreSQL it sorts bytes ("C": the same equality as the default
@@ -404,12 +425,19 @@ class FeedStage:
             self.dbapi.commit()
         return out
 
-    def apply(self, supplier_id: int, now: datetime, *, full: bool) -> dict[str, int]:
-        """Write the differences in one transaction; returns counts (updated, inserted, zeroed)."""
+    def apply(self, supplier_id: int, now: datetime, *, full: bool,
+              finish: Callable[[Any, dict[str, int]], None] | None = None) -> dict[str, int]:
+        """Write the differences in one transaction; returns counts (updated, inserted, zeroed).
+
+        `finish(uow, counts)`, when given, records the run's outcome (its status, the stock pushes owed,
+        settled reservations, audit) through a unit of work inside that same transaction, so a crash leaves
+        either none of it or all of it. Its after-commit callbacks run once the transaction committed."""
         self._finish_load()
         cur = self.dbapi.cursor()
-        if not self.pg:  # psycopg opens the transaction itself
-            cur.execute("BEGIN IMMEDIATE")
+        # Through SQLAlchemy, so the unit of work given to `finish` joins this transaction (on SQLite the
+        # engine's begin hook issues BEGIN IMMEDIATE; psycopg opens it itself).
+        trans = self.conn.execution_options(sqlite_immediate=True).begin()
+        uow = None
         try:
             if self.pg:  # two syncs of one supplier never interleave
                 cur.execute("SELECT id FROM suppliers WHERE id = %(sid)s FOR UPDATE", {"sid": supplier_id})
@@ -431,12 +459,22 @@ class FeedStage:
                 cur.execute(self._sql(ZERO_ABSENT), params)
                 zeroed = cur.rowcount
             inserted = self._insert_new(cur, params)
-            self._end(cur, "COMMIT")
+            counts = {"updated": updated, "inserted": inserted, "zeroed": zeroed}
+            if finish is not None:
+                uow = self._joined_uow()
+                finish(uow, counts)
+                uow.session.flush()
+            trans.commit()
         except BaseException:
-            self._end(cur, "ROLLBACK")
+            if uow is not None:
+                uow.session.close()
+            trans.rollback()
             raise
         finally:
             cur.close()
+        if uow is not None:
+            uow.session.close()
+            uow.run_after_commit()
         if inserted > 10_000:
             # A first import of a big catalog leaves the planner thinking the table is small (on PostgreSQL
             # until autovacuum catches up; SQLite keeps no statistics at all until asked): the next run's
@@ -447,7 +485,34 @@ class FeedStage:
             cur.close()
             if self.pg:
                 self.dbapi.commit()
-        return {"updated": updated, "inserted": inserted, "zeroed": zeroed}
+        return counts
+
+    def _joined_uow(self):
+        """A unit of work on this stage's connection, inside the transaction `apply` holds: its commit()
+        only flushes; the caller commits and then runs its after-commit callbacks."""
+        from sqlalchemy.orm import Session
+
+        from .uow import JoinedUnitOfWork
+
+        return JoinedUnitOfWork(Session(bind=self.conn, join_transaction_mode="rollback_only",
+                                        expire_on_commit=False))
+
+    @property
+    def owner(self) -> str:
+        """Who runs this stage's sync (host, pid, process start): recorded on the run (run_owner.py)."""
+        return run_owner.owner_token()
+
+    def hold_run(self, run_id: int) -> None:
+        """Mark the run as under way for as long as this stage lives, so that a process can tell a running
+        sync from one whose process died (see run_owner.py): on PostgreSQL a session lock named after the
+        run, held by this stage's connection."""
+        self._run_id = run_id
+        run_owner.hold(run_id)
+        if self.pg:
+            cur = self.dbapi.cursor()
+            cur.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, run_id))
+            cur.close()
+            self.dbapi.commit()
 
     def _diff(self, cur, params: dict, full: bool) -> int:
         """Fill feed_diff: changed offers, new SKUs (no offer_id) and, for a full feed, absent offers to zero
@@ -519,6 +584,8 @@ class FeedStage:
 
     def close(self) -> None:
         self._loader.shutdown()  # lets a batch in flight finish: the connection is the loader's until then
+        if self._run_id is not None:
+            run_owner.release(self._run_id)
         if self.pg:
             # Not back to the pool: the session ends, whatever a failed run left open and the temp tables
             # with it, and the next run's connection is one whose temp_buffers can be set.
@@ -536,12 +603,6 @@ class FeedStage:
             cur.close()
         finally:
             self.conn.close()
-
-    def _end(self, cur, verb: str) -> None:
-        if self.pg:
-            (self.dbapi.commit if verb == "COMMIT" else self.dbapi.rollback)()
-        else:
-            cur.execute(verb)
 
     # Named parameters: psycopg wants %(name)s, sqlite3 takes :name.
     def _sql(self, sql: str) -> str:

@@ -343,10 +343,36 @@ class SyncRunRepo(_Repo):
             q = q.limit(limit)
         return self.session.execute(q).all()
 
+    def abandoned(self) -> list[m.SyncRun]:
+        """Runs left `running` by a process that is gone (see run_owner.py)."""
+        from .run_owner import owner_alive, pg_run_alive
+
+        runs = self.session.scalars(select(m.SyncRun).where(t.sync_runs.c.status == "running")
+                                    .order_by(t.sync_runs.c.id)).all()
+        if self.session.get_bind().dialect.name == "postgresql":
+            conn = self.session.connection()
+            return [r for r in runs if not pg_run_alive(conn, r.id)]
+        return [r for r in runs if not owner_alive((r.report or {}).get("owner"), r.id)]
+
     def add_rejects(self, run_id: int, errors) -> None:
         self.session.execute(insert(t.sync_run_rejects), [
             {"sync_run_id": run_id, "line": e.line, "field": e.field, "reason": e.reason[:500],
              "raw": e.raw[:1000] if e.raw else None} for e in errors])
+
+
+class WebhookEventRepo(_Repo):
+    # A finished event is processed, or failed for good (a payload our mapping refuses).
+    FINISHED = ("processed", "failed")
+
+    def purge_bodies(self, before: datetime) -> int:
+        """Clear the raw body and headers of events finished before `before`; the row stays, so a late
+        re-delivery is still known as a duplicate. Returns how many were cleared."""
+        result = self.session.execute(
+            update(t.webhook_events)
+            .where(t.webhook_events.c.status.in_(self.FINISHED), t.webhook_events.c.processed_at < before,
+                   t.webhook_events.c.raw_body != b"")
+            .values(raw_body=b"", headers={}))
+        return result.rowcount
 
 
 class FxRepo(_Repo):

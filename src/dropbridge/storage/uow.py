@@ -48,6 +48,7 @@ class UnitOfWork:
         self.alerts = AlertRepo(session)
         self.audit = r.AuditRepo(session)
         self.sync_runs = r.SyncRunRepo(session)
+        self.webhook_events = r.WebhookEventRepo(session)
         self.fx = r.FxRepo(session)
         self.supplier_stats = r.SupplierStatsRepo(session)
         self.job_admin = JobAdminRepo(session)
@@ -87,6 +88,19 @@ class UnitOfWork:
     def rollback(self) -> None:
         self._after_commit.clear()
         self.session.rollback()
+
+
+class JoinedUnitOfWork(UnitOfWork):
+    """A unit of work inside a transaction someone else holds (a feed stage's apply): commit() only flushes,
+    and the holder runs the after-commit callbacks once its transaction committed."""
+
+    def commit(self) -> None:
+        self.session.flush()
+
+    def run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for fn in callbacks:
+            fn()
 
 
 class UnitOfWorkFactory:

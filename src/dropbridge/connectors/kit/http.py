@@ -21,6 +21,7 @@ from dropbridge.domain.errors import (
     RateLimited,
     RetryableError,
 )
+from dropbridge.services.redaction import redact_url
 
 log = structlog.get_logger("dropbridge.http")
 
@@ -88,12 +89,16 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - now).total_seconds())
 
 
-def classify(response: httpx.Response, what: str) -> ExternalError:
+def classify(response: httpx.Response, what: str, *, quote_body: bool = True) -> ExternalError:
+    """The error class for a failed response. `quote_body=False` for fetches merchant data can steer (feed
+    URLs): what a server we were pointed at answered never reaches an error, a log or an alert."""
     status = response.status_code
     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     cls = STATUS_CLASS.get(status)
     if cls is None:
         cls = RetryableError if status >= 500 else PermanentError
+    if not quote_body:
+        return cls(f"{what}: HTTP {status}", status=status, retry_after=retry_after)
     body = response.text[:300]
     return cls(f"{what}: HTTP {status}: {body}", status=status, retry_after=retry_after)
 
@@ -115,7 +120,7 @@ def send(client: httpx.Client, method: str, url: str, *, what: str, **kwargs: An
         "http",
         what=what,
         method=method,
-        url=str(response.request.url.copy_with(query=None)),
+        url=redact_url(str(response.request.url.copy_with(query=None))),
         status=response.status_code,
         ms=round((time.monotonic() - started) * 1000, 1),
     )

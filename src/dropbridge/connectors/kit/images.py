@@ -4,7 +4,7 @@ Supplier image URLs are untrusted input. A download is aborted past `max_bytes` 
 gzip bomb is capped too); Pillow's decompression-bomb guard runs with our pixel limit and its warning
 raised as an error; the file is verified and fully decoded (truncation is an error, never padded);
 re-encoding drops EXIF/ICC/XMP metadata. Only public addresses are fetched, redirects included, so a feed
-cannot point the fetcher at the merchant's own network. Stored files are content-addressed:
+cannot point the fetcher at the merchant's own network (addresses.py). Stored files are content-addressed:
 <root>/<first 2 hex of sha256>/<sha256>.<ext>.
 """
 
@@ -16,7 +16,6 @@ import io
 import ipaddress
 import json
 import os
-import socket
 import struct
 import tempfile
 import threading
@@ -25,12 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError, features
 
+from .addresses import MAX_REDIRECTS, AddressPolicy, AddressRefused, any_address, is_public_address, open_checked
 from .http import build_client
+
+__all__ = ["ImageFetcher", "ImagePolicy", "ImageRejected", "ImageStore", "Watermark", "any_address",
+           "is_public_address", "process_image"]
 
 DEFAULT_MAX_BYTES = 15 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: above any real product photo, far below a bomb
@@ -38,7 +40,6 @@ DEFAULT_MAX_DIMENSION = 2048
 FORMATS = {"jpeg": "jpg", "webp": "webp"}
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
 CHUNK = 64 * 1024
-MAX_REDIRECTS = 5
 
 # MAX_IMAGE_PIXELS and the warnings filter are process-wide in Pillow: decode under one lock so two
 # imports with different limits never see each other's setting.
@@ -136,57 +137,32 @@ def _watermark_from_config(wm: Any) -> Watermark:
 # ---- download ----------------------------------------------------------------------------------------
 
 
-def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Routable on the internet: not loopback, private, link-local (cloud metadata), shared or reserved."""
-    return ip.is_global
-
-
-def any_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return True
-
-
 class ImageFetcher:
     """One HTTP client for a whole import (connection reuse); `with ImageFetcher(...) as f:`.
 
-    `allow_address` decides which resolved addresses may be fetched (default: public ones only); every
-    redirect target is checked again. The check resolves the name before httpx does, so a name that
-    changes its answer in between (DNS rebinding) is not covered; a network egress policy covers that."""
+    `allow_address` decides which resolved addresses may be fetched (default: public ones only, see
+    addresses.py, the policy every fetch steered by merchant data follows); every redirect hop is checked."""
 
     def __init__(self, timeout: float = 15.0, transport: httpx.BaseTransport | None = None,
                  allow_address: Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool] = is_public_address):
         self.client = build_client(timeout=timeout, transport=transport,
                                    headers={"User-Agent": "dropbridge-image-fetcher", "Accept": "image/*"})
         self.allow_address = allow_address
+        self.policy = AddressPolicy(allow_address)
 
     def fetch(self, url: str, max_bytes: int) -> bytes:
         """The body of `url`, at most `max_bytes`; raises ImageRejected with the reason otherwise."""
         try:
-            # Image CDNs redirect routinely: follow them here, checking each hop.
-            for _ in range(MAX_REDIRECTS + 1):
-                self._check_target(url)
-                with self.client.stream("GET", url, follow_redirects=False) as response:
-                    if response.is_redirect:
-                        url = str(response.url.join(response.headers["Location"]))
-                        continue
-                    return _read_capped(response, max_bytes)
-            raise ImageRejected("too many redirects", f"more than {MAX_REDIRECTS}")
+            # Image CDNs redirect routinely: followed, each hop checked.
+            with open_checked(self.client, url, self.policy, max_redirects=MAX_REDIRECTS) as response:
+                return _read_capped(response, max_bytes)
+        except AddressRefused as exc:
+            reason = "network error" if exc.reason == "cannot resolve" else exc.reason
+            raise ImageRejected(reason, exc.detail) from None
         except httpx.TimeoutException as exc:
             raise ImageRejected("timed out", type(exc).__name__) from exc
         except httpx.HTTPError as exc:
             raise ImageRejected("network error", f"{type(exc).__name__}: {exc}") from exc
-
-    def _check_target(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ImageRejected("not an http(s) URL")
-        try:
-            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise ImageRejected("network error", f"cannot resolve {parts.hostname}: {exc}") from exc
-        for info in infos:
-            ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-            if not self.allow_address(ip):
-                raise ImageRejected("not a public address", f"{parts.hostname} is {ip}")
 
     def close(self) -> None:
         self.client.close()

@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 from dropbridge.services.feed_port import FeedBatch, RowError
 
 from .convert import is_fatal
-from .reader import PlainRows, dry_run, dry_run_table, read_feed
+from .reader import PlainRows, read_feed
 from .spec import FeedSpec
 
 
@@ -16,13 +16,11 @@ class FeedCodec:
     def spec(self, config: dict[str, Any]) -> FeedSpec:
         return FeedSpec.from_dict(config)
 
-    def read(self, stream: BinaryIO, name: str, spec: FeedSpec) -> Iterator[FeedBatch]:
-        for batch in read_feed(stream, name=name, spec=spec, plain=True):
+    def read(self, stream: BinaryIO, name: str, spec: FeedSpec, *, max_bytes: int | None = None
+             ) -> Iterator[FeedBatch]:
+        for batch in read_feed(stream, name=name, spec=spec, plain=True, max_bytes=max_bytes):
             batch.plain = isinstance(batch.rows, PlainRows)  # plain lines carry no catalog data
             yield batch
 
     def is_fatal(self, error: RowError) -> bool:
         return is_fatal(error)
-
-    def preview(self, stream: BinaryIO, name: str, spec: FeedSpec, rows: int = 5) -> list[dict[str, str]]:
-        return dry_run_table(dry_run(stream, name, spec, rows))

@@ -14,8 +14,9 @@ import itertools
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from .limits import MAX_LINE_BYTES
 from .spec import DELIMITERS
-from .types import FeedFormatError, RowError
+from .types import FeedFormatError, FeedTooLarge, RowError
 
 CHUNK = 1 << 20
 BOMS = {codecs.BOM_UTF8: "utf-8", codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
@@ -66,13 +67,13 @@ class DecodedLines:
             if block:
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
-                    if len(data) < 8 * CHUNK:
+                    if len(data) < MAX_LINE_BYTES:
                         pending = data
                         continue
                     cut = data.rfind(b"\r") + 1  # old Mac line ends
-                    if cut == 0:
-                        pending = data
-                        continue
+                    if cut == 0:  # megabytes and no line end: not a feed, and never held whole
+                        raise FeedTooLarge(f"line {self.lines_before + 1} is longer than the "
+                                           f"{MAX_LINE_BYTES // (1024 * 1024)} MiB limit for one line")
                 piece, pending = data[:cut], data[cut:]
             else:
                 piece, pending = data, b""

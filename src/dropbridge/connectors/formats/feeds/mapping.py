@@ -84,6 +84,35 @@ class Transform:
         return text
 
 
+def _check_shapes(data: Mapping[str, Any]) -> None:
+    """The JSON shapes a mapping's keys must have, checked before use so a wrong one is named, not a crash."""
+    for key in ("fields", "defaults", "transforms"):
+        if key in data and not isinstance(data[key], Mapping):
+            raise ValueError(f"mapping.{key} must be a JSON object, not {type(data[key]).__name__}")
+    for name, aliases in (data.get("fields") or {}).items():
+        items = aliases if isinstance(aliases, list) else [aliases]
+        if not items or not all(isinstance(a, str) or (isinstance(a, int) and not isinstance(a, bool) and a >= 1)
+                                for a in items):
+            raise ValueError(f"mapping.fields.{name} must be a column name, a 1-based column number or a list "
+                             f"of them, not {aliases!r}")
+    for name, value in (data.get("defaults") or {}).items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError(f"mapping.defaults.{name} must be a text or a number, not {value!r}")
+    for name, transform in (data.get("transforms") or {}).items():
+        if not isinstance(transform, Mapping):
+            raise ValueError(f"mapping.transforms.{name} must be a JSON object, not {type(transform).__name__}")
+        if "value_map" in transform and not isinstance(transform["value_map"], Mapping):
+            raise ValueError(f"mapping.transforms.{name}.value_map must be a JSON object")
+        for key in ("strip_prefix", "strip_suffix"):
+            if transform.get(key) is not None and not isinstance(transform[key], str):
+                raise ValueError(f"mapping.transforms.{name}.{key} must be a text")
+    if "stock_only" in data and not isinstance(data["stock_only"], bool):
+        raise ValueError(f"mapping.stock_only must be true or false, not {data['stock_only']!r}")
+    zero = data.get("zero_stock_statuses")
+    if zero is not None and (not isinstance(zero, list) or not all(isinstance(z, str) for z in zero)):
+        raise ValueError(f"mapping.zero_stock_statuses must be a list of texts, not {zero!r}")
+
+
 @dataclass(frozen=True)
 class ResolvedColumns:
     """A mapping applied to one file's headers: field -> 0-based column index."""
@@ -119,18 +148,22 @@ class ColumnMapping:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnMapping:
+        """Raises ValueError naming the key (mapping.fields.sku, say) for any key or shape it cannot use."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"mapping must be a JSON object or a preset name, not {type(data).__name__}")
         data = dict(data)
         base: dict[str, Any] = {}
         preset = data.pop("preset", None)
         if preset is not None:
             from .presets import PRESETS
 
-            if preset not in PRESETS:
+            if not isinstance(preset, str) or preset not in PRESETS:
                 raise ValueError(f"unknown mapping preset {preset!r}; known: {', '.join(PRESETS)}")
             base = PRESETS[preset]
         unknown = set(data) - {"fields", "defaults", "transforms", "stock_only", "zero_stock_statuses"}
         if unknown:
             raise ValueError(f"unknown mapping keys: {sorted(unknown)}")
+        _check_shapes(data)
         fields = {**base.get("fields", {}), **data.get("fields", {})}
         defaults = {**base.get("defaults", {}), **data.get("defaults", {})}
         transforms = {**base.get("transforms", {}), **data.get("transforms", {})}
@@ -175,7 +208,6 @@ class ColumnMapping:
             if name not in index and name not in self.defaults:
                 tried = ", ".join(repr(a) for a in self.fields.get(name, ())) or "none"
                 seen = ", ".join(repr(h) for h in headers) if headers is not None else "no header row"
-                raise FeedFormatError(
-                    f"no column for required field {name!r} (aliases tried: {tried}); headers seen: {seen}"
-                )
+                raise FeedFormatError(f"no column for required field {name!r} (aliases tried: {tried})",
+                                      detail=f"headers seen: {seen}")
         return ResolvedColumns(index, list(headers) if headers is not None else None)

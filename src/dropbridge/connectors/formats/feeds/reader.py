@@ -15,12 +15,14 @@ import gzip
 import os
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, BinaryIO
 
 from dropbridge.domain.money import MAX_AMOUNT_MINOR, exponent
 
+from . import limits
 from .convert import MAX_SKU, RowConverter
 from .csvfeed import CsvTable, prefixed
 from .spec import FeedSpec
@@ -61,18 +63,33 @@ def sniff_format(name: str, head_bytes: bytes) -> str:
     return by_name or "csv"
 
 
-def _open(stream: BinaryIO, name: str, spec: FeedSpec) -> tuple[str, BinaryIO, bytes]:
-    """The format, a stream positioned at the start, and its head bytes (gzip undone)."""
+def _open(stream: BinaryIO, name: str, spec: FeedSpec,
+          max_bytes: int | None = None) -> tuple[str, BinaryIO, bytes]:
+    """The format, a stream positioned at the start, and its head bytes (gzip undone). With `max_bytes`,
+    a file bigger than that once decompressed is refused (FeedTooLarge): up front when the stream can be
+    measured (a gzip bomb costs a fraction of a second), as it is read otherwise."""
     original = stream
     seekable = getattr(stream, "seekable", lambda: False)()
     start = stream.tell() if seekable else 0
     head = stream.read(HEAD)
+    if max_bytes and seekable and not head.startswith((b"\x1f\x8b", b"PK\x03\x04")):  # XLSX: its XML counts
+        if original.seek(0, os.SEEK_END) - start > max_bytes:
+            raise limits.too_large(max_bytes)
+        original.seek(start + len(head))
+    if max_bytes and seekable and head.startswith(b"\x1f\x8b"):
+        original.seek(start)
+        if limits.gzip_exceeds(original, max_bytes):
+            raise limits.too_large(max_bytes)
+        original.seek(start)
+        head = original.read(HEAD)
     stream = prefixed(head, stream)
     if head.startswith(b"\x1f\x8b"):
         seekable = False
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        stream = limits.capped(gzip.GzipFile(fileobj=stream, mode="rb"), max_bytes)
         head = stream.read(HEAD)
         stream = prefixed(head, stream)
+    elif max_bytes and not seekable:
+        stream = limits.capped(stream, max_bytes)
     fmt = spec.format
     if fmt == "auto":
         fmt = sniff_format(name, head) if head.strip() else "csv"
@@ -95,14 +112,14 @@ def _check_declared(fmt: str, head: bytes) -> None:
         raise FeedFormatError(f"declared {fmt} but the file does not start with JSON")
 
 
-def _table(fmt: str, stream: BinaryIO, head: bytes, spec: FeedSpec):
+def _table(fmt: str, stream: BinaryIO, head: bytes, spec: FeedSpec, max_bytes: int | None = None):
     if fmt == "csv":
         return CsvTable(stream, head, delimiter=spec.delimiter, encoding=spec.encoding,
                         decimal_comma=spec.decimal_comma, has_header=spec.has_header)
     if fmt == "xlsx":
-        return XlsxTable(stream, sheet=spec.sheet, has_header=spec.has_header)
+        return XlsxTable(stream, sheet=spec.sheet, has_header=spec.has_header, max_bytes=max_bytes)
     if fmt == "json":
-        return DictTable(json_objects(stream, spec.json_path))
+        return DictTable(json_objects(stream, spec.json_path, head))
     if fmt == "jsonl":
         return DictTable(jsonl_objects(stream))
     raise FeedFormatError(f"unsupported feed format {fmt!r}")
@@ -122,7 +139,8 @@ def _converter(table, spec: FeedSpec) -> RowConverter | None:
 
 
 def read_feed(
-    stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000, plain: bool = False
+    stream: BinaryIO, *, name: str, spec: FeedSpec, batch_size: int = 10_000, plain: bool = False,
+    max_bytes: int | None = None,
 ) -> Iterator[FeedBatch]:
     """Batches of at most `batch_size` records (rows plus errors) from a feed file, streaming.
 
@@ -134,7 +152,7 @@ def read_feed(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    fmt, stream, head = _open(stream, name, spec)
+    fmt, stream, head = _open(stream, name, spec, max_bytes)
     if fmt == "x12":
         from dropbridge.connectors.suppliers.edi_x12.inbound import read_846  # written separately; imported on use
 
@@ -142,7 +160,7 @@ def read_feed(
         return
     if not head.strip():
         return
-    table = _table(fmt, stream, head, spec)
+    table = _table(fmt, stream, head, spec, max_bytes)
     conv = _converter(table, spec)
     if conv is None:
         errors = table.take_errors()
@@ -372,38 +390,108 @@ def dry_run(stream: BinaryIO, name: str, spec: FeedSpec, rows: int = 5) -> list[
 
     Each item: {"line", "raw": {header: cell}, "fields": {field: {"column", "raw", "value", "error"}},
     "kept": bool, "errors": [{"field", "reason"}]} (errors include whole-row ones, field None).
+    Raises FeedFormatError when the file cannot be read or mapped (see `preview_feed` for a preview
+    that shows what it can instead).
     """
-    fmt, stream, head = _open(stream, name, spec)
-    if fmt == "x12":
-        raise FeedFormatError("dry_run does not preview X12 846 files")
-    if not head.strip():
-        return []
-    table = _table(fmt, stream, head, spec)
-    conv = _converter(table, spec)
+    preview = preview_feed(stream, name, spec, rows)
+    if preview.problem is not None:
+        raise preview.error
+    return preview.items
+
+
+@dataclass
+class Preview:
+    """A dry run: `items` as dry_run gives them; when the file cannot be mapped, `problem` says why and
+    `raw` holds its first records as read (header -> cell), which is what can still be shown."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    raw: list[dict[str, str]] = field(default_factory=list)
+    problem: str | None = None
+    error: FeedFormatError | None = None
+
+
+def preview_feed(stream: BinaryIO, name: str, spec: FeedSpec, rows: int = 5,
+                 max_bytes: int | None = None) -> Preview:
+    """A dry run that never raises for the file's sake: a mapping that does not match the headers gives
+    the raw first records and the problem; X12 846 files give their first items."""
+    try:
+        fmt, stream, head = _open(stream, name, spec, max_bytes)
+        if fmt == "x12":
+            return _preview_x12(stream, name, spec, rows)
+        if not head.strip():
+            return Preview()
+        table = _table(fmt, stream, head, spec, max_bytes)
+    except FeedFormatError as exc:
+        return Preview(problem=str(exc), error=exc)
+    try:
+        conv = _converter(table, spec)
+    except FeedFormatError as exc:
+        return Preview(raw=_raw_records(table, rows), problem=str(exc), error=exc)
     if conv is None:
-        return []
+        return Preview()
     out: list[dict[str, Any]] = []
-    for line, cells in table.records():
-        if table.dirty:
-            conv.bind(spec.mapping.resolve(table.headers))
-            table.dirty = False
-        if not any(c.strip() for c in cells):
-            continue
-        conv.errors = []
-        trace: dict[str, Any] = {}
-        row = conv.convert(cells, line, trace)
-        errors = conv.errors + [e for e in table.take_errors(line) if e.line == line]
-        headers = table.headers or [f"#{i + 1}" for i in range(len(cells))]
-        out.append({
-            "line": line,
-            "raw": {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(headers)},
-            "fields": trace,
-            "kept": row is not None,
-            "errors": [{"field": e.field, "reason": e.reason} for e in errors],
-        })
-        if len(out) >= rows:
-            break
+    try:
+        for line, cells in table.records():
+            if table.dirty:
+                conv.bind(spec.mapping.resolve(table.headers))
+                table.dirty = False
+            if not any(c.strip() for c in cells):
+                continue
+            conv.errors = []
+            trace: dict[str, Any] = {}
+            row = conv.convert(cells, line, trace)
+            errors = conv.errors + [e for e in table.take_errors(line) if e.line == line]
+            headers = table.headers or [f"#{i + 1}" for i in range(len(cells))]
+            out.append({
+                "line": line,
+                "raw": {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(headers)},
+                "fields": trace,
+                "kept": row is not None,
+                "errors": [{"field": e.field, "reason": e.reason} for e in errors],
+            })
+            if len(out) >= rows:
+                break
+    except FeedFormatError as exc:
+        return Preview(items=out, problem=str(exc), error=exc)
+    return Preview(items=out)
+
+
+def _raw_records(table, rows: int) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    try:
+        for _, cells in table.records():
+            headers = table.headers or [f"#{i + 1}" for i in range(len(cells))]
+            out.append({h: (cells[i] if i < len(cells) else "") for i, h in enumerate(headers)})
+            if len(out) >= rows:
+                break
+    except FeedFormatError:
+        pass
     return out
+
+
+def _preview_x12(stream: BinaryIO, name: str, spec: FeedSpec, rows: int) -> Preview:
+    """The first items of an EDI 846 as the sync would read them (X12 has no columns to map)."""
+    from dropbridge.connectors.suppliers.edi_x12.inbound import read_846
+
+    items: dict[int, dict[str, Any]] = {}
+    try:
+        for batch in read_846(stream, name=name, spec=spec, batch_size=rows):
+            for r in batch.rows:
+                cost = None if r.cost_minor is None else Decimal(r.cost_minor).scaleb(-exponent(r.currency))
+                values = {"sku": r.sku, "qty": r.stock, "cost": cost, "currency": r.currency,
+                          "lead_time_days": r.lead_time_days, "gtin": r.gtin}
+                items.setdefault(r.line, {"line": r.line, "raw": {}, "fields": {}, "kept": True, "errors": []})
+                items[r.line]["fields"] = {k: {"column": "846", "raw": None, "value": v, "error": None}
+                                           for k, v in values.items()}
+            for e in batch.errors:
+                item = items.setdefault(e.line, {"line": e.line, "raw": {}, "fields": {}, "kept": False,
+                                                 "errors": []})
+                item["errors"].append({"field": e.field, "reason": e.reason})
+            if len(items) >= rows:
+                break
+    except FeedFormatError as exc:
+        return Preview(items=[items[k] for k in sorted(items)][:rows], problem=str(exc), error=exc)
+    return Preview(items=[items[k] for k in sorted(items)][:rows])
 
 
 def dry_run_table(preview: list[dict[str, Any]]) -> list[dict[str, str]]:

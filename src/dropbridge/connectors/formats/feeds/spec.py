@@ -14,6 +14,13 @@ FORMATS = ("auto", "csv", "xlsx", "json", "jsonl", "x12")
 DELIMITERS = (",", ";", "|", "\t")
 
 
+_TYPES: dict[str, tuple[type, ...]] = {"format": (str,), "delimiter": (str,), "encoding": (str,),
+                                       "decimal_comma": (bool,), "currency": (str,), "has_header": (bool,),
+                                       "sheet": (str,), "json_path": (str,)}
+_TYPE_NAMES = {"decimal_comma": "true or false", "has_header": "true or false"}
+_TYPE_NAMES.update({k: "a text" for k in _TYPES if k not in _TYPE_NAMES})
+
+
 def _generic() -> ColumnMapping:
     return ColumnMapping.from_dict({"preset": "generic"})
 
@@ -41,7 +48,14 @@ class FeedSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeedSpec:
+        """Raises ValueError naming the key for an unknown key or a value of the wrong type."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a feed spec must be a JSON object, not {type(data).__name__}")
         data = dict(data)
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown feed spec keys: {sorted(unknown)}; known: "
+                             f"{', '.join(cls.__dataclass_fields__)}")
         mapping = data.pop("mapping", None)
         if isinstance(mapping, str):
             mapping = {"preset": mapping}
@@ -49,9 +63,10 @@ class FeedSpec:
             mapping = ColumnMapping.from_dict(mapping)
         if data.get("delimiter") in ("tab", "\\t"):
             data["delimiter"] = "\t"
-        unknown = set(data) - {f for f in cls.__dataclass_fields__ if f != "mapping"}
-        if unknown:
-            raise ValueError(f"unknown feed spec keys: {sorted(unknown)}")
+        for key, kinds in _TYPES.items():
+            value = data.get(key)
+            if value is not None and (not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))):
+                raise ValueError(f"feed.{key} must be {_TYPE_NAMES[key]}, not {value!r}")
         return cls(**data, **({"mapping": mapping} if mapping is not None else {}))
 
     def to_dict(self) -> dict[str, Any]:

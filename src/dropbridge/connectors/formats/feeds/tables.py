@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import io
 import json
 import shutil
 import tempfile
@@ -11,7 +13,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from .types import FeedFormatError, RowError
+from .limits import MAX_COLUMNS, MAX_LINE_BYTES, JsonSource, check_workbook
+from .types import FeedFormatError, FeedTooLarge, RowError
 
 
 def cell_text(value: Any) -> str:
@@ -42,7 +45,7 @@ class XlsxTable:
     width = None  # Excel rows have no delimiter to shift them; short rows are just empty cells
     dirty = False
 
-    def __init__(self, stream: BinaryIO, *, sheet: str | None, has_header: bool):
+    def __init__(self, stream: BinaryIO, *, sheet: str | None, has_header: bool, max_bytes: int | None = None):
         import openpyxl  # heavy; only for XLSX feeds
         from openpyxl.utils.exceptions import InvalidFileException
 
@@ -52,13 +55,15 @@ class XlsxTable:
             shutil.copyfileobj(stream, spool)
             spool.seek(0)
             stream = spool
+        # openpyxl holds every shared string, and a text run whole: measure the XML before it parses any.
+        check_workbook(stream, max_bytes)
         try:
             self.wb = openpyxl.load_workbook(stream, read_only=True, data_only=True)
         except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as e:
             raise FeedFormatError(f"not a readable XLSX workbook: {e}") from None
         if sheet is not None:
             if sheet not in self.wb.sheetnames:
-                raise FeedFormatError(f"no sheet {sheet!r}; sheets: {', '.join(self.wb.sheetnames)}")
+                raise FeedFormatError(f"no sheet {sheet!r}", detail=f"sheets: {', '.join(self.wb.sheetnames)}")
             self.ws = self.wb[sheet]
         else:
             self.ws = self.wb.worksheets[0]
@@ -124,6 +129,8 @@ class DictTable:
     def _add_keys(self, flat: dict[str, Any]) -> None:
         for k in flat:
             if k not in self.key_index:
+                if len(self.headers) >= MAX_COLUMNS:  # every row gets a cell per key ever seen
+                    raise FeedTooLarge(f"the JSON objects hold more than {MAX_COLUMNS} distinct keys")
                 self.key_index[k] = len(self.headers)
                 self.headers.append(k)
                 self.dirty = True
@@ -180,34 +187,97 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252", "replace")
 
 
-def json_objects(stream: BinaryIO, json_path: str | None) -> Iterator[tuple[int, Any]]:
-    """Items of a JSON array (or of the list at `json_path`), numbered from 1."""
+def _json_encoding(head: bytes) -> str:
+    """UTF-8 when the head decodes as UTF-8 (a character cut at its end is fine), else Windows-1252."""
     try:
-        doc = json.loads(_decode(stream.read()), parse_float=Decimal)  # Decimal: costs never go via float
-    except json.JSONDecodeError as e:
-        raise FeedFormatError(f"not valid JSON: {e.msg}", line=e.lineno) from None
-    items = doc
-    if json_path:
-        for key in json_path.split("."):
-            if not isinstance(items, dict) or key not in items:
-                raise FeedFormatError(f"JSON has no {json_path!r}")
-            items = items[key]
-    elif isinstance(doc, dict):
-        lists = [k for k, v in doc.items() if isinstance(v, list)]
-        if len(lists) != 1:
-            raise FeedFormatError(
-                f"JSON object holds {len(lists)} lists; set json_path (keys: {', '.join(map(str, doc))})"
-            )
-        items = doc[lists[0]]
-    if not isinstance(items, list):
-        raise FeedFormatError("JSON product list is not an array")
-    return enumerate(items, 1)
+        codecs.getincrementaldecoder("utf-8")().decode(head.removeprefix(b"\xef\xbb\xbf"), final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _json_error(exc: Exception) -> FeedFormatError:
+    # The parser's message goes on to quote the text around the error: keep only what it says is wrong.
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return FeedFormatError(f"not valid JSON: {first}")
+
+
+def json_objects(stream: BinaryIO, json_path: str | None, head: bytes = b"") -> Iterator[tuple[int, Any]]:
+    """Items of a JSON array (or of the list at `json_path`, or of the only list in a top-level object),
+    numbered from 1, streamed: the document is never held whole. Numbers with a fraction come as Decimal
+    (costs never go via float)."""
+    import ijson
+
+    source = io.BufferedReader(JsonSource(stream, _json_encoding(head)), buffer_size=64 * 1024)
+    top = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    try:
+        if top == b"[" and not json_path:
+            yield from enumerate(ijson.items(source, "item", use_float=False), 1)
+            return
+        if top == b"[":
+            raise FeedFormatError(f"JSON has no {json_path!r}")
+        yield from _object_items(ijson.parse(source, use_float=False), json_path)
+    except ijson.JSONError as exc:
+        raise _json_error(exc) from None
+
+
+def _object_items(events, json_path: str | None) -> Iterator[tuple[int, Any]]:
+    """The items of one list inside a top-level object: the list at `json_path` (dotted keys), or the only
+    list among its keys. Builds one item at a time from the parser's events."""
+    from ijson.common import ObjectBuilder
+
+    target = json_path  # ijson names a value by its dotted path, as json_path does
+    item_prefix = f"{target}.item" if target else None
+    found = False
+    lists: list[str] = []
+    keys: list[str] = []
+    n = 0
+    builder: ObjectBuilder | None = None
+    depth = 0
+    for prefix, event, value in events:
+        if builder is not None:
+            builder.event(event, value)
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            if depth == 0:
+                n += 1
+                yield n, builder.value
+                builder = None
+            continue
+        if prefix == "" and event == "map_key" and len(keys) < 50:
+            keys.append(str(value))
+        if event == "start_array" and prefix and "." not in prefix and not json_path:
+            lists.append(prefix)
+            if target is None:
+                target, item_prefix = prefix, f"{prefix}.item"
+        if prefix == target and not found and event not in ("map_key",):
+            if event != "start_array":
+                raise FeedFormatError("JSON product list is not an array")
+            found = True
+            continue
+        if found and prefix == item_prefix:
+            if event in ("start_map", "start_array"):
+                builder, depth = ObjectBuilder(), 1
+                builder.event(event, value)
+            elif event not in ("end_array", "end_map"):
+                n += 1
+                yield n, value  # a scalar in the list: reported as not an object
+    if json_path and not found:
+        raise FeedFormatError(f"JSON has no {json_path!r}")
+    if not json_path and len(lists) != 1:
+        raise FeedFormatError(f"JSON object holds {len(lists)} lists; set json_path",
+                              detail=f"keys: {', '.join(keys)}")
 
 
 def jsonl_objects(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     """One object per physical line; blank lines skipped, bad lines become errors."""
     seen_good = False
-    for line, raw in enumerate(stream, 1):
+    for line, raw in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""), 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise FeedTooLarge(f"line {line} is longer than the {MAX_LINE_BYTES // (1024 * 1024)} MiB limit "
+                               "for one line")
         text = _decode(raw).strip()
         if not text:
             continue

@@ -97,6 +97,19 @@ query VariantItems($ids: [ID!]!) {
 }
 """
 
+# https://shopify.dev/docs/api/admin-graphql/2026-01/queries/nodes
+# https://shopify.dev/docs/api/admin-graphql/2026-01/objects/InventoryLevel#field-quantities
+VARIANT_STOCK_QUERY = """
+query VariantStock($ids: [ID!]!, $location: ID!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant {
+      id
+      inventoryItem { id inventoryLevel(locationId: $location) { quantities(names: ["available"]) { name quantity } } }
+    }
+  }
+}
+"""
+
 # https://shopify.dev/docs/api/admin-graphql/2026-01/queries/location (no id: the primary location)
 PRIMARY_LOCATION_QUERY = "query PrimaryLocation { location { id } }"
 
@@ -282,6 +295,26 @@ class ShopifyStore:
             for node in data["nodes"]:
                 if node and node.get("inventoryItem"):
                     self._inventory_items[node["id"]] = node["inventoryItem"]["id"]
+
+    def read_stock(self, external_variant_ids: list[str]) -> dict[str, int]:
+        """`available` at our location per variant, 250 variants a query (within the cost budget the client
+        keeps); a variant the store does not know, or not stocked at the location, is left out."""
+        location = self._location()
+        out: dict[str, int] = {}
+        ids = list(dict.fromkeys(external_variant_ids))
+        for start in range(0, len(ids), STOCK_BATCH_LIMIT):
+            data = self.client.execute(VARIANT_STOCK_QUERY, {"ids": ids[start:start + STOCK_BATCH_LIMIT],
+                                                             "location": location}, what="shopify variant stock")
+            for node in data.get("nodes") or []:
+                item = (node or {}).get("inventoryItem") or {}
+                level = item.get("inventoryLevel")
+                if not level:
+                    continue
+                self._inventory_items.setdefault(node["id"], item["id"])
+                for q in level.get("quantities") or []:
+                    if q.get("name") == "available":
+                        out[node["id"]] = int(q["quantity"])
+        return out
 
     def push_stock(self, updates: list[StockUpdate], idempotency_key: str) -> PushResult:
         """Set `available` at our location to exactly the given quantities, 250 per call, nothing else."""
