@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     order_pull_seconds: float = 300.0  # how often each store's recent orders are read (missed webhooks)
     feed_check_seconds: float = 60.0  # how often supplier feed URLs are checked against their own interval
     catalog_check_seconds: float = 60.0  # how often API suppliers are checked against catalog_interval_seconds
+    unpaid_check_seconds: float = 300.0  # how often orders waiting for payment at a supplier are looked at
     worker_threads: int = 4
     # Fetch product images from loopback and private addresses too (a supplier on the same network; tests).
     images_allow_private_hosts: bool = False

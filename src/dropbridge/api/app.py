@@ -20,7 +20,7 @@ from dropbridge.domain.money import Money
 from dropbridge.services import order_view
 from dropbridge.services.inbound_events import WebhookDelivery, receive_webhooks
 from dropbridge.services.ingest_order import IntakeRequest, ingest_orders
-from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
+from dropbridge.services.ports import REQUEST_QUERY, Address, ExternalOrder, ExternalOrderLine
 from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import TokenCache, check_token, hash_token
@@ -193,7 +193,10 @@ def create_app(app_ctx) -> FastAPI:
     async def _webhook(request: Request, kind: str, name: str, platform: str | None = None):
         raw = await request.body()  # the exact bytes: signatures are over them
         try:
-            outcome = await webhook_intake.submit(WebhookDelivery(kind, name, dict(request.headers), raw, platform))
+            # The query string travels under a key no header can have: platforms that sign nothing are
+            # authenticated by a secret in the callback URL (services/ports.py REQUEST_QUERY).
+            headers = {**request.headers, REQUEST_QUERY: request.url.query}
+            outcome = await webhook_intake.submit(WebhookDelivery(kind, name, headers, raw, platform))
         except WebhookRejected as exc:
             webhooks_in.labels(kind, "rejected").inc()
             return JSONResponse({"detail": str(exc)}, status_code=exc.status)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from dropbridge.domain.errors import ConfigurationError, ValidationError
-from dropbridge.services.ports import SUPPLIER_PORTS, Capability, KindInfo
+from dropbridge.services.ports import SUPPLIER_PORTS, Capability, KindInfo, SecretStore
 
 # Explicit wiring (no import-time discovery): every package here exposes SPEC.
 STORE_PACKAGES = (
@@ -47,6 +47,9 @@ class ConnectorSpec:
     emulator: str | None = None  # the `dropbridge sandbox run` name that emulates it
     offers_by_feed: bool = False  # catalog and stock come as feed files (`sync feed`), not an API pull
     implementation: type | None = field(default=None)  # the connector class, checked against its ports
+    # The factory takes `secrets=` (services/ports.py SecretStore): what it obtains at run time (an access
+    # token) is kept there, encrypted, for every process of the deployment.
+    holds_secrets: bool = False
 
     def info(self) -> KindInfo:
         return KindInfo(name=self.name, role=self.role, capabilities=self.capabilities,
@@ -124,8 +127,10 @@ class Registry:
         return model.model_dump(mode="json", exclude_unset=True)
 
     def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
-              config: Mapping[str, Any]) -> Any:
+              config: Mapping[str, Any], secrets: SecretStore | None = None) -> Any:
         spec = self.spec(role, kind)
+        if spec.holds_secrets:
+            return spec.factory(base_url, dict(credentials), dict(config), secrets=secrets)
         return spec.factory(base_url, dict(credentials), dict(config))
 
 

@@ -224,6 +224,7 @@ class SupplierOrder:
     stated_shipping_minor: int | None = None
     stated_currency: str | None = None
     resend_allowed: bool = False
+    payment_alerted_at: datetime | None = None  # the merchant was told it still waits for payment
     lines: list[SupplierOrderLine] = field(default_factory=list)
 
 

@@ -15,6 +15,7 @@ from dropbridge.services.feed_sources import fetch_due_feeds
 from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.record_shipment import poll_tracking
 from dropbridge.services.sync_catalog import pull_due_catalogs
+from dropbridge.services.unpaid_orders import check_unpaid_orders
 
 from . import runner
 
@@ -94,6 +95,10 @@ def register_tasks(huey: Huey, ctx):
     def pull_catalogs_task():
         return pull_due_catalogs(ctx)
 
+    @huey.task(name="dropbridge.check_unpaid")
+    def check_unpaid_task():
+        return check_unpaid_orders(ctx)
+
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
             run_job_task.schedule((job_id,), delay=delay)
@@ -116,6 +121,7 @@ def register_tasks(huey: Huey, ctx):
         "order_pull_seconds": pull_orders_task,
         "feed_check_seconds": fetch_feeds_task,
         "catalog_check_seconds": pull_catalogs_task,
+        "unpaid_check_seconds": check_unpaid_task,
     }
     return enqueue
 

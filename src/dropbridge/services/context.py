@@ -12,6 +12,7 @@ from typing import Any
 from dropbridge.config import Settings
 from dropbridge.domain.errors import ConfigurationError
 
+from .connector_secrets import VaultSecretStore
 from .feed_port import FeedCodec
 from .ports import Capability, ConnectorDirectory, SecretVault, Storefront, UnitOfWorkFactory
 
@@ -60,7 +61,8 @@ class Context:
             creds = self.vault.decrypt(f"{role}:{record.id}", record.credentials)
             config = dict(record.config or {})
             config.setdefault("timeout", self.settings.http_timeout_seconds)
-            self._cache[key] = self.connectors.build(role, kind, record.base_url, creds, config)
+            secrets = VaultSecretStore(self, f"{role}:{record.id}")
+            self._cache[key] = self.connectors.build(role, kind, record.base_url, creds, config, secrets)
         return self._cache[key]
 
     def forget_connectors(self) -> None:

@@ -10,7 +10,7 @@ probing with getattr.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -432,6 +432,12 @@ Fact = (OrderReported | OrderCancelledInStore | OrderAcknowledged | OrderFailed 
 # ---- capability protocols ----------------------------------------------------------------------------------
 
 
+# `verify_webhook` finds the request's query string under this key of its headers: a name no HTTP header can
+# have (so a sender cannot forge it), for platforms that sign nothing and are authenticated by a secret in the
+# callback URL they were given.
+REQUEST_QUERY = ":query"
+
+
 @runtime_checkable
 class InboundSource(Protocol):
     """Capability.WEBHOOKS (and anything that sends us files or emails): verify, then parse into facts."""
@@ -547,7 +553,8 @@ class ConnectorDirectory(Protocol):
         the first wrong key: unknown, wrong type, or a missing credential."""
 
     def build(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
-              config: Mapping[str, Any]) -> Any: ...
+              config: Mapping[str, Any], secrets: SecretStore | None = None) -> Any:
+        """The connector; `secrets` keeps what it obtains at run time (kinds that hold none ignore it)."""
 
 
 # ---- storage and secrets, as services see them -------------------------------------------------------------
@@ -563,6 +570,18 @@ class UnitOfWorkFactory(Protocol):
     def lean(self) -> AbstractContextManager[Any]: ...
 
     def feed_stage(self) -> Any: ...
+
+
+class SecretStore(Protocol):
+    """Secrets a connector obtains at run time and must keep across processes and restarts (an access token
+    bought with the API key, which the platform sells only so often): stored encrypted, like credentials."""
+
+    def load(self) -> dict:
+        """What is stored ({} when nothing is)."""
+
+    def update(self, change: Callable[[dict], dict | None]) -> dict:
+        """Read the stored value with every other writer kept out, and store `change(current)` unless it is
+        None; returns what is stored afterwards. Keep `change` quick and free of network calls."""
 
 
 class SecretVault(Protocol):

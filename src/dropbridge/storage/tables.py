@@ -274,6 +274,8 @@ supplier_orders = Table(
     Column("stated_currency", String(3)),
     # The merchant confirmed an attempt whose outcome the supplier cannot tell us never arrived: send again.
     Column("resend_allowed", Boolean, nullable=False, default=False, server_default=false()),
+    # When the merchant was told the order still waits for payment at the supplier (told once).
+    Column("payment_alerted_at", UTCDateTime),
 )
 Index("ix_supplier_orders_order", supplier_orders.c.order_id)
 Index("ix_supplier_orders_status", supplier_orders.c.status)
@@ -463,3 +465,16 @@ jobs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 Index("ix_jobs_status_available", jobs.c.status, jobs.c.available_at)
+
+# Secrets a connector obtains at run time (an access token bought with the API key, its refresh token),
+# encrypted by the vault like the credentials they come from; one row per (owner, name).
+connector_secrets = Table(
+    "connector_secrets",
+    metadata,
+    pk(),
+    Column("owner", String(100), nullable=False),  # "supplier:7"
+    Column("name", String(100), nullable=False),  # "access_token"
+    Column("secret", LargeBinary),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner", "name"),
+)

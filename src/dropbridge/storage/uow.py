@@ -40,6 +40,7 @@ class UnitOfWork:
         self.supplier_stats = r.SupplierStatsRepo(session)
         self.job_admin = JobAdminRepo(session)
         self.invoices = r.InvoiceRepo(session)
+        self.connector_secrets = r.ConnectorSecretRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:
