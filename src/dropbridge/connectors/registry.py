@@ -26,6 +26,7 @@ STORE_PACKAGES = (
 SUPPLIER_PACKAGES = (
     "dropbridge.connectors.suppliers.rest",
     "dropbridge.connectors.suppliers.feed",
+    "dropbridge.connectors.suppliers.cjdropshipping",
 )
 
 

@@ -35,25 +35,3 @@ class VaultSecretStore:
             uow.commit()
             return new
 
-
-class MemorySecretStore:
-    """A SecretStore in this process only: for a connector built outside a deployment (tests, the registry's
-    own checks), where nothing outlives the process anyway."""
-
-    def __init__(self, data: dict | None = None):
-        import threading
-
-        self._data = dict(data or {})
-        self._lock = threading.Lock()
-
-    def load(self) -> dict:
-        with self._lock:
-            return dict(self._data)
-
-    def update(self, change: Callable[[dict], dict | None]) -> dict:
-        with self._lock:
-            new = change(dict(self._data))
-            if new is not None:
-                self._data = dict(new)
-            return dict(self._data)
-
