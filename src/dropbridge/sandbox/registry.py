@@ -44,6 +44,14 @@ def _headless(webhook_url: str | None = None) -> Emulator:
     return HeadlessStoreEmulator(secrets.token_hex(16))
 
 
+def _cjdropshipping(webhook_url: str | None = None) -> Emulator:
+    from .cjdropshipping import CjEmulator
+
+    # An Advanced-level account (6 requests a second) with a balance, so its orders are paid and ship.
+    return CjEmulator(api_key=f"CJ{secrets.randbelow(10**7):07d}@api@{secrets.token_hex(16)}", products=3,
+                      variants_per_product=4, qps=6, ship_after_seconds=5, webhook_url=webhook_url)
+
+
 # name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
 EMULATORS: dict[str, str] = {
     "rest": f"{__name__}:_rest",
@@ -51,6 +59,7 @@ EMULATORS: dict[str, str] = {
     "woocommerce": f"{__name__}:_woocommerce",
     "bigcommerce": f"{__name__}:_bigcommerce",
     "headless": f"{__name__}:_headless",
+    "cjdropshipping": f"{__name__}:_cjdropshipping",
 }
 
 

@@ -75,7 +75,7 @@ def from_spec(items: list[dict[str, Any]], image_base: str | None = None) -> lis
     {"CN": 10} or 10, "key": "Black-M"}]}] (ids made from the SKUs)."""
     out = []
     for n, item in enumerate(items):
-        pid = str(item.get("pid") or 1500000000000000000 + n)
+        pid = str(item.get("pid") or 1500000000000000000 + int(hashlib.md5(item["sku"].encode()).hexdigest()[:14], 16))
         variants = []
         for v in item.get("variants") or []:
             stock = v.get("stock", 0)

@@ -131,6 +131,20 @@ class CjEmulator(Emulator):
                 self._skus = {v.sku: (p, v) for p in self._products for v in p.variants}
             return self._products
 
+    def add_products(self, items: list[dict[str, Any]]) -> list[cat.Product]:
+        """Put products into the catalog (catalog.from_spec shapes), as CJ lists new ones."""
+        self._catalog()
+        base = self.url if self._spec[3] and self._server is not None else None
+        added = cat.from_spec(items, base)
+        with self.lock:
+            for p in added:
+                self._products.append(p)
+                self._pids[p.pid] = p
+                for v in p.variants:
+                    self._vids[v.vid] = (p, v)
+                    self._skus[v.sku] = (p, v)
+        return added
+
     def product(self, pid: str) -> cat.Product | None:
         self._catalog()
         return self._pids.get(pid)

@@ -92,15 +92,17 @@ class CjSupplier:
               body: Any = None) -> Any:
         """A call with the current token, waited out when throttled (and, for reads, repeated after a 5xx or
         a timeout) by the one retry policy; a refused token is replaced once and the call made again."""
-        def attempt() -> Any:
-            token = self.tokens.token()
-            try:
-                return self.client.call(method, path, what=what, token=token, params=params, body=body)
-            except AuthExpired:
-                self.tokens.refused(token)  # expired or revoked mid-run: another one, then once more
-                return self.client.call(method, path, what=what, token=self.tokens.token(), params=params,
-                                        body=body)
-        return retry.call(attempt, idempotent=idempotent)
+        return retry.call(lambda: self._authenticated(method, path, what=what, params=params, body=body),
+                          idempotent=idempotent)
+
+    def _authenticated(self, method: str, path: str, *, what: str, params: dict | None = None,
+                       body: Any = None) -> Any:
+        token = self.tokens.token()
+        try:
+            return self.client.call(method, path, what=what, token=token, params=params, body=body)
+        except AuthExpired:  # refused before anything was done: safe to send once more, writes included
+            self.tokens.refused(token)  # expired or revoked mid-run: another token (stored, refreshed or new)
+            return self.client.call(method, path, what=what, token=self.tokens.token(), params=params, body=body)
 
     # ---- catalog (OfferSource) ---------------------------------------------------------------------------
 
@@ -159,8 +161,9 @@ class CjSupplier:
         method = request.shipping_method or self.logistic_name or self._cheapest(request)
         body = mapping.order_request_to_json(request, logistic_name=method, from_country=self.from_country,
                                              pay_from_balance=self.pay_from_balance, sandbox=self.sandbox)
-        data = self._call("POST", api.CREATE_ORDER, what=f"cj: create order {request.reference}",
-                          idempotent=False, body=body)
+        # Not waited out here even when throttled: the job runner comes back when CJ says, and asks first.
+        data = self._authenticated("POST", api.CREATE_ORDER, what=f"cj: create order {request.reference}",
+                                   body=body)
         return mapping.placed_order_from_json(data, request.reference)
 
     def _cheapest(self, request: SupplierOrderRequest) -> str:
