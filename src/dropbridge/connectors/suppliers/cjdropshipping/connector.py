@@ -199,7 +199,8 @@ class CjSupplier:
         return mapping.tracking_from_detail(self._detail(external_order_id or reference), reference)
 
     def fetch_invoice(self, external_order_id: str, reference: str) -> SupplierInvoice | None:
-        return mapping.invoice_from_detail(self._detail(external_order_id or reference), reference)
+        skus = {vid: sku for sku, vid in self._vids.items()}
+        return mapping.invoice_from_detail(self._detail(external_order_id or reference), reference, skus)
 
     # ---- webhooks (InboundSource) --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ range "3.10 -- 4.20" on product level); times are ISO 8601 with an offset (+08:0
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import InvalidOperation
 from typing import Any
@@ -285,13 +286,16 @@ def tracking_from_detail(detail: Any, reference: str | None = None) -> list[Trac
     )]
 
 
-def invoice_from_detail(detail: Any, reference: str) -> SupplierInvoice | None:
-    """What CJ charges for an order, from its order amounts (CJ bills the order itself: no separate invoice)."""
+def invoice_from_detail(detail: Any, reference: str, skus: Mapping[str, str] | None = None) -> SupplierInvoice | None:
+    """What CJ charges for an order, from its order amounts (CJ bills the order itself: no separate invoice).
+    Its lines name variants by vid; `skus` (vid -> variantSku) names them as our offers do, where known."""
     if not isinstance(detail, dict) or not detail.get("orderId") or placement(str(detail.get("orderStatus") or "")) \
             == Placement.AWAITING_PAYMENT:
         return None
     order_id = str(detail["orderId"])
-    lines = [InvoiceLine(supplier_sku=str(p.get("sku") or p.get("variantSku") or "") or None,
+    skus = skus or {}
+    lines = [InvoiceLine(supplier_sku=str(p.get("sku") or p.get("variantSku") or skus.get(str(p.get("vid")), ""))
+                         or None,
                          quantity=int(p.get("quantity") or 0), unit_price=usd(p.get("sellPrice"), "sellPrice"),
                          reference=reference, external_order_id=order_id)
              for p in detail.get("productList") or [] if p.get("sellPrice") not in (None, "")]

@@ -36,18 +36,22 @@ class TokenKeeper:
         self._key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]  # a token bought with another key is no use
         self._lock = threading.Lock()
         self._current: dict | None = None
+        self._refused: str | None = None  # the token CJ last refused
         self.bought = self.refreshed = 0  # calls made by this process (tests and the bench read them)
 
     def token(self) -> str:
         with self._lock:
             if self._current is None or not self._fresh(self._current):
-                self._current = self._obtain(refused=None)
+                self._current = self._obtain(refused=self._refused)
             return self._current["access_token"]
 
     def refused(self, token: str) -> None:
-        """CJ refused `token`: the next call gets another (stored by another process, refreshed, or new)."""
+        """CJ refused `token`: the next call gets another (stored by another process, refreshed, or new);
+        never that one again, even when getting another has to wait."""
         with self._lock:
+            self._refused = token
             if self._current is not None and self._current["access_token"] == token:
+                self._current = None
                 self._current = self._obtain(refused=token)
 
     # ---- internals --------------------------------------------------------------------------------------
