@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from dropbridge.sandbox.cjdropshipping import CjEmulator
 from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
@@ -23,6 +24,13 @@ SUPPLIERS = {
     "globex": ("USD", "3.50", 0, [("TEE-BLK-M", 30, "9.10"), ("MUG-11OZ", 40, "3.90"), ("CAP-RED", 12, "6.00"),
                                   ("HOODIE-L", 9, "22.40")]),
 }
+
+
+# CJdropshipping sells what the feed suppliers do not: its catalog is pulled through its API.
+CJ = "cj"
+CJ_CATALOG = [{"sku": "PHONECASE", "name": "Silicone phone case", "key_names": "Color",
+               "variants": [{"sku": "PHONECASE-BLK", "key": "Black", "price": "1.90", "stock": {"CN": 300}},
+                            {"sku": "PHONECASE-RED", "key": "Red", "price": "1.90", "stock": {"CN": 120}}]}]
 
 
 class DemoEnvironment:
@@ -43,6 +51,9 @@ class DemoEnvironment:
             self.suppliers[name] = RestSupplierEmulator(
                 api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds, stock=stock,
                 webhook_url=f"{self.api_url}/webhooks/suppliers/{name}", webhook_secret=secrets.token_hex(16))
+        self.cj = CjEmulator(api_key=f"CJ{secrets.randbelow(10**7):07d}@api@{secrets.token_hex(16)}", name=CJ,
+                             catalog=CJ_CATALOG, images=False, qps=6, ship_after_seconds=ship_after_seconds,
+                             webhook_url=f"{self.api_url}/webhooks/suppliers/{CJ}")
 
     def start(self) -> None:
         self.store.start()
@@ -64,6 +75,11 @@ class DemoEnvironment:
                          {"currency": currency, "shipping_per_order": shipping, "buffer": buffer,
                           "feed": {"format": "csv", "mapping": {"preset": "generic"}}})
 
+        self.cj.start()
+        cj = self.cj.connection()
+        add_supplier(self.ctx, CJ, "cjdropshipping", cj["base_url"], cj["credentials"],
+                     {**cj["config"], "shipping_per_order": "3.50"})
+
     @staticmethod
     def catalog(name: str) -> list[tuple[str, int, str]]:
         return SUPPLIERS[name][3] + FILLER
@@ -77,5 +93,6 @@ class DemoEnvironment:
     def stop(self) -> None:
         for emulator in self.suppliers.values():
             emulator.stop()
+        self.cj.stop()
         self.store.stop()
         self.shopify.stop()

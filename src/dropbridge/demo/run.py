@@ -17,10 +17,11 @@ from dropbridge.api.app import create_app
 from dropbridge.jobs.queue import Ticker
 from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.order_view import list_alerts, margin_report, order_detail
+from dropbridge.services.sync_catalog import sync_catalog
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token
 
-from .environment import SHOPIFY_STORE, STORE, DemoEnvironment
+from .environment import CJ, SHOPIFY_STORE, STORE, DemoEnvironment
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
@@ -33,6 +34,8 @@ def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
         (f"{tag}-3", [("MUG-11OZ", 2, "12.50")], "cheapest supplier out of stock in its feed"),
         (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier sold out since its feed: rejects, re-routed"),
         (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
+        (f"{tag}-6", [("PHONECASE-BLK", 1, "14.00")], "CJdropshipping: catalog by API, paid from balance, "
+                                                        "tracking by its webhook"),
     ]
 
 
@@ -55,6 +58,8 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                           f"rejected {out.rejected}")
             for line, field, reason in out.rejects or []:
                 console.print(f"   line {line} {field}: {reason}")
+        out = sync_catalog(ctx, CJ)
+        console.print(f"{CJ} (CJdropshipping API): {out.status}, read {out.rows_read}, changed {out.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
         token = create_token(ctx, "demo")
