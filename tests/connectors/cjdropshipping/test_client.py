@@ -223,3 +223,12 @@ def test_auth_expired_errors_carry_cjs_code(cj, make):
     supplier = make()
     with pytest.raises((AuthExpired, RateLimited)):
         _get(supplier)
+
+
+def test_a_catalog_beyond_the_last_page_cj_serves_is_refused_not_cut_short(cj, make):
+    too_big = fixture("product_list_v2.json")
+    too_big["data"].update(totalPages=1001, totalRecords=100_100)
+    cj.on("GET", "/product/listV2", too_big)
+    with pytest.raises(ConfigurationError, match="narrow the pull"):
+        make().fetch_offers()
+    assert "/product/query" not in cj.paths()

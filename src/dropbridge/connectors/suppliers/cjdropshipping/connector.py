@@ -113,6 +113,11 @@ class CjSupplier:
         data = self._call("GET", api.PRODUCT_LIST, what="cj: product list", idempotent=True,
                           params={"page": page, "size": self.page_size, **self.catalog_filters})
         pids, pages = mapping.product_ids(data)
+        if pages > MAX_PAGE:
+            # Pages past CJ's last are refused: a pull that stopped there would look complete and zero the rest.
+            raise ConfigurationError(f"cjdropshipping: {pages} pages of {self.page_size} products is more than "
+                                     f"listV2 serves ({MAX_PAGE}); narrow the pull with catalog_keyword, "
+                                     "catalog_category_id or catalog_country_code")
         rows: list[OfferRow] = []
         for pid in pids:
             product = self._call("GET", api.PRODUCT_QUERY, what=f"cj: product {pid}", idempotent=True,
@@ -124,7 +129,7 @@ class CjSupplier:
             for row in found:
                 self._remember(row.supplier_sku, (row.catalog or {}).get("cj_vid"))
             rows.extend(found)
-        more = pids and page < min(pages, MAX_PAGE)
+        more = pids and page < pages
         return Page(rows, str(page + 1) if more else None)
 
     def _remember(self, sku: str, vid: str | None) -> None:
