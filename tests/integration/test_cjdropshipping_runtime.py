@@ -23,7 +23,7 @@ from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.connector_secrets import VaultSecretStore
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.ingest_order import ingest_order
-from dropbridge.services.order_view import list_alerts
+from dropbridge.services.order_view import list_alerts, list_audit
 from dropbridge.services.place_supplier_order import place_supplier_order
 from dropbridge.services.ports import Address, Capability, ExternalOrder, ExternalOrderLine
 from dropbridge.services.route_order import route_order
@@ -81,8 +81,12 @@ def test_new_credentials_forget_the_token_bought_with_the_old_ones(app, cj):
     sync_catalog(app.ctx, "cj")
     supplier = _supplier(app)
     conn = cj.connection()
+    add_supplier(app.ctx, "cj", "cjdropshipping", conn["base_url"], {}, {"qps": 5})  # config only: token kept
+    assert VaultSecretStore(app.ctx, f"supplier:{supplier.id}").load()["access_token"]
     add_supplier(app.ctx, "cj", "cjdropshipping", conn["base_url"], {**conn["credentials"]}, {})
     assert VaultSecretStore(app.ctx, f"supplier:{supplier.id}").load() == {}
+    events = [e for e in list_audit(app.ctx) if e["action"] == "supplier.updated"]
+    assert [e["subject"] for e in events] == ["supplier:cj", "supplier:cj"]
 
 
 def test_the_store_lets_one_writer_in_at_a_time(app, cj):

@@ -46,10 +46,7 @@ def _save(ctx, what: str, cls, name, type_field, type_value, base_url, credentia
         if credentials:
             record.credentials = ctx.vault.encrypt(f"{what}:{record.id}", credentials)
             # What the connector obtained with the old credentials (an access token) is not to be used again.
-            owner = f"{what}:{record.id}"
-            for row_owner, name, _ in uow.connector_secrets.all():
-                if row_owner == owner:
-                    uow.connector_secrets.put(owner, name, b"", ctx.clock())
+            uow.connector_secrets.clear(f"{what}:{record.id}", ctx.clock())
         audit(uow, ctx, action, f"{what}:{name}", {type_field: type_value, "base_url": base_url,
                                                    "credential_fields": sorted(credentials)},
               **{f"{what}_id": record.id})
