@@ -29,7 +29,7 @@ from dropbridge.domain.money import MAX_AMOUNT_MINOR, Money, out_of_range
 from dropbridge.services import order_view
 from dropbridge.services.inbound_events import WebhookDelivery, receive_webhooks, webhook_receiver
 from dropbridge.services.ingest_order import IntakeRequest, ingest_orders
-from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
+from dropbridge.services.ports import REQUEST_QUERY, Address, ExternalOrder, ExternalOrderLine
 from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import Principal, TokenCache, check_token, hash_token
@@ -312,7 +312,10 @@ def create_app(app_ctx) -> FastAPI:
             connector = await _receiver(kind, name, platform)
             precheck = getattr(connector, "webhook_body_limit", None)
             raw = await read_body(request, precheck(request.headers) if precheck else None)
-            outcome = await webhook_intake.submit(WebhookDelivery(kind, name, dict(request.headers), raw, platform))
+            # The query string travels under a key no header can have: platforms that sign nothing are
+            # authenticated by a secret in the callback URL (services/ports.py REQUEST_QUERY).
+            headers = {**request.headers, REQUEST_QUERY: request.url.query}
+            outcome = await webhook_intake.submit(WebhookDelivery(kind, name, headers, raw, platform))
         except WebhookRejected as exc:
             webhooks_in.labels(kind, "rejected").inc()
             return JSONResponse({"detail": str(exc)}, status_code=exc.status)

@@ -79,8 +79,8 @@ class SupplierConfig(Model):
     catalog_interval_seconds: Annotated[int, Field(ge=60)] | None = Field(
         None, description="how often the scheduler pulls an API supplier's stock and prices")
     timeout: Annotated[float, Field(gt=0, le=300)] | None = Field(None, description="HTTP timeout, seconds")
-    unpaid_alert_hours: Annotated[float, Field(gt=0)] | None = Field(
-        None, description="alert when an order at this supplier has waited this long for payment")
+    unpaid_alert_hours: Annotated[float, Field(gt=0, le=720)] | None = Field(
+        None, description="alert when an order still waits for payment at the supplier this long (default 24)")
 
 
 class StoreConfig(Model):

@@ -28,6 +28,7 @@ SUPPLIER_PACKAGES = (
     "dropbridge.connectors.suppliers.feed",
     "dropbridge.connectors.suppliers.edi_x12",
     "dropbridge.connectors.suppliers.aliexpress",
+    "dropbridge.connectors.suppliers.cjdropshipping",
 )
 
 
@@ -48,12 +49,11 @@ class ConnectorSpec:
     summary: str = ""
     emulator: str | None = None  # the `dropbridge sandbox run` name that emulates it
     offers_by_feed: bool = False  # catalog and stock come as feed files (`sync feed`), not an API pull
-    # The connector renews its own credentials (OAuth tokens) and hands the new ones back to be stored: its
-    # factory then takes a `save_credentials(dict)` keyword as well.
-    rotates_credentials: bool = False
     implementation: type | None = field(default=None)  # the connector class, checked against its ports
     mailbox: bool = False  # leaves documents for the scheduler to collect (services/ports.Mailbox)
-    wants_services: bool = False  # the factory takes `services=ConnectorServices` (owner, control numbers)
+    # The factory takes `services=ConnectorServices`: who it is, persisted control numbers, a store for secrets
+    # it obtains at run time (access tokens).
+    wants_services: bool = False
 
     def info(self) -> KindInfo:
         return KindInfo(name=self.name, role=self.role, capabilities=self.capabilities,
@@ -140,9 +140,6 @@ class Registry:
         spec = self.spec(role, kind)
         if spec.wants_services:
             return spec.factory(base_url, dict(credentials), dict(config), services=services)
-        if spec.rotates_credentials:
-            saver = services.save_credentials if services else None
-            return spec.factory(base_url, dict(credentials), dict(config), save_credentials=saver)
         return spec.factory(base_url, dict(credentials), dict(config))
 
 

@@ -7,6 +7,7 @@ import secrets
 import time
 
 from dropbridge.sandbox.aliexpress import AliExpressEmulator, generate
+from dropbridge.sandbox.cjdropshipping import CjEmulator
 from dropbridge.sandbox.edi_partner import EdiPartnerEmulator
 from dropbridge.sandbox.headless import HeadlessStoreEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
@@ -32,6 +33,13 @@ EDI_SUPPLIER = "initech"
 EDI_STOCK = {"TOTE-NAT": (25, "6.40"), "APRON-BLK": (8, "9.10")}
 
 
+# CJdropshipping sells what the feed suppliers do not: its catalog is pulled through its API.
+CJ = "cj"
+CJ_CATALOG = [{"sku": "PHONECASE", "name": "Silicone phone case", "key_names": "Color",
+               "variants": [{"sku": "PHONECASE-BLK", "key": "Black", "price": "1.90", "stock": {"CN": 300}},
+                            {"sku": "PHONECASE-RED", "key": "Red", "price": "1.90", "stock": {"CN": 120}}]}]
+
+
 class DemoEnvironment:
     def __init__(self, ctx, api_url: str, ship_after_seconds: float = 1.0):
         self.ctx = ctx
@@ -54,6 +62,9 @@ class DemoEnvironment:
         # AliExpress: its catalog pulled by API, orders auto-paid, tracking polled (it sends no signed events).
         self.aliexpress = AliExpressEmulator(products=generate(2, 2, seed=11), auto_pay_allowed=True,
                                              ship_after_seconds=ship_after_seconds)
+        self.cj = CjEmulator(api_key=f"CJ{secrets.randbelow(10**7):07d}@api@{secrets.token_hex(16)}", name=CJ,
+                             catalog=CJ_CATALOG, images=False, qps=6, ship_after_seconds=ship_after_seconds,
+                             webhook_url=f"{self.api_url}/webhooks/suppliers/{CJ}")
 
     @property
     def aliexpress_sku(self) -> tuple[str, str]:
@@ -90,6 +101,11 @@ class DemoEnvironment:
         add_supplier(self.ctx, ALIEXPRESS, "aliexpress", conn["base_url"], conn["credentials"],
                      {**conn["config"], "auto_pay": True})
 
+        self.cj.start()
+        cj = self.cj.connection()
+        add_supplier(self.ctx, CJ, "cjdropshipping", cj["base_url"], cj["credentials"],
+                     {**cj["config"], "shipping_per_order": "3.50"})
+
     @staticmethod
     def catalog(name: str) -> list[tuple[str, int, str]]:
         return SUPPLIERS[name][3] + FILLER
@@ -105,5 +121,6 @@ class DemoEnvironment:
             emulator.stop()
         self.edi.stop()
         self.aliexpress.stop()
+        self.cj.stop()
         self.store.stop()
         self.shopify.stop()

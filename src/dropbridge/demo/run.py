@@ -22,7 +22,7 @@ from dropbridge.services.sync_catalog import sync_catalog
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token, revoke_token
 
-from .environment import ALIEXPRESS, EDI_STOCK, EDI_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
+from .environment import ALIEXPRESS, CJ, EDI_STOCK, EDI_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
@@ -37,6 +37,8 @@ def _orders(tag: str, ali_sku: tuple[str, str]) -> list[tuple[str, list[tuple[st
         (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
         (f"{tag}-6", [("TOTE-NAT", 1, "19.00")], "an EDI partner over SFTP: 850 out; 997, 855, 856, 810 back"),
         (f"{tag}-7", [(ali_sku[0], 1, ali_sku[1])], "an AliExpress SKU: ordered by API, auto-paid, tracking polled"),
+        (f"{tag}-8", [("PHONECASE-BLK", 1, "14.00")], "CJdropshipping: catalog by API, paid from balance, "
+                                                        "tracking by its webhook"),
     ]
 
 
@@ -64,6 +66,8 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         pulled = sync_catalog(ctx, ALIEXPRESS)
         console.print(f"{ALIEXPRESS}: catalog pulled by API: {pulled.status}, read {pulled.rows_read}, "
                       f"changed {pulled.changed}")
+        out = sync_catalog(ctx, CJ)
+        console.print(f"{CJ} (CJdropshipping API): {out.status}, read {out.rows_read}, changed {out.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
         tag = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")

@@ -109,17 +109,21 @@ def register_tasks(huey: Huey, ctx):
     @huey.task(name="dropbridge.check_deadlines")
     def check_deadlines_task():
         return check_acknowledgement_deadlines(ctx)
+
     @huey.task(name="dropbridge.check_unpaid")
     def check_unpaid_task():
         return alert_unpaid_supplier_orders(ctx)
+
     @huey.task(name="dropbridge.alert_checks")
     def alert_checks_task():
         return run_checks(ctx)
+
     @huey.task(name="dropbridge.reconcile_stock")
     def reconcile_stock_task():
         # Runs a feed sync's process abandoned are closed first: they owe the pushes this then makes.
         recover_abandoned_runs(ctx)
         return reconcile_all(ctx)
+
     @huey.task(name="dropbridge.purge_webhooks")
     def purge_webhooks_task():
         return purge_webhook_bodies(ctx)

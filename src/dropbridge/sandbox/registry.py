@@ -55,6 +55,11 @@ def _edi_partner(webhook_url: str | None = None) -> Emulator:
     from .edi_partner import EdiPartnerEmulator
 
     return EdiPartnerEmulator(ship_after_seconds=30, stock={"TEE-BLK-M": 100, "MUG-WHT": 50})
+def _cjdropshipping(webhook_url: str | None = None) -> Emulator:
+    from .cjdropshipping import CjEmulator
+    # An Advanced-level account (6 requests a second) with a balance, so its orders are paid and ship.
+    return CjEmulator(api_key=f"CJ{secrets.randbelow(10**7):07d}@api@{secrets.token_hex(16)}", products=3,
+                      variants_per_product=4, qps=6, ship_after_seconds=5, webhook_url=webhook_url)
 
 
 # name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
@@ -66,6 +71,7 @@ EMULATORS: dict[str, str] = {
     "headless": f"{__name__}:_headless",
     "edi-partner": f"{__name__}:_edi_partner",
     "aliexpress": f"{__name__}:_aliexpress",
+    "cjdropshipping": f"{__name__}:_cjdropshipping",
 }
 
 

@@ -51,6 +51,8 @@ def _save(ctx, what: str, cls, name, type_field, type_value, base_url, credentia
         uow.flush()
         if credentials:
             record.credentials = ctx.vault.encrypt(f"{what}:{record.id}", credentials)
+            # What the connector obtained with the old credentials (an access token) is not to be used again.
+            uow.connector_secrets.clear(f"{what}:{record.id}", ctx.clock())
         audit(uow, ctx, action, f"{what}:{name}", {type_field: type_value, "base_url": base_url,
                                                    "credential_fields": sorted(credentials)},
               **{f"{what}_id": record.id})

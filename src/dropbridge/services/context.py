@@ -11,8 +11,8 @@ from typing import Any
 
 from dropbridge.config import Settings
 from dropbridge.domain.errors import ConfigurationError
-from dropbridge.domain.model import Store, Supplier
 
+from .connector_secrets import VaultSecretStore
 from .feed_port import FeedCodec
 from .ports import (
     Capability,
@@ -23,7 +23,6 @@ from .ports import (
     Storefront,
     UnitOfWorkFactory,
 )
-from .records import audit
 
 
 def utc_now() -> datetime:
@@ -72,25 +71,11 @@ class Context:
             creds = self.vault.decrypt(f"{role}:{record.id}", record.credentials)
             config = dict(record.config or {})
             config.setdefault("timeout", self.settings.http_timeout_seconds)
-            services = ConnectorServices(
-                owner=f"{role}:{record.id}", control_numbers=self.control_numbers, clock=self.clock,
-                save_credentials=lambda new, rid=record.id: self._store_credentials(role, rid, new))
+            owner = f"{role}:{record.id}"
+            services = ConnectorServices(owner=owner, control_numbers=self.control_numbers, clock=self.clock,
+                                         secrets=VaultSecretStore(self, owner))
             self._cache[key] = self.connectors.build(role, kind, record.base_url, creds, config, services)
         return self._cache[key]
-
-    def _store_credentials(self, role: str, record_id: int, new: dict) -> None:
-        """Keep credentials a connector renewed (a refreshed access token), merged into the stored ones and
-        encrypted as ever; the audit trail names the fields, never their values."""
-        owner = f"{role}:{record_id}"
-        with self.uow() as uow:
-            record = uow.get(Store if role == "store" else Supplier, record_id)
-            if record is None:
-                return
-            merged = {**self.vault.decrypt(owner, record.credentials), **new}
-            record.credentials = self.vault.encrypt(owner, merged)
-            audit(uow, self, f"{role}.credentials_renewed", f"{role}:{record.name}",
-                  {"fields": sorted(new)}, **{f"{role}_id": record_id})
-            uow.commit()
 
     def forget_connectors(self) -> None:
         """Drop cached connectors (after credentials or URLs change)."""

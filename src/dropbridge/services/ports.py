@@ -456,6 +456,12 @@ Fact = (OrderReported | OrderCancelledInStore | OrderAcknowledged | ReceiptConfi
 # ---- capability protocols ----------------------------------------------------------------------------------
 
 
+# `verify_webhook` finds the request's query string under this key of its headers: a name no HTTP header can
+# have (so a sender cannot forge it), for platforms that sign nothing and are authenticated by a secret in the
+# callback URL they were given.
+REQUEST_QUERY = ":query"
+
+
 @runtime_checkable
 class InboundSource(Protocol):
     """Capability.WEBHOOKS (and anything that sends us files or emails): verify, then parse into facts."""
@@ -610,14 +616,15 @@ class ControlNumbers(Protocol):
 @dataclass(frozen=True)
 class ConnectorServices:
     """What dropbridge lends a connector that declares it needs more than its settings
-    (`ConnectorSpec(wants_services=True)`): whose connector it is and persisted control numbers."""
+    (`ConnectorSpec(wants_services=True)`): whose connector it is, persisted control numbers, a store for secrets
+    it obtains at run time."""
 
     owner: str  # "supplier:7"
     control_numbers: ControlNumbers | None = None
     clock: Callable[[], datetime] | None = None
-    # For connectors that renew their own credentials (OAuth tokens): called with the keys that changed, to be
-    # stored encrypted for the next run.
-    save_credentials: Callable[[dict], None] | None = None
+    # What the connector obtains at run time (access tokens, renewed refresh tokens), kept encrypted for every
+    # process of the deployment.
+    secrets: SecretStore | None = None
 
 
 # ---- storage and secrets, as services see them -------------------------------------------------------------
@@ -633,6 +640,18 @@ class UnitOfWorkFactory(Protocol):
     def lean(self) -> AbstractContextManager[Any]: ...
 
     def feed_stage(self) -> Any: ...
+
+
+class SecretStore(Protocol):
+    """Secrets a connector obtains at run time and must keep across processes and restarts (an access token
+    bought with the API key, which the platform sells only so often): stored encrypted, like credentials."""
+
+    def load(self) -> dict:
+        """What is stored ({} when nothing is)."""
+
+    def update(self, change: Callable[[dict], dict | None]) -> dict:
+        """Read the stored value with every other writer kept out, and store `change(current)` unless it is
+        None; returns what is stored afterwards. Keep `change` quick and free of network calls."""
 
 
 class SecretVault(Protocol):

@@ -1,7 +1,7 @@
 """Supplier orders that wait for our payment too long. A supplier that takes an order and then waits to be
-paid (AliExpress without auto-pay, CJ without balance payment) closes it unpaid after its own window; the
-merchant is told at placement (place_supplier_order) and again, once, when the order has waited longer than
-`unpaid_alert_hours` (the supplier's config, else DROPBRIDGE_UNPAID_ALERT_HOURS). Runs periodically."""
+paid (AliExpress without auto-pay, CJdropshipping without payment from balance) closes it unpaid after its
+own window; the merchant is told at placement (place_supplier_order) and again, once, when the order has waited
+longer than `unpaid_alert_hours` (the supplier's config, else DROPBRIDGE_UNPAID_ALERT_HOURS). Runs periodically."""
 
 from __future__ import annotations
 
@@ -47,14 +47,12 @@ def alert_unpaid_supplier_orders(ctx) -> int:
                       {"key": key, "placement": str(placement)}, supplier_id=supplier_id)
                 uow.commit()
                 continue
-            if any(a.kind == ALERT and a.message.startswith(f"{key} ") for a in uow.alerts.for_order(so.order_id)):
-                continue
             waited = (now - submitted_at).total_seconds() / 3600
             raise_alert(uow, ctx, ALERT,
                         f"{key} at {supplier.name} ({so.external_id}) has waited {waited:.0f} h for payment "
                         f"(since {submitted_at:%Y-%m-%d %H:%M} UTC): pay it in your {supplier.name} account, or "
                         f"{supplier.name} closes it unpaid", severity="error", order_id=so.order_id,
-                        supplier_id=supplier_id)
+                        supplier_id=supplier_id, dedupe_key=f"{ALERT}:{key}")
             uow.commit()
             raised += 1
     return raised

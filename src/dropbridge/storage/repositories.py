@@ -495,3 +495,33 @@ class InvoiceRepo(_Repo):
     def by_number(self, supplier_id: int, number: str) -> m.SupplierInvoice | None:
         return self.session.scalar(select(m.SupplierInvoice).where(
             t.supplier_invoices.c.supplier_id == supplier_id, t.supplier_invoices.c.number == number))
+
+
+class ConnectorSecretRepo(_Repo):
+    def get(self, owner: str, name: str) -> bytes | None:
+        q = select(t.connector_secrets.c.secret).where(t.connector_secrets.c.owner == owner,
+                                                      t.connector_secrets.c.name == name)
+        return self.session.execute(q).scalar_one_or_none()
+
+    def lock(self, owner: str, name: str, now: datetime) -> bytes | None:
+        """The stored secret, its row locked until the transaction ends (made empty first if absent, so two
+        writers queue on the same row; a concurrent insert that won is used as it is)."""
+        c = t.connector_secrets.c
+        try:
+            with self.session.begin_nested():
+                self.session.execute(insert(t.connector_secrets).values(owner=owner, name=name, secret=None,
+                                                                        updated_at=now))
+        except IntegrityError:
+            pass
+        q = select(c.secret).where(c.owner == owner, c.name == name).with_for_update()
+        return self.session.execute(q).scalar_one()
+
+    def put(self, owner: str, name: str, secret: bytes, now: datetime) -> None:
+        c = t.connector_secrets.c
+        self.session.execute(update(t.connector_secrets).where(c.owner == owner, c.name == name)
+                             .values(secret=secret, updated_at=now))
+
+    def clear(self, owner: str, now: datetime) -> None:
+        """Forget every secret of `owner` (its credentials changed)."""
+        self.session.execute(update(t.connector_secrets).where(t.connector_secrets.c.owner == owner)
+                             .values(secret=None, updated_at=now))

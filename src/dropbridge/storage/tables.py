@@ -629,3 +629,15 @@ login_attempts = Table(
 )
 Index("ix_login_attempts_email_at", login_attempts.c.email, login_attempts.c.at)
 Index("ix_login_attempts_address_at", login_attempts.c.address, login_attempts.c.at)
+# Secrets a connector obtains at run time (an access token bought with the API key, its refresh token),
+# encrypted by the vault like the credentials they come from; one row per (owner, name).
+connector_secrets = Table(
+    "connector_secrets",
+    metadata,
+    pk(),
+    Column("owner", String(100), nullable=False),  # "supplier:7"
+    Column("name", String(100), nullable=False),  # "access_token"
+    Column("secret", LargeBinary),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner", "name"),
+)

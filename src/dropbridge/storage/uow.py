@@ -55,6 +55,7 @@ class UnitOfWork:
         self.invoices = r.InvoiceRepo(session)
         self.users = UserRepo(session)
         self.dashboard = DashboardRepo(session)
+        self.connector_secrets = r.ConnectorSecretRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:

@@ -15,7 +15,7 @@ SPEC = ConnectorSpec(
                             Capability.SHIPPING_QUOTE}),
     credentials=("app_key", "app_secret", "access_token"),
     optional_credentials=("refresh_token", "access_token_expires_at"),
-    rotates_credentials=True,
+    wants_services=True,
     summary="AliExpress dropshipping: SKUs, stock and prices per ship-to country, freight quotes, orders "
             "(unpaid until paid or auto-pay), tracking; cannot be asked whether an order landed",
     emulator="aliexpress", implementation=AliExpressSupplier,

@@ -40,6 +40,7 @@ from dropbridge.domain.money import Money
 from dropbridge.services.ports import (
     CANNOT_KNOW,
     CannotKnow,
+    ConnectorServices,
     OfferRow,
     Page,
     PlacedOrder,
@@ -245,9 +246,17 @@ class AliExpressSupplier:
         self.client.close()
 
 
-def from_config(base_url: str, credentials: dict[str, Any], config: dict[str, Any],
-                save_credentials: Callable[[dict], None] | None = None) -> AliExpressSupplier:
-    """Registry entry (credentials and config already validated by the registry)."""
+def from_config(base_url: str, credentials: dict[str, Any], config: dict[str, Any], *,
+                services: ConnectorServices | None = None) -> AliExpressSupplier:
+    """Registry entry (credentials and config already validated by the registry). A token pair renewed at run
+    time is kept in the deployment's secret store (`services.secrets`) and preferred over the configured one."""
+    save_credentials = None
+    store = services.secrets if services else None
+    if store is not None:
+        credentials = {**credentials, **store.load()}
+
+        def save_credentials(new: dict) -> None:
+            store.update(lambda current: {**current, **new})
     for key in ("app_key", "app_secret", "access_token"):
         if not credentials.get(key):
             raise ConfigurationError(f"aliexpress needs credentials['{key}']")
