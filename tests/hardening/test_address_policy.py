@@ -104,7 +104,7 @@ def state(app):
 
 def test_a_feed_url_on_a_private_address_is_never_fetched(app, internal):
     url = f"{internal.server.url}/stock.csv?key=topsecret"
-    add_supplier(app.ctx, "acme", "csv", "", {}, {"currency": "USD", "feed_source": {"url": url}})
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"currency": "USD", "feed_source": {"url": url}})
     with pytest.raises(ConfigurationError) as exc:
         fetch_feed_url(app.ctx, "acme")
     assert str(exc.value) == (f"feed {internal.server.url}/stock.csv?key=***: not a public address: 127.0.0.1 is "
@@ -124,7 +124,7 @@ def test_a_redirect_hop_to_another_private_address_is_refused(app, internal, mon
     # Only the first host is allowed (as a merchant's own supplier on the LAN would be): the hop is not.
     only_first = AddressPolicy(lambda ip: str(ip) == "127.0.0.1")
     monkeypatch.setattr(addresses.AddressPolicy, "from_settings", classmethod(lambda cls, settings: only_first))
-    add_supplier(app.ctx, "acme", "csv", "", {}, {"currency": "USD"})
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"currency": "USD"})
     set_feed_url(app.ctx, "acme", f"{internal.server.url}/hop")
     with pytest.raises(ConfigurationError, match="not a public address: 127.0.0.2 is 127.0.0.2"):
         fetch_feed_url(app.ctx, "acme")
@@ -134,7 +134,7 @@ def test_a_redirect_hop_to_another_private_address_is_refused(app, internal, mon
 
 def test_errors_and_alerts_never_quote_what_the_server_answered(app, internal):
     app.settings.allow_private_hosts = True  # allowed, so the fetch happens and the answer comes back
-    add_supplier(app.ctx, "acme", "csv", "", {}, {"currency": "USD",
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"currency": "USD",
                                                    "feed_source": {"url": f"{internal.server.url}/error"}})
     assert fetch_due_feeds(app.ctx) == {"acme": f"failed: feed {internal.server.url}/error: HTTP 500"}
     from dropbridge.services.feed_sources import set_feed_url
@@ -152,7 +152,7 @@ def test_errors_and_alerts_never_quote_what_the_server_answered(app, internal):
 
 def test_a_feed_whose_headers_do_not_fit_is_not_quoted_either(app, internal):
     app.settings.allow_private_hosts = True
-    add_supplier(app.ctx, "acme", "csv", "", {}, {"currency": "USD",
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"currency": "USD",
                                                    "feed_source": {"url": f"{internal.server.url}/internal.csv"}})
     outcome = fetch_feed_url(app.ctx, "acme")
     assert outcome.status == "failed"

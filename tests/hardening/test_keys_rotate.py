@@ -32,11 +32,11 @@ def test_rotate_re_encrypts_every_credential_so_the_old_key_can_go(app, tmp_path
     add_store(app.ctx, "shop", "headless", "http://x", {"webhook_secret": "s1"})
     add_supplier(app.ctx, "acme", "rest", "http://x", {"api_key": "k1"})
     add_supplier(app.ctx, "beta", "rest", "http://x", {"api_key": "k2"})
-    add_supplier(app.ctx, "manual", "rest", "http://x", {})  # no credentials: nothing to rotate
+    add_supplier(app.ctx, "files", "feed", "", {})  # no credentials: nothing to rotate
     new_key = Fernet.generate_key().decode()
     rotated = bootstrap(make_settings(tmp_path, db_url, secret_keys=f"{new_key},{old_key}"))
     try:
-        assert rotate_credentials(rotated.ctx) == {"store": 1, "supplier": 2}
+        assert rotate_credentials(rotated.ctx) == {"store": 1, "supplier": 2, "runtime": 0}
     finally:
         rotated.close()
     only_new = Vault([new_key])
@@ -74,7 +74,8 @@ def test_cli_rotate_with_the_key_file_new_key_then_prune(app, tmp_path):
     add_supplier(app.ctx, "acme", "rest", "http://x", {"api_key": "k1"})
     ran = run_cli(["keys", "rotate", "--new-key"], env)
     assert ran.returncode == 0, ran.stderr
-    assert "re-encrypted 0 store and 1 supplier credentials with the newest key" in ran.stdout
+    assert ("re-encrypted 0 store and 1 supplier credentials and 0 runtime secrets (access tokens) with the newest "
+            "key") in ran.stdout
     assert "1 older keys are no longer needed" in ran.stdout.replace("\n", " ")
     keys = read_key_file(keys_file)
     assert len(keys) == 2 and keys[1] == settings.secret_keys

@@ -58,7 +58,8 @@ def test_logging_at_debug_keeps_http_loggers_quiet_and_masks_urls():
 
 
 def test_cli_at_debug_keeps_woocommerce_query_credentials_out_of_logs_and_output(app):
-    with WooCommerceEmulator("ck_live_secretkey", "cs_live_secretvalue", send_ping=False) as emu:
+    # a site that sees TLS (query-string keys count only there, storefronts.md 2.1)
+    with WooCommerceEmulator("ck_live_secretkey", "cs_live_secretvalue", send_ping=False, ssl=True) as emu:
         env = cli_env(app.settings, DROPBRIDGE_LOG_LEVEL="DEBUG")
         creds = json.dumps({"consumer_key": "ck_live_secretkey", "consumer_secret": "cs_live_secretvalue",
                             "webhook_secret": "whsec"})

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dropbridge.connectors.formats.x12.x12 import X12Error
-from dropbridge.domain.errors import ValidationError
+from dropbridge.domain.errors import UnprocessableEvent, ValidationError
 from dropbridge.domain.money import MAX_AMOUNT_MINOR, Money
 from dropbridge.domain.routing import Candidate, route_line
 from dropbridge.services.fx import import_ecb_csv
@@ -128,11 +128,13 @@ def test_a_signed_webhook_with_a_huge_price_is_refused_when_processed_and_stores
     before = counts(app)
     with app.engine.connect() as conn:
         event_id = conn.execute(text("SELECT id FROM webhook_events")).scalar()
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(UnprocessableEvent) as refused:  # never readable: one attempt, an alert
         process_webhook(app.ctx, event_id)
-    assert refused.value.field == "lines[0].unit_price"
-    assert str(refused.value) == f"lines[0].unit_price is out of range: {LIMIT_USD}"
-    assert counts(app) == before  # no order, no line, no ledger entry
+    cause = refused.value.__cause__
+    assert isinstance(cause, ValidationError) and cause.field == "lines[0].unit_price"
+    assert str(cause) == f"lines[0].unit_price is out of range: {LIMIT_USD}"
+    # no order, no line, no ledger entry; only the event's failure is recorded (one audit event)
+    assert counts(app) == {**before, "audit_events": before["audit_events"] + 1}
 
 
 FEED_ROWS = [

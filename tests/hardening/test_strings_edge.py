@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from dropbridge.domain import limits
-from dropbridge.domain.errors import ValidationError
+from dropbridge.domain.errors import UnprocessableEvent, ValidationError
 from dropbridge.domain.money import Money, known_currency
 from dropbridge.services.inbound_events import process_webhook, receive_webhook
 from dropbridge.services.ingest_order import ingest_order
@@ -122,9 +122,10 @@ def test_a_signed_webhook_with_a_nul_in_a_sku_stores_no_order_on_either_database
     before = counts(app)
     with app.engine.connect() as conn:
         event_id = conn.execute(text("SELECT id FROM webhook_events")).scalar()
-    with pytest.raises(ValidationError, match="lines.0.sku must not contain control characters"):
+    with pytest.raises(UnprocessableEvent, match="lines.0.sku must not contain control characters"):
         process_webhook(app.ctx, event_id)
-    assert counts(app) == before
+    # no order stored; only the event's failure is recorded (one audit event)
+    assert counts(app) == {**before, "audit_events": before["audit_events"] + 1}
 
 
 def test_feed_cells_no_database_can_store_are_rejected_alike(edge):

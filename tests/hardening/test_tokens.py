@@ -137,7 +137,7 @@ def test_the_token_commands(db_url, tmp_path):
     created = cli("token", "create", "ci", "--scope", "read", "--scope", "orders:write")
     assert created.returncode == 0 and created.stdout.strip().startswith("dbt_")
     again = cli("token", "create", "ci")
-    assert (again.returncode, again.stdout.strip().splitlines()) == (
+    assert (again.returncode, again.stderr.strip().splitlines()) == (
         2, ["error: a token named 'ci' already exists (revoke it first)"])
     bogus = cli("token", "create", "x", "--scope", "everything")
     assert bogus.returncode == 2 and "'everything' is not one of" in bogus.stderr
@@ -149,5 +149,5 @@ def test_the_token_commands(db_url, tmp_path):
     revoked = cli("token", "revoke", "ci")
     assert (revoked.returncode, revoked.stdout.strip()) == (0, "token ci revoked")
     gone = cli("token", "revoke", "ci")
-    assert (gone.returncode, gone.stdout.strip()) == (2, "error: no token named 'ci'")
+    assert (gone.returncode, gone.stderr.strip()) == (2, "error: no token named 'ci'")
     assert "ci" not in cli("token", "list").stdout

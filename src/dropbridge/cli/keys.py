@@ -33,8 +33,8 @@ def keys_rotate(new_key: bool = typer.Option(False, "--new-key", help="first put
         write_key_file(path, [generate(), *read_key_file(path)])
     built = load_app()
     counts = rotate_credentials(built.ctx)
-    console.print(f"re-encrypted {counts['store']} store and {counts['supplier']} supplier credentials "
-                  f"with the newest key")
+    console.print(f"re-encrypted {counts['store']} store and {counts['supplier']} supplier credentials and "
+                  f"{counts['runtime']} runtime secrets (access tokens) with the newest key")
     older = built.ctx.vault.key_count - 1
     if prune and older:
         write_key_file(path, read_key_file(path)[:1])

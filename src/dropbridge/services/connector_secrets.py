@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .records import audit
+
 
 class VaultSecretStore:
     """services/ports.py SecretStore for one connection ("supplier:7") and one secret name."""
@@ -32,6 +34,8 @@ class VaultSecretStore:
                 uow.commit()  # ends the lock; nothing changed
                 return current
             uow.connector_secrets.put(self.owner, self.name, self._ctx.vault.encrypt(self._bound_to, new), now)
+            changed = sorted(k for k in set(new) | set(current) if new.get(k) != current.get(k))
+            audit(uow, self._ctx, "connector.secrets_renewed", self.owner, {"fields": changed})  # names, never values
             uow.commit()
             return new
 

@@ -48,13 +48,14 @@ def alert_unpaid_supplier_orders(ctx) -> int:
                 uow.commit()
                 continue
             waited = (now - submitted_at).total_seconds() / 3600
+            new = uow.alerts.open_by_key(f"{ALERT}:{key}") is None
             raise_alert(uow, ctx, ALERT,
                         f"{key} at {supplier.name} ({so.external_id}) has waited {waited:.0f} h for payment "
                         f"(since {submitted_at:%Y-%m-%d %H:%M} UTC): pay it in your {supplier.name} account, or "
                         f"{supplier.name} closes it unpaid", severity="error", order_id=so.order_id,
                         supplier_id=supplier_id, dedupe_key=f"{ALERT}:{key}")
             uow.commit()
-            raised += 1
+            raised += new  # the same condition again only counts an occurrence
     return raised
 
 

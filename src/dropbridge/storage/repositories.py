@@ -521,6 +521,11 @@ class ConnectorSecretRepo(_Repo):
         self.session.execute(update(t.connector_secrets).where(c.owner == owner, c.name == name)
                              .values(secret=secret, updated_at=now))
 
+    def all_stored(self) -> list[tuple[str, str, bytes]]:
+        """(owner, name, secret) of every secret held, for key rotation."""
+        c = t.connector_secrets.c
+        return [tuple(r) for r in self.session.execute(select(c.owner, c.name, c.secret).where(c.secret.is_not(None)))]
+
     def clear(self, owner: str, now: datetime) -> None:
         """Forget every secret of `owner` (its credentials changed)."""
         self.session.execute(update(t.connector_secrets).where(t.connector_secrets.c.owner == owner)

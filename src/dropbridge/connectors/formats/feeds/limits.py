@@ -124,6 +124,33 @@ class GapScan:
 
 
 _ESCAPES = re.compile(rb"\\.", re.S)
+_SURROGATE = re.compile(rb"(\\+)u[dD][0-9a-fA-F]{3}")
+
+
+def lone_surrogates_to_nul(data: bytes) -> bytes:
+    """JSON escapes of unpaired surrogates (\\ud800 alone) rewritten as \\u0000: ijson's C parser would turn
+    them into "?" silently, a different SKU; as NUL the converter refuses the cell, naming it, as it refuses
+    any NUL. Escaped pairs (an emoji written as two escapes) stay as they are."""
+    found = [m for m in _SURROGATE.finditer(data) if len(m.group(1)) % 2]  # an even run is escaped backslashes
+    if not found:
+        return data
+    lone, i = [], 0
+    while i < len(found):
+        m = found[i]
+        high = int(data[m.end() - 4:m.end()], 16) < 0xDC00
+        nxt = found[i + 1] if i + 1 < len(found) else None
+        if high and nxt is not None and nxt.start() == m.end() and len(nxt.group(1)) == 1 \
+                and int(data[nxt.end() - 4:nxt.end()], 16) >= 0xDC00:
+            i += 2  # a pair
+            continue
+        lone.append(m)
+        i += 1
+    out, pos = [], 0
+    for m in lone:
+        out += [data[pos:m.end() - 6], b"\\u0000"]
+        pos = m.end()
+    out.append(data[pos:])
+    return b"".join(out)
 
 
 class JsonSource(io.RawIOBase):
@@ -137,6 +164,7 @@ class JsonSource(io.RawIOBase):
         self._escaped = False  # the last chunk ended inside an escape pair
         self._out = b""
         self._first = True
+        self._carry = b""  # an escape cut by the block's end, held for the next block
 
     def readable(self) -> bool:
         return True
@@ -145,13 +173,24 @@ class JsonSource(io.RawIOBase):
         while not self._out:
             block = self.inner.read(max(len(buf), 64 * 1024))
             if not block:
-                return 0
-            if self._first:
-                self._first = False
-                if block.startswith(b"\xef\xbb\xbf"):
-                    block = block[3:]
-            if self.encoding != "utf-8":
-                block = block.decode(self.encoding, "replace").encode("utf-8")
+                block, self._carry = self._carry, b""
+                if not block:
+                    return 0
+            else:
+                if self._first:
+                    self._first = False
+                    if block.startswith(b"\xef\xbb\xbf"):
+                        block = block[3:]
+                if self.encoding != "utf-8":
+                    block = block.decode(self.encoding, "replace").encode("utf-8")
+                block, self._carry = self._carry + block, b""
+                cut = block.rfind(b"\\", max(0, len(block) - 12))  # a surrogate pair is 12 bytes
+                if cut >= 0:
+                    start = cut
+                    while start > 0 and block[start - 1:start] == b"\\":
+                        start -= 1
+                    block, self._carry = block[:start], block[start:]
+            block = lone_surrogates_to_nul(block)
             self._check(block)
             self._out = block
         n = min(len(buf), len(self._out))
