@@ -26,6 +26,8 @@ STORE_PACKAGES = (
 SUPPLIER_PACKAGES = (
     "dropbridge.connectors.suppliers.rest",
     "dropbridge.connectors.suppliers.feed",
+    "dropbridge.connectors.suppliers.email_po",
+    "dropbridge.connectors.suppliers.manual",
 )
 
 

@@ -64,6 +64,11 @@ class RateLimited(RetryableError):
     """429 or a throttle: try again after `retry_after` seconds."""
 
 
+class NotDelivered(RetryableError):
+    """The request certainly did not reach the other side (connection refused, refused before it was
+    handed over): trying again cannot make a second order, even where the other side cannot be asked."""
+
+
 class AuthExpired(ExternalError):
     """Credentials were refused: refresh them or ask the merchant."""
 

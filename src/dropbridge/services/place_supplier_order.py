@@ -9,7 +9,7 @@ stock, refused) releases the stock and re-routes the lines to the next offer."""
 
 from __future__ import annotations
 
-from dropbridge.domain.errors import PermanentError
+from dropbridge.domain.errors import NotDelivered, PermanentError, RateLimited
 from dropbridge.domain.model import Order, Store, Supplier, SupplierOrder
 from dropbridge.domain.money import Money
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance
@@ -38,7 +38,10 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
         supplier = uow.get(Supplier, so.supplier_id)
         order = uow.get(Order, so.order_id)
         request = _request(uow, so, order)
-        first_try = attempt <= 1 and so.last_error is None
+        # Nothing can have landed when no attempt ran before, or the one before this never reached the
+        # supplier (refused before it was handed over: see _note_error).
+        first_try = (attempt <= 1 and so.last_error is None) or \
+            (so.last_error or "").startswith(_not_delivered_mark(attempt - 1))
         resend_allowed = bool(so.resend_allowed)
     desk: OrderDesk = ctx.supplier_connector(supplier, Capability.ORDERS)
 
@@ -56,7 +59,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             _reject(ctx, supplier_order_id, str(exc))
             return "rejected"
         except Exception as exc:
-            _note_error(ctx, supplier_order_id, exc)
+            _note_error(ctx, supplier_order_id, exc, attempt)
             raise
 
     with ctx.uow() as uow:
@@ -73,7 +76,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             return "already handled"
         now = ctx.clock()
         so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
-        so.external_id = placed.external_id
+        so.external_id = placed.external_id or None  # a PO sent by email or queued has no supplier id yet
         so.submitted_at = now
         so.updated_at = now
         so.last_error = None
@@ -109,7 +112,7 @@ def _request(uow, so: SupplierOrder, order: Order) -> SupplierOrderRequest:
     store = uow.get(Store, order.store_id)
     slip = (store.config or {}).get("packing_slip") or {}
     branding = Branding(store_name=slip.get("store_name") or store.name, logo_url=slip.get("logo_url"),
-                        message=slip.get("message", ""), customer_order_number=order.external_id)
+                        message=slip.get("message") or "", customer_order_number=order.external_id)
     return SupplierOrderRequest(
         reference=so.idempotency_key,
         ship_to=Address(**{k: v for k, v in order.ship_to.items() if k in Address.__dataclass_fields__}),
@@ -156,11 +159,20 @@ def _maybe_mark_submitted(uow, order: Order, now) -> None:
         order.updated_at = now
 
 
-def _note_error(ctx, supplier_order_id: int, exc: Exception) -> None:
-    """Remember that an attempt was made, so the next one looks the order up first."""
+def _not_delivered_mark(attempt: int) -> str:
+    return f"not delivered (attempt {attempt}):"
+
+
+def _note_error(ctx, supplier_order_id: int, exc: Exception, attempt: int) -> None:
+    """Remember that an attempt was made, so the next one looks the order up first; unless it certainly never
+    reached the supplier (refused before being handed over, rate limited): then the next attempt, and only
+    the next one, may send without asking, which matters for suppliers that cannot be asked."""
     with ctx.uow() as uow:
         so = uow.get(SupplierOrder, supplier_order_id)
-        so.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, NotDelivered | RateLimited):
+            error = f"{_not_delivered_mark(attempt)} {error}"
+        so.last_error = error[:1000]
         so.updated_at = ctx.clock()
         uow.commit()
 

@@ -182,6 +182,7 @@ class Capability(StrEnum):
     SHIPPING_QUOTE = "shipping_quote"
     INVOICES = "invoices"
     WEBHOOKS = "webhooks"  # sends us events (verified on receipt)
+    INBOX = "inbox"  # leaves documents for us to collect (a mailbox, a folder on a server), polled
 
 
 # What every storefront does (the Storefront protocol): report orders, take stock, publish products, take
@@ -244,6 +245,7 @@ class Placement(StrEnum):
     ACCEPTED = "accepted"  # the supplier has the order
     AWAITING_ACK = "awaiting_ack"  # sent; the supplier confirms later (EDI 855, an email reply)
     AWAITING_PAYMENT = "awaiting_payment"  # created, but the supplier waits for payment before acting
+    AWAITING_PERSON = "awaiting_person"  # in our purchase-order queue: a person orders it by hand (manual)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,6 +493,36 @@ class InvoiceSource(Protocol):
     def fetch_invoice(self, external_order_id: str, reference: str) -> SupplierInvoice | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CollectedDocument:
+    """A document a supplier left for us (an email in a mailbox, a file on a server), as collected."""
+
+    event_id: str  # its de-duplication key within the supplier (a Message-ID, a file name and checksum)
+    topic: str  # what it is, for the record ("email", "856")
+    raw_body: bytes
+    channel: str = "email"  # email | file
+    headers: dict[str, str] = field(default_factory=dict)  # a few, for the record (from, subject, date)
+    handle: str = ""  # the source's own name for it (an IMAP UID, a remote path), for `collected`
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    documents: list[CollectedDocument]
+    cursor: str | None  # where the next collection starts (opaque; kept by dropbridge between polls)
+
+
+@runtime_checkable
+class DocumentSource(Protocol):
+    """Capability.INBOX: a supplier whose documents we collect on a schedule. Each is stored raw in the inbox
+    before anything parses it (InboundSource.facts_from_event does that, from the stored copy)."""
+
+    def collect(self, cursor: str | None, limit: int) -> Collection:
+        """Documents that arrived since `cursor` (None: from the beginning), at most `limit`."""
+
+    def collected(self, documents: list[CollectedDocument]) -> None:
+        """They are stored: mark them read or move them to an archive, as the source does."""
+
+
 @runtime_checkable
 class Acknowledger(Protocol):
     """A supplier whose documents we must acknowledge (EDI: a 997 for every functional group received)."""
@@ -508,6 +540,7 @@ SUPPLIER_PORTS: dict[Capability, type] = {
     Capability.SHIPPING_QUOTE: ShippingQuoter,
     Capability.INVOICES: InvoiceSource,
     Capability.WEBHOOKS: InboundSource,
+    Capability.INBOX: DocumentSource,
 }
 
 
