@@ -76,6 +76,7 @@ def make_settings(tmp_path: Path, db_url: str, **overrides):
                   secret_keys=Fernet.generate_key().decode(), http_timeout_seconds=5, job_lease_seconds=10,
                   sweep_interval_seconds=0.5, tracking_poll_seconds=3600,
                   order_pull_seconds=3600, feed_check_seconds=3600, catalog_check_seconds=3600,
+                  inbox_poll_seconds=3600, overdue_check_seconds=3600,
                   job_backoff_base_seconds=0.2,
                   job_backoff_max_seconds=1.0)
     values.update(overrides)

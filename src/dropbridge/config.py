@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     order_pull_seconds: float = 300.0  # how often each store's recent orders are read (missed webhooks)
     feed_check_seconds: float = 60.0  # how often supplier feed URLs are checked against their own interval
     catalog_check_seconds: float = 60.0  # how often API suppliers are checked against catalog_interval_seconds
+    inbox_poll_seconds: float = 60.0  # how often supplier mailboxes (and folders) are read for replies
+    overdue_check_seconds: float = 300.0  # how often unconfirmed and unplaced supplier orders are checked
     worker_threads: int = 4
     # Fetch product images from loopback and private addresses too (a supplier on the same network; tests).
     images_allow_private_hosts: bool = False

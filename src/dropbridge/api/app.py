@@ -27,7 +27,8 @@ from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
 from .catalog_routes import catalog_router
 from .group_commit import GroupCommit
-from .schemas import OrderIn, document_json_bodies, json_body_doc, parse_json_body
+from .schemas import OrderIn
+from .shipment_routes import document_json_bodies, json_body_doc, parse_json_body, shipment_router
 
 # How long a confirmed API token is remembered in process: a deleted token keeps working that long.
 TOKEN_CACHE_SECONDS = 5.0
@@ -201,5 +202,6 @@ def create_app(app_ctx) -> FastAPI:
         return {"status": outcome}
 
     api.include_router(catalog_router(ctx, Auth))
+    api.include_router(shipment_router(ctx, Auth))
     document_json_bodies(api, OrderIn)
     return api

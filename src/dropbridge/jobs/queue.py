@@ -11,7 +11,9 @@ import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import RedisStorage, SqliteStorage
 
+from dropbridge.services.collect_documents import collect_documents
 from dropbridge.services.feed_sources import fetch_due_feeds
+from dropbridge.services.overdue import check_overdue
 from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.record_shipment import poll_tracking
 from dropbridge.services.sync_catalog import pull_due_catalogs
@@ -94,6 +96,14 @@ def register_tasks(huey: Huey, ctx):
     def pull_catalogs_task():
         return pull_due_catalogs(ctx)
 
+    @huey.task(name="dropbridge.collect_documents")
+    def collect_documents_task():
+        return collect_documents(ctx)
+
+    @huey.task(name="dropbridge.check_overdue")
+    def check_overdue_task():
+        return check_overdue(ctx)
+
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
             run_job_task.schedule((job_id,), delay=delay)
@@ -116,6 +126,8 @@ def register_tasks(huey: Huey, ctx):
         "order_pull_seconds": pull_orders_task,
         "feed_check_seconds": fetch_feeds_task,
         "catalog_check_seconds": pull_catalogs_task,
+        "inbox_poll_seconds": collect_documents_task,
+        "overdue_check_seconds": check_overdue_task,
     }
     return enqueue
 

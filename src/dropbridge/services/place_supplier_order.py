@@ -37,7 +37,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             return "already handled"
         supplier = uow.get(Supplier, so.supplier_id)
         order = uow.get(Order, so.order_id)
-        request = _request(uow, so, order)
+        request = order_request(uow, so, order)
         # Nothing can have landed when no attempt ran before, or the one before this never reached the
         # supplier (refused before it was handed over: see _note_error).
         first_try = (attempt <= 1 and so.last_error is None) or \
@@ -97,17 +97,19 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
     return "found earlier attempt" if found_earlier else "submitted"
 
 
-def _request(uow, so: SupplierOrder, order: Order) -> SupplierOrderRequest:
+def order_request(uow, so: SupplierOrder, order: Order) -> SupplierOrderRequest:
     """What the supplier is sent: the items, and what richer suppliers take (expected unit costs, titles,
     print files attached to the SKU, the store's packing-slip branding)."""
     lines_by_id = {ln.id: ln for ln in order.lines}
     files = uow.catalog.print_files([lines_by_id[sl.order_line_id].sku for sl in so.lines])
+    variants = uow.catalog.variants_by_id([ln.variant_id for ln in order.lines if ln.variant_id])
     lines = []
     for sl in so.lines:
         line = lines_by_id[sl.order_line_id]
+        variant = variants.get(line.variant_id)
         lines.append(SupplierOrderLineRequest(
             supplier_sku=sl.supplier_sku, quantity=sl.quantity, unit_cost=Money(sl.unit_cost_minor, sl.currency),
-            line_ref=str(line.id),
+            line_ref=str(line.id), title=(variant.title if variant else "") or "",
             print_files=tuple(PrintFileSpec(f.placement, f.url, f.technique) for f in files.get(line.sku, []))))
     store = uow.get(Store, order.store_id)
     slip = (store.config or {}).get("packing_slip") or {}

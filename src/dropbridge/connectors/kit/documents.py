@@ -199,13 +199,14 @@ def _slip_page(doc: _Pdf, request: SupplierOrderRequest, logo: bytes | None) -> 
         doc.line(branding.message, 11)
 
 
-def purchase_order_pdf(requests: Sequence[SupplierOrderRequest], *, buyer: str, issued: datetime,
+def purchase_order_pdf(requests: Sequence[SupplierOrderRequest], *, buyer: str | None, issued: datetime,
                        logos: dict[str, bytes] | None = None, slips: bool = True) -> bytes:
     """Each PO on its own page, followed by its packing slip when it carries branding (unless `slips` is
-    False: the slip then travels as a file of its own)."""
+    False: the slip then travels as a file of its own). `buyer` None: each PO's store."""
     doc = _Pdf()
     for request in requests:
-        _po_page(doc, request, buyer, issued)
+        store = request.branding.store_name if request.branding else ""
+        _po_page(doc, request, buyer or store or "dropbridge", issued)
         if slips and request.branding is not None:
             _slip_page(doc, request, (logos or {}).get(request.branding.logo_url or ""))
     return doc.output()
