@@ -44,6 +44,13 @@ def _headless(webhook_url: str | None = None) -> Emulator:
     return HeadlessStoreEmulator(secrets.token_hex(16))
 
 
+def _mail(webhook_url: str | None = None) -> Emulator:
+    from .mail import MailEmulator
+
+    # By hand: the supplier confirms after 5 s and ships after 20 s, so each step can be watched.
+    return MailEmulator(confirm_after=5.0, ship_after=20.0)
+
+
 # name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
 EMULATORS: dict[str, str] = {
     "rest": f"{__name__}:_rest",
@@ -51,6 +58,7 @@ EMULATORS: dict[str, str] = {
     "woocommerce": f"{__name__}:_woocommerce",
     "bigcommerce": f"{__name__}:_bigcommerce",
     "headless": f"{__name__}:_headless",
+    "mail": f"{__name__}:_mail",
 }
 
 
