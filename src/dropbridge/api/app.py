@@ -27,8 +27,8 @@ from dropbridge.services.tokens import TokenCache, check_token, hash_token
 
 from .catalog_routes import catalog_router
 from .group_commit import GroupCommit
-from .schemas import OrderIn
-from .shipment_routes import document_json_bodies, json_body_doc, parse_json_body, shipment_router
+from .schemas import OrderIn, document_json_bodies, json_body_doc, parse_json_body
+from .shipment_routes import shipment_router
 
 # How long a confirmed API token is remembered in process: a deleted token keeps working that long.
 TOKEN_CACHE_SECONDS = 5.0

@@ -82,7 +82,7 @@ def po_body(request: SupplierOrderRequest, buyer: str) -> str:
         lines += ["", "Ship under our name: enclose the attached packing slip, and no invoice or price."]
     lines += ["", "Please reply to this email to confirm the order, and again when it ships with the tracking",
               "numbers: attach a CSV (po_number, carrier, tracking_number, sku, quantity), or write one line",
-              "per parcel such as \"Tracking: UPS 1Z999AA10123456784\". Keep the PO number in the subject.",
+              "per parcel: \"Tracking: <carrier> <tracking number>\". Keep the PO number in the subject.",
               "", "The order is attached as CSV and PDF."]
     return "\n".join(lines) + "\n"
 
