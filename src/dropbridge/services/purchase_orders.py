@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dropbridge.domain.errors import Conflict, NotFound, ValidationError
+from dropbridge.domain.errors import Conflict, DropbridgeError, NotFound, ValidationError
 from dropbridge.domain.model import Order, Supplier, SupplierOrder
 from dropbridge.domain.money import Money
 from dropbridge.domain.states import SupplierOrderStatus as S
@@ -115,7 +115,10 @@ def mark_placed(ctx, po: str, external_id: str, cost: str | None = None) -> str:
         status, placement, known = so.status, so.placement, so.external_id
     amount = None
     if cost is not None:
-        amount = Money.parse(cost, currency, field="cost")
+        try:
+            amount = Money.parse(cost, currency, field="cost")
+        except DropbridgeError as exc:
+            raise ValidationError(f"--cost {cost!r}: {exc}", "cost") from None
         if amount.amount < 0:
             raise ValidationError(f"--cost {cost!r} is negative", "cost")
     if status in (S.SHIPPED, S.PARTIALLY_SHIPPED, S.DELIVERED, S.SUBMITTED) and placement not in WAITING:
