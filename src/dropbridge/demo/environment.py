@@ -7,6 +7,7 @@ import secrets
 import time
 
 from dropbridge.sandbox.headless import HeadlessStoreEmulator
+from dropbridge.sandbox.mail import MailEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks
@@ -23,6 +24,10 @@ SUPPLIERS = {
     "globex": ("USD", "3.50", 0, [("TEE-BLK-M", 30, "9.10"), ("MUG-11OZ", 40, "3.90"), ("CAP-RED", 12, "6.00"),
                                   ("HOODIE-L", 9, "22.40")]),
 }
+
+# A wholesaler that takes purchase orders by email and answers them by email (confirmation, then tracking).
+MAIL_SUPPLIER = "papermill"
+MAIL_CATALOG = [("NOTEBOOK-A5", 25, "2.80"), ("PEN-BLK", 200, "0.35")]
 
 
 class DemoEnvironment:
@@ -43,6 +48,7 @@ class DemoEnvironment:
             self.suppliers[name] = RestSupplierEmulator(
                 api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds, stock=stock,
                 webhook_url=f"{self.api_url}/webhooks/suppliers/{name}", webhook_secret=secrets.token_hex(16))
+        self.mail = MailEmulator(name=MAIL_SUPPLIER, confirm_after=0.3, ship_after=ship_after_seconds + 0.5)
 
     def start(self) -> None:
         self.store.start()
@@ -63,6 +69,13 @@ class DemoEnvironment:
                          {"api_key": emulator.api_key, "webhook_secret": emulator.webhook_secret},
                          {"currency": currency, "shipping_per_order": shipping, "buffer": buffer,
                           "feed": {"format": "csv", "mapping": {"preset": "generic"}}})
+        self.mail.start()
+        conn = self.mail.connection()
+        add_supplier(self.ctx, MAIL_SUPPLIER, "email_po", conn["base_url"], conn["credentials"],
+                     {**conn["config"], "shipping_per_order": "3.00", "inbox_cursor": None})
+
+    def mail_feed_csv(self) -> bytes:
+        return ("sku,qty,cost\n" + "".join(f"{sku},{qty},{cost}\n" for sku, qty, cost in MAIL_CATALOG)).encode()
 
     @staticmethod
     def catalog(name: str) -> list[tuple[str, int, str]]:
@@ -77,5 +90,6 @@ class DemoEnvironment:
     def stop(self) -> None:
         for emulator in self.suppliers.values():
             emulator.stop()
+        self.mail.stop()
         self.store.stop()
         self.shopify.stop()

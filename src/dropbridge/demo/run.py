@@ -20,7 +20,7 @@ from dropbridge.services.order_view import list_alerts, margin_report, order_det
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token
 
-from .environment import SHOPIFY_STORE, STORE, DemoEnvironment
+from .environment import MAIL_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
@@ -33,6 +33,8 @@ def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
         (f"{tag}-3", [("MUG-11OZ", 2, "12.50")], "cheapest supplier out of stock in its feed"),
         (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier sold out since its feed: rejects, re-routed"),
         (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
+        (f"{tag}-6", [("NOTEBOOK-A5", 2, "9.00")], "an email supplier: the PO goes by email (CSV, PDF, packing "
+                                                   "slip), its confirmation and tracking are read from its replies"),
     ]
 
 
@@ -40,6 +42,7 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
     ctx, settings = built.ctx, built.settings
     settings.sweep_interval_seconds = 0.5
     settings.tracking_poll_seconds = 3.0
+    settings.inbox_poll_seconds = 0.5
     api = start_server(create_app(built))
     env = DemoEnvironment(ctx, api.url)
     consumer = built.huey.create_consumer(workers=4, worker_type="thread")
@@ -55,6 +58,9 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                           f"rejected {out.rejected}")
             for line, field, reason in out.rejects or []:
                 console.print(f"   line {line} {field}: {reason}")
+        out = sync_feed(ctx, MAIL_SUPPLIER, io.BytesIO(env.mail_feed_csv()), f"{MAIL_SUPPLIER}-feed.csv")
+        console.print(f"{MAIL_SUPPLIER} (purchase orders by email): {out.status}, read {out.rows_read}, changed "
+                      f"{out.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
         token = create_token(ctx, "demo")
@@ -98,6 +104,8 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         console.print(f"\nthe headless store received {len(env.store.fulfillments())} fulfillments:")
         for f in env.store.fulfillments():
             console.print(f"   order {f['order_external_id']}: {f['carrier']} {f['tracking_number']}")
+        console.print(f"{MAIL_SUPPLIER} received {len(env.mail.messages())} purchase order email(s), with "
+                      + ", ".join(env.mail.purchase_orders()[0]["attachments"] if env.mail.messages() else []))
         shopify_fulfillments = env.shopify.fulfillments_for(shop_order["admin_graphql_api_id"])
         console.print(f"the Shopify store received {len(shopify_fulfillments)} fulfillments:")
         for f in shopify_fulfillments:
