@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import logging
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
@@ -80,6 +81,7 @@ class _Pdf:
     def __init__(self):
         from fpdf import FPDF
 
+        logging.getLogger("fontTools").setLevel(logging.ERROR)  # its font-subsetting notes are not ours to print
         self.pdf = FPDF(format="A4")
         self.pdf.set_auto_page_break(True, margin=15)
         self.pdf.set_creator("dropbridge")
