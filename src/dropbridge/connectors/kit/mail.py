@@ -68,7 +68,7 @@ def classify_reply(code: int, reply: bytes | str, what: str) -> ExternalError:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     message = f"{what}: SMTP {code} {text}".strip()
     enhanced = _enhanced(text)
-    if code in (534, 535) or enhanced in ("5.7.8", "5.7.9"):
+    if code in (530, 534, 535) or enhanced in ("5.7.8", "5.7.9"):  # authentication required, or refused
         return AuthExpired(message, status=code)
     if 400 <= code < 500:
         throttled = enhanced.startswith("4.7.") or re.search(r"rate|too many|try again later", text, re.I)
