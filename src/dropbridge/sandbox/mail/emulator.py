@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import logging
 import secrets
 import socket
 import threading
@@ -36,6 +37,14 @@ from .imap import serve_session
 from .smtp import FAULT_MODES, Received, SmtpHandler
 from .store import MailStore
 from .supplier import Supplier
+
+
+class _QuietLegacyNote(logging.Filter):
+    """aiosmtpd logs a deprecation note on every successful AUTH (its own backward compatibility)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -63,6 +72,9 @@ class MailEmulator(Emulator):
                  tracking_in_body: bool = False, name: str = "mail", currency: str = "USD"):
         self.name = name
         super().__init__()
+        aiosmtpd_log = logging.getLogger("mail.log")
+        if not any(isinstance(f, _QuietLegacyNote) for f in aiosmtpd_log.filters):
+            aiosmtpd_log.addFilter(_QuietLegacyNote())
         self.supplier_address = supplier_address
         self.buyer_address = buyer_address
         self.smtp_username = smtp_username
