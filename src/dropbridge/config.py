@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     order_pull_seconds: float = 300.0  # how often each store's recent orders are read (missed webhooks)
     feed_check_seconds: float = 60.0  # how often supplier feed URLs are checked against their own interval
     catalog_check_seconds: float = 60.0  # how often API suppliers are checked against catalog_interval_seconds
-    document_poll_seconds: float = 60.0  # how often suppliers' file mailboxes (SFTP, VAN folders) are collected
+    document_poll_seconds: float = 60.0  # how often suppliers' mailboxes (IMAP, SFTP, VAN folders) are collected
     deadline_check_seconds: float = 300.0  # how often sent orders are checked for overdue receipts and acks
     unpaid_check_seconds: float = 900.0  # how often supplier orders awaiting payment are checked
     unpaid_alert_hours: float = 24.0  # alert once an order has waited this long for payment (per supplier:

@@ -17,7 +17,7 @@ from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.order_view import list_alerts, list_audit
 from dropbridge.services.ports import Address, ExternalOrder, ExternalOrderLine
-from tests.contract.suppliers.harness import harness_params
+from tests.contract.suppliers.harness import harness_params, skip_unless_faults
 
 from .helpers import start_worker, wait_for
 
@@ -37,6 +37,7 @@ def supplier_and_store(request, app):
 
 def test_sigkill_during_submission_places_exactly_one_order(app, supplier_and_store):
     harness = supplier_and_store
+    skip_unless_faults(harness, "hang_after_accept")
     harness.inject("hang_after_accept", count=1, seconds=60)  # records the order, never answers
     worker = start_worker(app.settings)
     try:
@@ -79,6 +80,7 @@ def test_timeout_after_accept_is_looked_up_not_resent(app, supplier_and_store):
     harness = supplier_and_store
     if not harness.can_look_up:
         pytest.skip(f"{harness.kind} cannot be asked; the SIGKILL test covers its unknown outcome")
+    skip_unless_faults(harness, "hang_after_accept")
     harness.inject("hang_after_accept", count=1, seconds=10)
     worker = start_worker(app.settings)
     try:

@@ -39,6 +39,7 @@ from .edge import UNAUTHORIZED, BodyRejected, EdgeGuard, too_large
 from .group_commit import GroupCommit
 from .ops_metrics import OpsCollector
 from .schemas import OrderIn, Problem, document_json_bodies, json_body_doc, parse_json_body
+from .shipment_routes import add_shipment_routes
 
 # How long a confirmed API token is remembered in process: a deleted token keeps working that long.
 TOKEN_CACHE_SECONDS = 5.0
@@ -323,6 +324,7 @@ def create_app(app_ctx) -> FastAPI:
         return {"status": outcome}
 
     add_catalog_routes(api.router, ctx, read, admin, for_supplier)
+    add_shipment_routes(api.router, ctx, Depends(needs("orders:write")), for_supplier)
     document_json_bodies(api, OrderIn)
     registry.register(OpsCollector(ctx))
     mount_dashboard(api, app_ctx)

@@ -43,16 +43,35 @@ def store_list():
 
 
 @supplier_app.command("add")
-def supplier_add(name: str, kind: str = typer.Option(..., help="a supplier kind (`dropbridge connectors` lists them)"),
+def supplier_add(name: str,
+                 kind: str = typer.Option(None, help="a supplier kind (`dropbridge connectors` lists them)"),
                  url: str = typer.Option("", help="API base URL"),
                  credentials: str = typer.Option(None, help="JSON object, stored encrypted"),
-                 config: str = typer.Option(None, help="JSON object: currency, buffer, shipping_per_order, feed")):
+                 config: str = typer.Option(None, help="JSON object: currency, buffer, shipping_per_order, feed"),
+                 preset: str = typer.Option(None, help="start from a preset (`dropbridge supplier presets`): kind, "
+                                                       "feed mapping and order path in one step")):
     """Add or update a supplier connection."""
     from dropbridge.services.connections import add_supplier
 
-    supplier_id = add_supplier(load_app().ctx, name, kind, url, json_option(credentials, "credentials"),
-                               json_option(config, "config"))
-    console.print(f"supplier {name} (id {supplier_id}) saved")
+    settings = json_option(config, "config")
+    if preset:
+        from dropbridge.connectors.presets import merge_preset, supplier_preset
+
+        kind, settings = merge_preset(supplier_preset(preset), kind, settings)
+    if not kind:
+        raise typer.BadParameter("give --kind (or --preset)", param_hint="--kind")
+    supplier_id = add_supplier(load_app().ctx, name, kind, url, json_option(credentials, "credentials"), settings)
+    console.print(f"supplier {name} (id {supplier_id}) saved" + (f" ({kind}, preset {preset})" if preset else ""))
+
+
+@supplier_app.command("presets")
+def supplier_presets():
+    """Presets for `supplier add --preset`: order path (kind), feed mapping and whether it is verified."""
+    from dropbridge.connectors.presets import PRESETS
+
+    table([{"preset": p.name, "kind": p.kind, "mapping": p.mapping or "-", "mapping is": p.mapping_status,
+            "note": p.note + (f" (still needs {p.needs})" if p.needs else "")} for p in PRESETS.values()],
+          ["preset", "kind", "mapping", "mapping is", "note"], title="supplier presets")
 
 
 @supplier_app.command("list")

@@ -81,6 +81,15 @@ class SupplierConfig(Model):
     timeout: Annotated[float, Field(gt=0, le=300)] | None = Field(None, description="HTTP timeout, seconds")
     unpaid_alert_hours: Annotated[float, Field(gt=0, le=720)] | None = Field(
         None, description="alert when an order still waits for payment at the supplier this long (default 24)")
+    inbox_cursor: str | None = None  # state: where the next collection from its mailbox or folder starts
+
+
+class PackingSlip(Model):
+    """White-label packing slips: what the parcel says instead of the supplier's name (never prices)."""
+
+    store_name: Annotated[str, Field(max_length=200)] | None = None
+    logo_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://")] | None = None
+    message: Annotated[str, Field(max_length=1000)] | None = None
 
 
 class StoreConfig(Model):
@@ -93,5 +102,7 @@ class StoreConfig(Model):
     routing: dict[str, Any] | None = Field(None, description="pins, exclude, priority, margin_floor_percent, ...")
     timeout: Annotated[float, Field(gt=0, le=300)] | None = None
     last_order_pull_at: str | None = None  # state: written by the periodic order pull
+    packing_slip: PackingSlip | None = Field(
+        None, description="store_name, logo_url, message: the packing slip suppliers put in the parcel")
 
 

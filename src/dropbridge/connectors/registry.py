@@ -29,6 +29,8 @@ SUPPLIER_PACKAGES = (
     "dropbridge.connectors.suppliers.edi_x12",
     "dropbridge.connectors.suppliers.aliexpress",
     "dropbridge.connectors.suppliers.cjdropshipping",
+    "dropbridge.connectors.suppliers.email_po",
+    "dropbridge.connectors.suppliers.manual",
 )
 
 
@@ -50,7 +52,7 @@ class ConnectorSpec:
     emulator: str | None = None  # the `dropbridge sandbox run` name that emulates it
     offers_by_feed: bool = False  # catalog and stock come as feed files (`sync feed`), not an API pull
     implementation: type | None = field(default=None)  # the connector class, checked against its ports
-    mailbox: bool = False  # leaves documents for the scheduler to collect (services/ports.Mailbox)
+    mailbox: bool = False  # leaves documents for the scheduler to collect (services/ports.DocumentSource)
     # The factory takes `services=ConnectorServices`: who it is, persisted control numbers, a store for secrets
     # it obtains at run time (access tokens).
     wants_services: bool = False
@@ -78,8 +80,7 @@ def missing_ports(spec: ConnectorSpec) -> list[str]:
         if lacking:
             out.append(f"{capability.value} needs {', '.join(lacking)}")
     if spec.mailbox:
-        lacking = [name for name in ("pending_documents", "fetch_document", "archive_document")
-                   if not callable(getattr(spec.implementation, name, None))]
+        lacking = [name for name in ("collect", "collected") if not callable(getattr(spec.implementation, name, None))]
         if lacking:
             out.append(f"mailbox needs {', '.join(lacking)}")
     return out

@@ -10,6 +10,7 @@ from dropbridge.sandbox.aliexpress import AliExpressEmulator, generate
 from dropbridge.sandbox.cjdropshipping import CjEmulator
 from dropbridge.sandbox.edi_partner import EdiPartnerEmulator
 from dropbridge.sandbox.headless import HeadlessStoreEmulator
+from dropbridge.sandbox.mail import MailEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks
@@ -38,6 +39,9 @@ CJ = "cj"
 CJ_CATALOG = [{"sku": "PHONECASE", "name": "Silicone phone case", "key_names": "Color",
                "variants": [{"sku": "PHONECASE-BLK", "key": "Black", "price": "1.90", "stock": {"CN": 300}},
                             {"sku": "PHONECASE-RED", "key": "Red", "price": "1.90", "stock": {"CN": 120}}]}]
+# A wholesaler that takes purchase orders by email and answers them by email (confirmation, then tracking).
+MAIL_SUPPLIER = "papermill"
+MAIL_CATALOG = [("NOTEBOOK-A5", 25, "2.80"), ("PEN-BLK", 200, "0.35")]
 
 
 class DemoEnvironment:
@@ -65,6 +69,7 @@ class DemoEnvironment:
         self.cj = CjEmulator(api_key=f"CJ{secrets.randbelow(10**7):07d}@api@{secrets.token_hex(16)}", name=CJ,
                              catalog=CJ_CATALOG, images=False, qps=6, ship_after_seconds=ship_after_seconds,
                              webhook_url=f"{self.api_url}/webhooks/suppliers/{CJ}")
+        self.mail = MailEmulator(name=MAIL_SUPPLIER, confirm_after=0.3, ship_after=ship_after_seconds + 0.5)
 
     @property
     def aliexpress_sku(self) -> tuple[str, str]:
@@ -105,6 +110,12 @@ class DemoEnvironment:
         cj = self.cj.connection()
         add_supplier(self.ctx, CJ, "cjdropshipping", cj["base_url"], cj["credentials"],
                      {**cj["config"], "shipping_per_order": "3.50"})
+        self.mail.start()
+        conn = self.mail.connection()
+        add_supplier(self.ctx, MAIL_SUPPLIER, "email_po", conn["base_url"], conn["credentials"],
+                     {**conn["config"], "shipping_per_order": "3.00", "inbox_cursor": None})
+    def mail_feed_csv(self) -> bytes:
+        return ("sku,qty,cost\n" + "".join(f"{sku},{qty},{cost}\n" for sku, qty, cost in MAIL_CATALOG)).encode()
 
     @staticmethod
     def catalog(name: str) -> list[tuple[str, int, str]]:
@@ -122,5 +133,6 @@ class DemoEnvironment:
         self.edi.stop()
         self.aliexpress.stop()
         self.cj.stop()
+        self.mail.stop()
         self.store.stop()
         self.shopify.stop()

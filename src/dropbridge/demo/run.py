@@ -22,7 +22,16 @@ from dropbridge.services.sync_catalog import sync_catalog
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token, revoke_token
 
-from .environment import ALIEXPRESS, CJ, EDI_STOCK, EDI_SUPPLIER, SHOPIFY_STORE, STORE, DemoEnvironment
+from .environment import (
+    ALIEXPRESS,
+    CJ,
+    EDI_STOCK,
+    EDI_SUPPLIER,
+    MAIL_SUPPLIER,
+    SHOPIFY_STORE,
+    STORE,
+    DemoEnvironment,
+)
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
@@ -39,6 +48,8 @@ def _orders(tag: str, ali_sku: tuple[str, str]) -> list[tuple[str, list[tuple[st
         (f"{tag}-7", [(ali_sku[0], 1, ali_sku[1])], "an AliExpress SKU: ordered by API, auto-paid, tracking polled"),
         (f"{tag}-8", [("PHONECASE-BLK", 1, "14.00")], "CJdropshipping: catalog by API, paid from balance, "
                                                         "tracking by its webhook"),
+        (f"{tag}-9", [("NOTEBOOK-A5", 2, "9.00")], "an email supplier: the PO goes by email (CSV, PDF, packing "
+                                                   "slip), its confirmation and tracking are read from its replies"),
     ]
 
 
@@ -68,6 +79,9 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                       f"changed {pulled.changed}")
         out = sync_catalog(ctx, CJ)
         console.print(f"{CJ} (CJdropshipping API): {out.status}, read {out.rows_read}, changed {out.changed}")
+        out = sync_feed(ctx, MAIL_SUPPLIER, io.BytesIO(env.mail_feed_csv()), f"{MAIL_SUPPLIER}-feed.csv")
+        console.print(f"{MAIL_SUPPLIER} (purchase orders by email): {out.status}, read {out.rows_read}, changed "
+                      f"{out.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
         tag = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")
@@ -113,6 +127,8 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         console.print(f"\nthe headless store received {len(env.store.fulfillments())} fulfillments:")
         for f in env.store.fulfillments():
             console.print(f"   order {f['order_external_id']}: {f['carrier']} {f['tracking_number']}")
+        console.print(f"{MAIL_SUPPLIER} received {len(env.mail.messages())} purchase order email(s), with "
+                      + ", ".join(env.mail.purchase_orders()[0]["attachments"] if env.mail.messages() else []))
         shopify_fulfillments = env.shopify.fulfillments_for(shop_order["admin_graphql_api_id"])
         console.print(f"the Shopify store received {len(shopify_fulfillments)} fulfillments:")
         for f in shopify_fulfillments:

@@ -61,7 +61,9 @@ _SUPPLIER_ORDER = {
     S.DELIVERED: set(),
     S.REJECTED: set(),
     S.CANCELLED: set(),
-    S.FAILED: {S.PENDING, S.CANCELLED},  # a person may retry it, or the store cancel it
+    # a person may retry it, or the store cancel it; or it turns out to have landed (the merchant says so, or
+    # tracking arrives for an order whose outcome was unknown)
+    S.FAILED: {S.PENDING, S.CANCELLED, S.SUBMITTED},
 }
 
 TRANSITIONS = {"order": _ORDER, "supplier order": _SUPPLIER_ORDER}

@@ -60,6 +60,10 @@ def _cjdropshipping(webhook_url: str | None = None) -> Emulator:
     # An Advanced-level account (6 requests a second) with a balance, so its orders are paid and ship.
     return CjEmulator(api_key=f"CJ{secrets.randbelow(10**7):07d}@api@{secrets.token_hex(16)}", products=3,
                       variants_per_product=4, qps=6, ship_after_seconds=5, webhook_url=webhook_url)
+def _mail(webhook_url: str | None = None) -> Emulator:
+    from .mail import MailEmulator
+    # By hand: the supplier confirms after 5 s and ships after 20 s, so each step can be watched.
+    return MailEmulator(confirm_after=5.0, ship_after=20.0)
 
 
 # name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
@@ -72,6 +76,7 @@ EMULATORS: dict[str, str] = {
     "edi-partner": f"{__name__}:_edi_partner",
     "aliexpress": f"{__name__}:_aliexpress",
     "cjdropshipping": f"{__name__}:_cjdropshipping",
+    "mail": f"{__name__}:_mail",
 }
 
 

@@ -15,6 +15,7 @@ from .publish_listings import available_to_promise
 from .records import log, raise_alert
 
 DEFAULT_ACK_HOURS = 24.0
+DEFAULT_PO_HOURS = 24.0
 DEFAULT_LEAD_TIME_DAYS = 7
 SHIP_GRACE_DAYS = 2
 
@@ -96,7 +97,8 @@ def _ref(key: str, name: str) -> int | None:
 
 def check_supplier_orders(ctx) -> int:
     """Failed; not acknowledged within the supplier's `ack_hours` (never accepted by its API, or sent to a
-    supplier that confirms later, by EDI 855 or email, and not confirmed); not shipped within its
+    supplier that confirms later, by EDI 855 or email, and not confirmed); a manual supplier's purchase order
+    not placed by a person within its `po_overdue_hours`; not shipped within its
     `lead_time_days` (plus a grace of two days); tracking not carried to the store within the hour."""
     now = ctx.clock()
     raised = 0
@@ -122,6 +124,17 @@ def check_supplier_orders(ctx) -> int:
                     "kind": "supplier_order.not_acknowledged", "order_id": order_id, "supplier_id": supplier_id,
                     "message": f"{suppliers[supplier_id].name} has not acknowledged {key} within {hours:g} h"}
         _settle(uow, ctx, "supplier_order.not_acknowledged", ack)
+        late_pos = {}
+        for so in uow.supplier_orders.waiting(["awaiting_person"]):  # manual suppliers: a person orders it
+            supplier = suppliers[so.supplier_id]
+            hours = float(supplier_setting(ctx, supplier, "po_overdue_hours") or DEFAULT_PO_HOURS)
+            since = so.submitted_at or so.created_at
+            if since is not None and now - since > timedelta(hours=hours):
+                late_pos[f"purchase_order.overdue:{so.idempotency_key}"] = {
+                    "kind": "purchase_order.overdue", "order_id": so.order_id, "supplier_id": so.supplier_id,
+                    "message": f"{so.idempotency_key} at {supplier.name} has waited {hours:g} h for a person to "
+                               "order it (`dropbridge po placed`)"}
+        _settle(uow, ctx, "purchase_order.overdue", late_pos)
         shortest_lead = min([int((s.config or {}).get("lead_time_days", DEFAULT_LEAD_TIME_DAYS))
                              for s in suppliers.values()] or [DEFAULT_LEAD_TIME_DAYS])
         for _so_id, key, supplier_id, order_id, _, submitted in uow.dashboard.supplier_orders_overdue(
@@ -145,7 +158,7 @@ def check_supplier_orders(ctx) -> int:
         over = [alert_id for alert_id, _, status in uow.alerts.open_for_orders(
             ["order.unroutable", "order.margin_below_floor"]) if status != OrderStatus.ON_HOLD]
         uow.alerts.resolve(over, now, "system", "the order is no longer on hold")
-        raised = len(failed) + len(ack) + len(ship) + len(late)
+        raised = len(failed) + len(ack) + len(late_pos) + len(ship) + len(late)
         uow.commit()
     return raised
 

@@ -39,7 +39,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             return "already handled"
         supplier = uow.get(Supplier, so.supplier_id)
         order = uow.get(Order, so.order_id)
-        request = _request(uow, so, order)
+        request = order_request(uow, so, order)
         first_try = attempt <= 1 and so.last_error is None
         resend_allowed = bool(so.resend_allowed)
     desk: OrderDesk = ctx.supplier_connector(supplier, Capability.ORDERS)
@@ -67,7 +67,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             _note_error(ctx, supplier_order_id, exc, resend_allowed=True)
             raise
         except Exception as exc:
-            _note_error(ctx, supplier_order_id, exc)
+            _note_error(ctx, supplier_order_id, exc, attempt)
             raise
 
     with ctx.uow() as uow:
@@ -84,7 +84,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             return "already handled"
         now = ctx.clock()
         so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
-        so.external_id = placed.external_id
+        so.external_id = placed.external_id or None  # a PO sent by email or queued has no supplier id yet
         so.submitted_at = now
         so.updated_at = now
         so.last_error = None
@@ -105,22 +105,24 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
     return "found earlier attempt" if found_earlier else "submitted"
 
 
-def _request(uow, so: SupplierOrder, order: Order) -> SupplierOrderRequest:
+def order_request(uow, so: SupplierOrder, order: Order) -> SupplierOrderRequest:
     """What the supplier is sent: the items, and what richer suppliers take (expected unit costs, titles,
     print files attached to the SKU, the store's packing-slip branding)."""
     lines_by_id = {ln.id: ln for ln in order.lines}
     files = uow.catalog.print_files([lines_by_id[sl.order_line_id].sku for sl in so.lines])
+    variants = uow.catalog.variants_by_id([ln.variant_id for ln in order.lines if ln.variant_id])
     lines = []
     for sl in so.lines:
         line = lines_by_id[sl.order_line_id]
+        variant = variants.get(line.variant_id)
         lines.append(SupplierOrderLineRequest(
             supplier_sku=sl.supplier_sku, quantity=sl.quantity, unit_cost=Money(sl.unit_cost_minor, sl.currency),
-            line_ref=str(line.id),
+            line_ref=str(line.id), title=(variant.title if variant else "") or "",
             print_files=tuple(PrintFileSpec(f.placement, f.url, f.technique) for f in files.get(line.sku, []))))
     store = uow.get(Store, order.store_id)
     slip = (store.config or {}).get("packing_slip") or {}
     branding = Branding(store_name=slip.get("store_name") or store.name, logo_url=slip.get("logo_url"),
-                        message=slip.get("message", ""), customer_order_number=order.external_id)
+                        message=slip.get("message") or "", customer_order_number=order.external_id)
     return SupplierOrderRequest(
         reference=so.idempotency_key,
         ship_to=Address(**{k: v for k, v in order.ship_to.items() if k in Address.__dataclass_fields__}),

@@ -258,6 +258,7 @@ class Placement(StrEnum):
     ACCEPTED = "accepted"  # the supplier has the order
     AWAITING_ACK = "awaiting_ack"  # sent; the supplier confirms later (EDI 855, an email reply)
     AWAITING_PAYMENT = "awaiting_payment"  # created, but the supplier waits for payment before acting
+    AWAITING_PERSON = "awaiting_person"  # in our purchase-order queue: a person orders it by hand (manual)
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,27 +522,42 @@ class InvoiceSource(Protocol):
     def fetch_invoice(self, external_order_id: str, reference: str) -> SupplierInvoice | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CollectedDocument:
+    """A document a supplier left for us (an email in a mailbox, a file on a server), as collected."""
+
+    event_id: str  # its de-duplication key within the supplier (a Message-ID, a file name and checksum)
+    topic: str  # what it is, for the record ("email", "856")
+    raw_body: bytes
+    channel: str = "email"  # email | file
+    headers: dict[str, str] = field(default_factory=dict)  # a few, for the record (from, subject, date)
+    handle: str = ""  # the source's own name for it (an IMAP UID, a remote path), for `collected`
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    documents: list[CollectedDocument]
+    cursor: str | None  # where the next collection starts (opaque; kept by dropbridge between polls)
+
+
+@runtime_checkable
+class DocumentSource(Protocol):
+    """A supplier whose documents we collect on a schedule (`ConnectorSpec(mailbox=True)`): a mail box, files in
+    an SFTP folder or a mounted VAN mailbox. Each is stored raw in the inbox before anything parses it
+    (InboundSource.facts_from_event does that, from the stored copy)."""
+
+    def collect(self, cursor: str | None, limit: int) -> Collection:
+        """Documents that arrived since `cursor` (None: from the beginning), at most `limit`."""
+
+    def collected(self, documents: list[CollectedDocument]) -> None:
+        """They are stored: mark them read or move them to an archive, as the source does."""
+
+
 @runtime_checkable
 class Acknowledger(Protocol):
     """A supplier whose documents we must acknowledge (EDI: a 997 for every functional group received)."""
 
     def send_acknowledgement(self, document: bytes, name: str) -> None: ...
-
-
-@runtime_checkable
-class Mailbox(Protocol):
-    """A supplier that leaves documents for us to collect (files in an SFTP folder or a mounted VAN mailbox,
-    messages in a mail box). The scheduler collects them: each is stored raw in the inbox before it is parsed,
-    then archived on the supplier's side, so a crash in between only means it is collected (and de-duplicated)
-    again. Declared with `ConnectorSpec(mailbox=True)`."""
-
-    def pending_documents(self, limit: int = 100) -> list[str]:
-        """Names of the documents waiting, oldest first."""
-
-    def fetch_document(self, name: str) -> bytes: ...
-
-    def archive_document(self, name: str) -> None:
-        """Move it out of the way once it is safely in our inbox."""
 
 
 # Which protocol a supplier connector must implement for each capability it declares.
@@ -573,7 +589,7 @@ class KindInfo:
     needs_url: bool
     summary: str = ""
     offers_by_feed: bool = False  # its catalog and stock come as feed files, not an API pull
-    mailbox: bool = False  # it leaves documents for the scheduler to collect (Mailbox)
+    mailbox: bool = False  # it leaves documents for the scheduler to collect (DocumentSource)
 
     def has(self, capability: Capability) -> bool:
         return capability in self.capabilities

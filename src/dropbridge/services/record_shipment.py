@@ -41,11 +41,11 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
         shipment = uow.add(Shipment(supplier_order_id=so.id, carrier=carrier, tracking_number=number,
                                     tracking_url=url, lines=lines, shipped_at=update.shipped_at or now,
                                     created_at=now, hold_reason=None if check.valid else check.reason[:500]))
-        if so.status == SupplierOrderStatus.PENDING:
-            # Tracking for an order we never saw confirmed: it evidently landed.
+        if so.status in (SupplierOrderStatus.PENDING, SupplierOrderStatus.FAILED):
+            # Tracking for an order we never saw confirmed (or could not tell had arrived): it evidently landed.
             so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
-            so.external_id = so.external_id or update.external_order_id
-            so.submitted_at = now
+            so.external_id = so.external_id or update.external_order_id or None
+            so.submitted_at = so.submitted_at or now
         uow.flush()
         shipped_qty = _shipped_quantities(uow, so)
         whole = all(shipped_qty.get(ln.order_line_id, 0) >= ln.quantity for ln in so.lines)

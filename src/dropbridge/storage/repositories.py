@@ -206,6 +206,29 @@ class SupplierOrderRepo(_Repo):
             )
         )
 
+    def waiting(self, placements: list[str], limit: int = 1000) -> list[m.SupplierOrder]:
+        """Orders at a supplier (submitted) still waiting in one of `placements`, oldest first."""
+        c = t.supplier_orders.c
+        return list(self.session.scalars(
+            select(m.SupplierOrder).where(c.status == "submitted", c.placement.in_(placements))
+            .order_by(c.id).limit(limit)))
+
+    def listing(self, *, supplier_id: int | None = None, statuses: list[str] | None = None,
+                placements: list[str] | None = None, exclude_placements: list[str] | None = None,
+                limit: int = 200) -> list[m.SupplierOrder]:
+        """Supplier orders, oldest first, filtered by supplier, status and placement."""
+        c = t.supplier_orders.c
+        q = select(m.SupplierOrder).order_by(c.id).limit(limit)
+        if supplier_id is not None:
+            q = q.where(c.supplier_id == supplier_id)
+        if statuses:
+            q = q.where(c.status.in_(statuses))
+        if placements:
+            q = q.where(c.placement.in_(placements))
+        if exclude_placements:
+            q = q.where(c.placement.not_in(exclude_placements))
+        return list(self.session.scalars(q))
+
     def awaiting_tracking(self, limit: int = 200) -> list[m.SupplierOrder]:
         return list(
             self.session.scalars(
@@ -307,6 +330,17 @@ class AlertRepo(_Repo):
 
     def for_order(self, order_id: int) -> list[m.Alert]:
         return list(self.session.scalars(select(m.Alert).where(t.alerts.c.order_id == order_id)))
+
+    def open_matching(self, kind: str, *, order_id: int | None = None, supplier_id: int | None = None,
+                      contains: str | None = None) -> m.Alert | None:
+        """An unresolved alert of `kind` about the same order and supplier (whose message names `contains`)."""
+        c = t.alerts.c
+        q = select(m.Alert).where(c.kind == kind, c.resolved_at.is_(None))
+        q = q.where(c.order_id == order_id if order_id is not None else c.order_id.is_(None))
+        q = q.where(c.supplier_id == supplier_id if supplier_id is not None else c.supplier_id.is_(None))
+        if contains:
+            q = q.where(c.message.contains(contains, autoescape=True))
+        return self.session.scalar(q.order_by(c.id).limit(1))
 
 
 class AuditRepo(_Repo):

@@ -17,6 +17,9 @@ class SupplierHarness(Protocol):
     kind: str
     can_look_up: bool  # find_order can tell whether an earlier attempt landed (else it answers CANNOT_KNOW)
     fault_trials: int  # how many orders the fault test sends through this kind
+    # Optional: `fault_modes` (default: every common mode), the faults `inject` can make: a kind without a
+    # transport (manual) has none, and tests that need a fault skip it; `remote` (default True): False when the
+    # orders are held by dropbridge itself (the manual kind's purchase-order queue).
 
     def connection(self) -> dict[str, Any]:
         """{"name", "base_url", "credentials", "config"} as `supplier add` takes it."""
@@ -32,6 +35,21 @@ class SupplierHarness(Protocol):
 
     def ship(self, reference: str) -> None:
         """Ship the order carrying `reference` now (tracking then reaches dropbridge as the platform sends it)."""
+
+
+def supports(harness, *modes: str) -> bool:
+    """Whether the harness can inject every one of `modes`."""
+    from dropbridge.sandbox.kit import COMMON_MODES
+
+    available = getattr(harness, "fault_modes", COMMON_MODES)
+    return all(mode in available for mode in modes)
+
+
+def skip_unless_faults(harness, *modes: str) -> None:
+    import pytest
+
+    if not supports(harness, *modes):
+        pytest.skip(f"{harness.kind} has no {', '.join(modes)} fault to inject (no transport of its own)")
 
 
 def harness_module(kind: str):

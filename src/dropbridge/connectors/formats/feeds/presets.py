@@ -125,6 +125,22 @@ FABRIC: dict[str, Any] = {
     },
 }
 
+# Duoplane's product import (exact headers published); its wholesale cost and quantity columns are not
+# named in the excerpt we have, so those two aliases are guesses.
+DUOPLANE: dict[str, Any] = {
+    "fields": {
+        "sku": ["retailer_sku"],
+        "qty": ["quantity", "inventory_quantity", "quantity_available"],
+        "cost": ["cost", "wholesale_cost", "price_wholesale"],
+        "title": ["name"],
+        "upc": ["upc"],
+        "mpn": ["mpn"],
+        "msrp": ["price_msrp"],
+        "map": ["price_map"],
+        "brand": ["vendor_name"],
+    },
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "generic": GENERIC,
     "doba": DOBA,
@@ -132,6 +148,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     "logicbroker": LOGICBROKER,
     "syncee": SYNCEE,
     "fabric": FABRIC,
+    "duoplane": DUOPLANE,
+}
+
+# How sure each preset is (../shared/contracts/suppliers.md section 6): "verified" when every column it
+# relies on is named in the vendor's published spec, "guessed" when some are inferred.
+STATUS: dict[str, tuple[str, str]] = {
+    "generic": ("guessed", "common spellings across wholesaler exports, matched case- and punctuation-blind"),
+    "doba": ("verified", "Doba product/inventory export column list (Doba knowledge base)"),
+    "hublogix": ("verified", "HubLogix inventory setup: exact headers"),
+    "logicbroker": ("guessed", "Logicbroker inventory spec names SupplierSKU; quantity and cost headers inferred"),
+    "syncee": ("guessed", "Syncee DataFeed Manager describes the fields, not exact headers"),
+    "fabric": ("guessed", "fabric offers import names Supplier SKU, Base Cost, MAP; quantity inferred"),
+    "duoplane": ("guessed", "Duoplane product import headers; cost and quantity headers inferred"),
 }
 
 

@@ -13,6 +13,7 @@ a temporary upload without its final file means an interrupted upload that the p
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import posixpath
@@ -33,6 +34,8 @@ from dropbridge.services.ports import (
     CANNOT_KNOW,
     AcknowledgementNeeded,
     CannotKnow,
+    CollectedDocument,
+    Collection,
     ConnectorServices,
     ControlNumbers,
     Fact,
@@ -177,6 +180,21 @@ class EdiX12Supplier:
                 session.put_new(self.profile.outbox, name, document)
 
     # ---- the mailbox -------------------------------------------------------------------------------------
+
+    def collect(self, cursor: str | None, limit: int) -> Collection:
+        """The files waiting in the inbox folder, oldest first (no cursor: what is collected is archived)."""
+        documents = []
+        for name in self.pending_documents(limit):
+            body = self.fetch_document(name)
+            # A re-sent file with new content is new; the same file collected twice is one inbox entry.
+            event_id = f"{name[:150]}#{hashlib.sha256(body).hexdigest()[:32]}"
+            documents.append(CollectedDocument(event_id=event_id, topic=name[:100], raw_body=body, channel="file",
+                                               handle=name))
+        return Collection(documents, cursor)
+
+    def collected(self, documents: list[CollectedDocument]) -> None:
+        for doc in documents:  # only once safely in our inbox
+            self.archive_document(doc.handle)
 
     def pending_documents(self, limit: int = 100) -> list[str]:
         with self.transport.session() as session:
