@@ -134,8 +134,8 @@ def test_the_cheapest_quote_prices_landed_cost_and_its_method_travels(app, quoti
     assert [(k, a) for k, a, _ in ledger if k == EntryKind.SUPPLIER_SHIPPING] == [(EntryKind.SUPPLIER_SHIPPING, -399)]
     (request,) = quoting.requests
     assert [(i.supplier_sku, i.quantity) for i in request.items] == [("TEE", 2)]
-    assert (request.country_code, request.postal_code, request.province_code, request.currency) == \
-        ("US", "91311", "CA", "USD")
+    assert (request.country_code, request.postal_code, request.province_code, request.currency, request.city,
+            request.address1) == ("US", "91311", "CA", "USD", "Chatsworth", "1 Main")
     assert quoting.asked_inside_transaction == [False]
 
 

@@ -225,7 +225,8 @@ def shipping_quotes(ctx, order_id: int) -> dict[int, ShippingOption | str]:
         cur = (supplier.config or {}).get("currency", currency)  # the currency its terms are in
         request = ShippingQuoteRequest(items=tuple(items), country_code=ship_to["country_code"],
                                        postal_code=ship_to.get("postal_code") or "",
-                                       province_code=ship_to.get("province_code") or "", currency=cur)
+                                       province_code=ship_to.get("province_code") or "", currency=cur,
+                                       city=ship_to.get("city") or "", address1=ship_to.get("address1") or "")
         try:
             quoter: ShippingQuoter = ctx.supplier_connector(supplier, Capability.SHIPPING_QUOTE)
             options = quoter.quote_shipping(request)
