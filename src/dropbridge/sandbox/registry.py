@@ -20,6 +20,12 @@ def _rest(webhook_url: str | None = None) -> Emulator:
                                 prices={"TEE-BLK-M": "8.50", "MUG-WHT": "3.20"})
 
 
+def _printful(webhook_url: str | None = None) -> Emulator:
+    from .printful import PrintfulEmulator
+
+    return PrintfulEmulator(api_token=secrets.token_hex(16), webhook_url=webhook_url, ship_after_seconds=30)
+
+
 def _shopify(webhook_url: str | None = None) -> Emulator:
     from .shopify import ShopifyEmulator
 
@@ -47,6 +53,7 @@ def _headless(webhook_url: str | None = None) -> Emulator:
 # name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
 EMULATORS: dict[str, str] = {
     "rest": f"{__name__}:_rest",
+    "printful": f"{__name__}:_printful",
     "shopify": f"{__name__}:_shopify",
     "woocommerce": f"{__name__}:_woocommerce",
     "bigcommerce": f"{__name__}:_bigcommerce",
