@@ -109,8 +109,9 @@ def availability(pages: list[dict[str, Any]], technique: str, region: str) -> di
     for entry in pages:
         status = "unknown"
         for t in entry.get("techniques") or []:
-            if str(t.get("technique", "")).lower() != technique:
-                continue
+            named = t.get("technique")
+            if named not in (None, "") and str(named).lower() != technique:
+                continue  # an entry without a technique applies to all (the published sample has one)
             for r in t.get("selling_regions") or []:
                 if r.get("name") == region:
                     status = str(r.get("availability") or "unknown")
@@ -193,7 +194,7 @@ def stock_rows(changes: list[dict[str, Any]], prices_by_product: dict[int, dict[
         prices = prices_by_product.get(int(change.get("catalog_product_id") or 0))
         if not prices:
             continue
-        techniques = [str(t).lower() for t in change.get("techniques") or []]
+        techniques = [str(t).lower() for t in change.get("techniques") or [] if t]
         if technique and techniques and technique.lower() not in techniques:
             continue  # a change for another technique than the one we sell
         currency, costs = variant_prices(prices)
@@ -330,7 +331,8 @@ def tracking(order: dict[str, Any], reference: str | None = None) -> list[Tracki
     ref = reference or str(order.get("external_id") or "")
     out = []
     for s in order.get("shipments") or []:
-        if not s.get("tracking_number"):
+        number = s.get("tracking_number")  # a string by the schema; the published sample shows a number
+        if number is None or not str(number).strip():
             continue
         per_sku: dict[str, int] = defaultdict(int)
         for i in s.get("items") or []:
@@ -339,7 +341,7 @@ def tracking(order: dict[str, Any], reference: str | None = None) -> list[Tracki
                 per_sku[sku] += int(i.get("quantity") or 0)
         out.append(TrackingUpdate(
             reference=ref, external_order_id=str(order["id"]), carrier=str(s.get("carrier") or ""),
-            tracking_number=str(s["tracking_number"]), tracking_url=s.get("tracking_url") or None,
+            tracking_number=str(number).strip(), tracking_url=s.get("tracking_url") or None,
             shipped_at=parse_time(s.get("shipped_at")) or parse_time(s.get("created")),
             items=[SupplierOrderItem(sku, qty) for sku, qty in per_sku.items()]))
     return out
