@@ -301,23 +301,21 @@ class CheckedApp:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        status, headers, out = 0, {}, []
+        held: list[dict] = []
 
         async def capture(message):
-            nonlocal status, headers
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
-            elif message["type"] == "http.response.body":
-                out.append(message.get("body", b""))
-            await send(message)
+            held.append(message)  # answered once checked, so a test reading the findings sees this one
 
         await self.app(scope, replay, capture)
-        if gone:
-            return
-        request_headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        self.check.exchange(scope["method"], scope["path"], scope.get("query_string", b"").decode(),
-                            request_headers, body, status, headers, b"".join(out))
+        start = next((m for m in held if m["type"] == "http.response.start"), None)
+        if not gone and start is not None:
+            headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
+            request_headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+            out = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+            self.check.exchange(scope["method"], scope["path"], scope.get("query_string", b"").decode(),
+                                request_headers, body, start["status"], headers, out)
+        for message in held:
+            await send(message)
 
 
 def checked(emulator, check: SpecCheck):

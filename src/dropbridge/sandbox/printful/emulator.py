@@ -389,7 +389,7 @@ class PrintfulEmulator(Emulator):
             return http.v2([emu._product(base(request), p) for p in page],
                            paging=http.paging(len(products), offset, limit),
                            links=http.page_links(base(request), "/v2/catalog-products", len(products), offset, limit,
-                                                 extra))
+                                                 extra, previous=False))
 
         @app.get("/v2/catalog-products/{product_id}")
         async def catalog_product(request: Request, product_id: str):

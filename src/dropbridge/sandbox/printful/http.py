@@ -44,8 +44,8 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
 def problem(status: int, title: str, detail: str, instance: str = "") -> JSONResponse:
     """v2 5xx: RFC 7807 ProblemDetails (1.2)."""
     return JSONResponse({"type": "https://developers.printful.com/docs/v2-beta/#section/Errors", "status": status,
-                         "title": title, "details": detail, "instance": instance}, status,
-                        media_type="application/problem+json")
+                         "title": title, "details": detail, "instance": instance}, status)  # the documents
+    # give these bodies as application/json
 
 
 def server_error(path: str, status: int, message: str) -> Response:
@@ -57,8 +57,10 @@ def paging(total: int, offset: int, limit: int) -> dict[str, int]:
     return {"total": total, "offset": offset, "limit": limit}
 
 
-def page_links(base: str, path: str, total: int, offset: int, limit: int, query: str = "") -> dict[str, dict]:
-    """HATEOAS links of a v2 list: self, first, last, and next/previous where they exist."""
+def page_links(base: str, path: str, total: int, offset: int, limit: int, query: str = "",
+               previous: bool = True) -> dict[str, dict]:
+    """HATEOAS links of a v2 list: self, first, last, and next/previous where they exist (`previous`: the
+    list's schema has that link)."""
     def href(at: int) -> dict[str, str]:
         return {"href": f"{base}{path}?limit={limit}&offset={at}{query}"}
     links = {"self": href(offset)}
@@ -68,7 +70,7 @@ def page_links(base: str, path: str, total: int, offset: int, limit: int, query:
         links["last"] = href(last)
     if offset + limit < total:
         links["next"] = href(offset + limit)
-    if offset > 0:
+    if offset > 0 and previous:
         links["previous"] = href(max(0, offset - limit))
     return links
 
