@@ -296,7 +296,8 @@ class PrintfulEmulator(Emulator):
         if store is not None and store != str(self.store_id):
             return http.error(404, f"Store {store} not found"), {}
         headers: dict[str, str] = {}
-        buckets = [b for b in (self._bucket, self._catalog_lockout if op == "catalog" else None) if b is not None]
+        # 1.3: catalog calls have their own 120/60 s with a lockout; everything else the account's bucket
+        buckets = [b for b in ((self._catalog_lockout if op == "catalog" else self._bucket),) if b is not None]
         for bucket in buckets:
             allowed, headers, wait = bucket.take()
             if not allowed:
