@@ -64,5 +64,5 @@ def test_demo_runs_twice_in_the_same_directory(cli):
         out = cli("demo").stdout
         assert "demo complete" in out
         assert "rejected" in out and "pushed to store" in out
-        assert "the headless store received 5 fulfillments" in out
+        assert "the headless store received 6 fulfillments" in out
         assert "the Shopify store received 1 fulfillments" in out

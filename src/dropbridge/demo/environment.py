@@ -1,5 +1,6 @@
-"""The demo's little world: two REST suppliers with overlapping catalogs and a headless store, all
-emulated over real HTTP on localhost, and registered in dropbridge as ordinary connections."""
+"""The demo's little world: two REST suppliers with overlapping catalogs, Printful (print on demand), a
+headless store and a Shopify store, all emulated over real HTTP on localhost, and registered in dropbridge as
+ordinary connections."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import secrets
 import time
 
 from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
+from dropbridge.sandbox.printful import PrintfulEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks
 
 STORE = "demo-shop"
+PRINTFUL = "printful"
 SHOPIFY_STORE = "demo-shopify"
 SHOPIFY_TOKEN = "shpat_static_emulator_token"
 # The rest of each catalog: enough rows that one bad line stays under the feed error threshold.
@@ -43,6 +46,9 @@ class DemoEnvironment:
             self.suppliers[name] = RestSupplierEmulator(
                 api_key=secrets.token_hex(12), name=name, ship_after_seconds=ship_after_seconds, stock=stock,
                 webhook_url=f"{self.api_url}/webhooks/suppliers/{name}", webhook_secret=secrets.token_hex(16))
+        self.printful = PrintfulEmulator(api_token=secrets.token_hex(16), ship_after_seconds=ship_after_seconds,
+                                         cost_delay_seconds=0.2,
+                                         webhook_url=f"{self.api_url}/webhooks/suppliers/{PRINTFUL}")
 
     def start(self) -> None:
         self.store.start()
@@ -63,6 +69,9 @@ class DemoEnvironment:
                          {"api_key": emulator.api_key, "webhook_secret": emulator.webhook_secret},
                          {"currency": currency, "shipping_per_order": shipping, "buffer": buffer,
                           "feed": {"format": "csv", "mapping": {"preset": "generic"}}})
+        self.printful.start()
+        conn = self.printful.connection()  # as `sandbox run printful` prints it
+        add_supplier(self.ctx, PRINTFUL, "printful", conn["base_url"], conn["credentials"], conn["config"])
 
     @staticmethod
     def catalog(name: str) -> list[tuple[str, int, str]]:
@@ -77,5 +86,6 @@ class DemoEnvironment:
     def stop(self) -> None:
         for emulator in self.suppliers.values():
             emulator.stop()
+        self.printful.stop()
         self.store.stop()
         self.shopify.stop()

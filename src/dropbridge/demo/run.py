@@ -1,9 +1,10 @@
 """`dropbridge demo`: a complete day of a store against local emulators, on the embedded default.
 
-Feeds from two suppliers with overlapping SKUs; orders through the headless API (one split across both
-suppliers, one whose cheapest supplier has no stock, one the cheapest supplier rejects, one for a SKU
-nobody sells, and one sent twice with the same Idempotency-Key); supplier orders placed on the
-emulators; tracking back by webhook; fulfillments pushed to the store; the margin report."""
+Feeds from two suppliers with overlapping SKUs and Printful's catalog pulled by API; orders through the
+headless API (one split across both suppliers, one whose cheapest supplier has no stock, one the cheapest
+supplier rejects, one for a SKU nobody sells, one sent twice with the same Idempotency-Key, and one printed on
+demand by Printful); supplier orders placed on the emulators; tracking back by webhook; fulfillments pushed to
+the store; the margin report."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from dropbridge.api.app import create_app
 from dropbridge.jobs.queue import Ticker
 from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.order_view import list_alerts, margin_report, order_detail
+from dropbridge.services.sync_catalog import sync_catalog
 from dropbridge.services.sync_feed import sync_feed
 from dropbridge.services.tokens import create_token
 
-from .environment import SHOPIFY_STORE, STORE, DemoEnvironment
+from .environment import PRINTFUL, SHOPIFY_STORE, STORE, DemoEnvironment
 
 SHIP_TO = {"name": "Jane Doe", "address1": "19749 Dearborn St", "city": "Chatsworth", "province_code": "CA",
            "postal_code": "91311", "country_code": "US"}
@@ -33,6 +35,8 @@ def _orders(tag: str) -> list[tuple[str, list[tuple[str, int, str]], str]]:
         (f"{tag}-3", [("MUG-11OZ", 2, "12.50")], "cheapest supplier out of stock in its feed"),
         (f"{tag}-4", [("HOODIE-L", 1, "49.00")], "cheapest supplier sold out since its feed: rejects, re-routed"),
         (f"{tag}-5", [("NO-SUCH-SKU", 1, "10.00")], "nobody sells it: kept, on hold, alerted"),
+        (f"{tag}-6", [("LOGO-TEE-BLK-M", 1, "26.00")], "Printful prints the merchant's design: shipping quoted, "
+                                                      "costs and tracking by signed webhook"),
     ]
 
 
@@ -55,6 +59,8 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                           f"rejected {out.rejected}")
             for line, field, reason in out.rejects or []:
                 console.print(f"   line {line} {field}: {reason}")
+        out = sync_catalog(ctx, PRINTFUL)
+        console.print(f"{PRINTFUL}: catalog pulled by API, {out.status}, read {out.rows_read}, changed {out.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
         token = create_token(ctx, "demo")

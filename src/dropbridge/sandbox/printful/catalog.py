@@ -89,10 +89,10 @@ class SyncProduct:
     is_ignored: bool = False
 
 
-def _tee() -> CatalogProduct:
+def _tee(cdn: str) -> CatalogProduct:
     product = CatalogProduct(
         id=71, type="T-SHIRT", name="Unisex Staple T-Shirt | Bella + Canvas 3001", brand="Bella + Canvas",
-        model="3001", image=f"{CDN}/products/71/product_1613463122.jpg",
+        model="3001", image=f"{cdn}/products/71/product_1613463122.jpg",
         description="This t-shirt is everything you've dreamed of and more. It feels soft and lightweight.",
         main_category_id=24, techniques=[Technique("dtg", "DTG printing", True), Technique("embroidery", "Embroidery")],
         placements=["front", "back", "sleeve_left", "sleeve_right"], placement_price=Decimal("5.95"))
@@ -102,31 +102,31 @@ def _tee() -> CatalogProduct:
             price = Decimal("9.85") if size != "2XL" else Decimal("12.25")
             product.variants.append(CatalogVariant(
                 vid, 71, f"Bella + Canvas 3001 ({color} / {size})", size, color, code,
-                f"{CDN}/products/71/{vid}_1581412541.jpg", price))
+                f"{cdn}/products/71/{vid}_1581412541.jpg", price))
             vid += 1
     product.variants[-1].availability = {"europe": "out of stock", "uk": "out of stock"}  # Black 2XL
     return product
 
 
-def _mug() -> CatalogProduct:
+def _mug(cdn: str) -> CatalogProduct:
     product = CatalogProduct(
         id=19, type="MUG", name="White Glossy Mug", brand="", model="White Glossy Mug",
-        image=f"{CDN}/products/19/product_1550594502.jpg",
+        image=f"{cdn}/products/19/product_1550594502.jpg",
         description="A sturdy white ceramic mug with a glossy finish, printed on both sides.",
         main_category_id=112, techniques=[Technique("sublimation", "Sublimation", True)],
         placements=["default"], placement_price=Decimal("0.00"))
     for vid, size, price in ((1320, "11 oz", Decimal("5.95")), (4830, "15 oz", Decimal("7.95"))):
         product.variants.append(CatalogVariant(vid, 19, f"White Glossy Mug ({size})", size, "White", "#ffffff",
-                                               f"{CDN}/products/19/{vid}_1550594502.jpg", price))
+                                               f"{cdn}/products/19/{vid}_1550594502.jpg", price))
     return product
 
 
-def featured() -> list[CatalogProduct]:
+def featured(cdn: str = CDN) -> list[CatalogProduct]:
     """The products the sandbox, the demo and the tests name: the Bella + Canvas 3001 tee (71) and the mug (19)."""
-    return [_tee(), _mug()]
+    return [_tee(cdn), _mug(cdn)]
 
 
-def generated(count: int, variants_per_product: int, first_id: int = 1000) -> list[CatalogProduct]:
+def generated(count: int, variants_per_product: int, first_id: int = 1000, cdn: str = CDN) -> list[CatalogProduct]:
     """`count` more products of `variants_per_product` variants each (sizes x colours), for volume."""
     out = []
     combos = [(c, s) for c in COLORS for s in SIZES]
@@ -134,7 +134,7 @@ def generated(count: int, variants_per_product: int, first_id: int = 1000) -> li
         pid = first_id + n
         product = CatalogProduct(
             id=pid, type="T-SHIRT", name=f"Generated Tee {pid}", brand="Acme Blanks", model=f"AB-{pid}",
-            image=f"{CDN}/products/{pid}/product.jpg", description=f"A generated catalog product ({pid}).",
+            image=f"{cdn}/products/{pid}/product.jpg", description=f"A generated catalog product ({pid}).",
             main_category_id=24, techniques=[Technique("dtg", "DTG printing", True)],
             placements=["front", "back"], placement_price=Decimal("5.95"))
         for j in range(variants_per_product):
@@ -142,7 +142,7 @@ def generated(count: int, variants_per_product: int, first_id: int = 1000) -> li
             label = f"{color} / {size}" + (f" #{j // len(combos) + 1}" if j >= len(combos) else "")
             vid = pid * 1000 + j
             variant = CatalogVariant(vid, pid, f"Generated Tee {pid} ({label})", size, color, code,
-                                     f"{CDN}/products/{pid}/{vid}.jpg", Decimal("8.95") + Decimal(j % 7) / 4)
+                                     f"{cdn}/products/{pid}/{vid}.jpg", Decimal("8.95") + Decimal(j % 7) / 4)
             if j % 17 == 5:
                 variant.availability = {"europe": "out of stock"}
             product.variants.append(variant)
@@ -150,13 +150,13 @@ def generated(count: int, variants_per_product: int, first_id: int = 1000) -> li
     return out
 
 
-def store_products(catalog: dict[int, CatalogProduct]) -> list[SyncProduct]:
+def store_products(catalog: dict[int, CatalogProduct], cdn: str = CDN) -> list[SyncProduct]:
     """The merchant's own designs in the Printful store: a logo tee on every 3001 variant (external ids are
     the merchant's SKUs) and a mug, each with its print files."""
     out = []
     tee = catalog.get(71)
     if tee is not None:
-        product = SyncProduct(301, "logo-tee", "Logo Tee", f"{CDN}/files/logo-tee-thumb.png")
+        product = SyncProduct(301, "logo-tee", "Logo Tee", f"{cdn}/files/logo-tee-thumb.png")
         for i, v in enumerate(tee.variants):
             ext = f"LOGO-TEE-{ {'White': 'WHT', 'Black': 'BLK'}[v.color]}-{v.size}"
             product.variants.append(SyncVariant(
@@ -166,7 +166,7 @@ def store_products(catalog: dict[int, CatalogProduct]) -> list[SyncProduct]:
         out.append(product)
     mug = catalog.get(19)
     if mug is not None:
-        product = SyncProduct(302, "quote-mug", "Quote Mug", f"{CDN}/files/quote-mug-thumb.png")
+        product = SyncProduct(302, "quote-mug", "Quote Mug", f"{cdn}/files/quote-mug-thumb.png")
         v = mug.variants[0]
         product.variants.append(SyncVariant(3021, "QUOTE-MUG-11", 302, "Quote Mug - 11 oz", v.id, Decimal("14.00"),
                                             "QUOTE-MUG-11",

@@ -74,7 +74,7 @@ class PrintfulEmulator(Emulator):
                  cost_delay_seconds: float = 0.3, rate_limit_per_minute: int | None = 120,
                  signing_key: str = "hex", v2_shipment_tracking_number: bool = False,
                  refuse_out_of_stock: bool = True, webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0),
-                 store_id: int = STORE_ID, currency: str = "USD"):
+                 store_id: int = STORE_ID, currency: str = "USD", image_base: str = cat.CDN):
         self.name = name
         super().__init__(webhook_retry_delays=webhook_retry_delays)
         self.sender = PrintfulSender(name, retry_delays=webhook_retry_delays)
@@ -88,10 +88,12 @@ class PrintfulEmulator(Emulator):
         self.v2_shipment_tracking_number = v2_shipment_tracking_number  # contract 1.8 [U]
         self.refuse_out_of_stock = refuse_out_of_stock  # unverified: Printful refusing an out-of-stock variant
         self.catalog: dict[int, cat.CatalogProduct] = {}
-        for product in (cat.featured() if featured else []) + cat.generated(catalog_products, variants_per_product):
+        # image_base: where catalog images point (Printful's CDN; a bench points them at an address never fetched)
+        generated = cat.generated(catalog_products, variants_per_product, cdn=image_base)
+        for product in (cat.featured(image_base) if featured else []) + generated:
             self.catalog[product.id] = product
         self.variants = {v.id: (v, p) for p in self.catalog.values() for v in p.variants}
-        self.sync_products = {p.id: p for p in (cat.store_products(self.catalog) if store_products else [])}
+        self.sync_products = {p.id: p for p in (cat.store_products(self.catalog, image_base) if store_products else [])}
         self.sync_variants = {v.id: v for p in self.sync_products.values() for v in p.variants}
         self.sync_by_external = {v.external_id: v for v in self.sync_variants.values()}
         self.webhook_config: WebhookConfig | None = None
