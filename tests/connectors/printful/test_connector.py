@@ -64,6 +64,13 @@ def test_a_pull_offers_store_products_then_the_catalog_products_named(emulator, 
     assert set(europe) == catalog and europe["PF-4020"].stock == 0 and europe["PF-4019"].stock == 1000
 
 
+def test_a_pull_waits_out_a_refused_page_instead_of_failing(emulator, connector):
+    emulator.faults.inject("rate_limit", operation="catalog", retry_after=1)
+    emulator.faults.inject("error_500", operation="catalog")
+    assert len(pull(connector)) == 23  # 11 store variants, 12 catalog variants: all there
+    assert emulator.faults.pending() == {}
+
+
 def test_the_whole_catalog_pages_at_one_hundred_with_the_calls_the_api_needs(make_emulator):
     emulator = make_emulator(featured=False, store_products=False, catalog_products=150, variants_per_product=120,
                              rate_limit_per_minute=60_000)

@@ -19,6 +19,12 @@ from dropbridge.connectors.kit.http import build_client, classify, send
 # https://developers.printful.com/docs/#section/Rate-Limits, /docs/v2-beta/#tag/Rate-Limiting
 DEFAULT_RATE_PER_MINUTE = 120
 BULK_SHIPPING_PER_MINUTE = 5  # shipping rates when the summed quantity is over 100
+# A little under the documented rate: two buckets (ours, Printful's) running at exactly the same rate meet
+# request jitter, and one call landing on an empty bucket locks catalog calls out for 60 s.
+SAFETY = 0.98
+# Catalog pages may wait out that lockout once (a pull that gives up starts over on the next interval);
+# order calls keep the default policy, whose waits stay within a job's lease.
+PULL_POLICY = retry.RetryPolicy(attempts=5, max_wait=150.0)
 
 
 class PrintfulClient:
@@ -30,9 +36,9 @@ class PrintfulClient:
             headers["X-PF-Store-Id"] = store_id
         self._http = build_client(base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
         account = hashlib.sha256(f"{token}\0{store_id or ''}".encode()).hexdigest()[:16]
-        self.budget = RateBudget.for_account(f"printful:{account}", rate_per_minute / 60, rate_per_minute)
-        self.bulk_budget = RateBudget.for_account(f"printful:{account}:bulk-shipping", BULK_SHIPPING_PER_MINUTE / 60,
-                                                  BULK_SHIPPING_PER_MINUTE)
+        self.budget = RateBudget.for_account(f"printful:{account}", rate_per_minute / 60 * SAFETY, rate_per_minute)
+        self.bulk_budget = RateBudget.for_account(f"printful:{account}:bulk-shipping",
+                                                  BULK_SHIPPING_PER_MINUTE / 60 * SAFETY, BULK_SHIPPING_PER_MINUTE)
         self.retry_policy = retry_policy
         self.calls = 0
 
@@ -53,9 +59,10 @@ class PrintfulClient:
             raise classify(httpx.Response(code, json=body, headers=response.headers, request=response.request), what)
         return body
 
-    def get(self, path: str, params: dict[str, Any] | None = None, *, what: str) -> Any:
+    def get(self, path: str, params: dict[str, Any] | None = None, *, what: str, pull: bool = False) -> Any:
+        """`pull`: a catalog page, which may wait out a rate-limit lockout (PULL_POLICY)."""
         return retry.call(lambda: self._send("GET", path, what, params=params), idempotent=True,
-                          policy=self.retry_policy)
+                          policy=PULL_POLICY if pull else self.retry_policy)
 
     def post(self, path: str, body: Any = None, *, what: str, params: dict[str, Any] | None = None,
              read: bool = False, bulk: bool = False) -> Any:

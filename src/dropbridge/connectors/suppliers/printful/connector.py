@@ -210,36 +210,37 @@ class Printful:
         if key not in self._lists:
             if pos.phase == "store":  # v1: the v2 beta has no store products
                 body = self.client.get("/store/products", {"offset": pos.offset, "limit": PAGE},
-                                       what="printful: store products")
+                                       what="printful: store products", pull=True)
                 self._lists[key] = (body.get("result") or [], int((body.get("paging") or {}).get("total", 0)))
             elif self.catalog_products == "all":
                 body = self.client.get("/v2/catalog-products", {"limit": PAGE, "offset": pos.offset,
                                                                 "selling_region_name": self.region},
-                                       what="printful: catalog products")
+                                       what="printful: catalog products", pull=True)
                 self._lists[key] = (body.get("data") or [], int((body.get("paging") or {}).get("total", 0)))
             else:  # the products the merchant named: fetched one by one as the pull reaches them
                 ids = list(self.catalog_products or [])
                 self._lists[key] = ([{"id": i} for i in ids], len(ids))
         return self._lists[key]
 
-    def _prices_of(self, product_id: int) -> dict[str, Any]:
+    def _prices_of(self, product_id: int, pull: bool = True) -> dict[str, Any]:
         if product_id not in self._prices:
             self._prices[product_id] = self.client.get(
                 f"/v2/catalog-products/{product_id}/prices",
-                {"selling_region_name": self.region, "currency": self.currency}, what="printful: prices")["data"]
+                {"selling_region_name": self.region, "currency": self.currency}, what="printful: prices",
+                pull=pull)["data"]
         return self._prices[product_id]
 
     def _catalog_rows(self, listed: dict[str, Any]) -> list[OfferRow]:
         pid = int(listed["id"])
         product = listed if "techniques" in listed else self.client.get(
-            f"/v2/catalog-products/{pid}", what="printful: catalog product")["data"]
+            f"/v2/catalog-products/{pid}", what="printful: catalog product", pull=True)["data"]
         variants = self.client.get(f"/v2/catalog-products/{pid}/catalog-variants",
-                                   what="printful: catalog variants")["data"]
+                                   what="printful: catalog variants", pull=True)["data"]
         stock, offset = [], 0
         while True:
             body = self.client.get(f"/v2/catalog-products/{pid}/availability",
                                    {"selling_region_name": self.region, "limit": PAGE, "offset": offset},
-                                   what="printful: availability")
+                                   what="printful: availability", pull=True)
             stock += body.get("data") or []
             offset += PAGE
             if offset >= int((body.get("paging") or {}).get("total", 0)):
@@ -248,7 +249,8 @@ class Printful:
                                       technique=self.technique, quantity=self.quantity)
 
     def _store_rows(self, listed: dict[str, Any]) -> list[OfferRow]:
-        info = self.client.get(f"/store/products/{listed['id']}", what="printful: store product")["result"]
+        info = self.client.get(f"/store/products/{listed['id']}", what="printful: store product",
+                               pull=True)["result"]
         variants = info.get("sync_variants") or []
         products = {int((v.get("product") or {}).get("product_id") or 0) for v in variants} - {0}
         prices = {pid: self._prices_of(pid) for pid in sorted(products)}
@@ -330,7 +332,8 @@ class Printful:
             return []  # no catalog products offered: nothing to update
         chosen = [c for c in changes if wanted == "all" or int(c.get("catalog_product_id") or 0) in set(wanted)]
         self._prices.clear()
-        prices = {pid: self._prices_of(pid) for pid in sorted({int(c["catalog_product_id"]) for c in chosen})}
+        prices = {pid: self._prices_of(pid, pull=False)  # in a job: no waits beyond its lease
+                  for pid in sorted({int(c["catalog_product_id"]) for c in chosen})}
         rows = mapping.stock_rows(chosen, prices, technique=self.technique, quantity=self.quantity)
         return [OffersReported(tuple(rows), full=False)] if rows else []
 
