@@ -208,7 +208,7 @@ def test_the_accounts_rate_limit_is_honoured(make_emulator):
     connector.find_order("db-12-1-2")
     with pytest.raises(RateLimited) as info:  # a write is not retried: the job runner waits Retry-After
         connector.place_order(request("db-12-1-3"))
-    assert info.value.retry_after == 30
+    assert 20 <= info.value.retry_after <= 30  # Retry-After: until the bucket holds one token again
 
 
 def test_the_check_fails_a_field_printful_does_not_define(emulator, spec_check):

@@ -87,7 +87,8 @@ class Printful:
         self.confirm = (cfg.get("confirm") or "confirm") == "confirm"
         self.region = cfg.get("selling_region") or "worldwide"
         self.technique = cfg.get("technique")
-        self.quantity = int(cfg.get("available_quantity", DEFAULT_QUANTITY))
+        quantity = cfg.get("available_quantity")
+        self.quantity = DEFAULT_QUANTITY if quantity is None else int(quantity)
         self.currency = cfg.get("currency") or "USD"
         self.shipping = cfg.get("shipping")
         self.store_products = cfg.get("store_products", True) is not False
