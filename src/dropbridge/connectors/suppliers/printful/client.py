@@ -19,9 +19,11 @@ from dropbridge.connectors.kit.http import build_client, classify, send
 # https://developers.printful.com/docs/#section/Rate-Limits, /docs/v2-beta/#tag/Rate-Limiting
 DEFAULT_RATE_PER_MINUTE = 120
 BULK_SHIPPING_PER_MINUTE = 5  # shipping rates when the summed quantity is over 100
-# A little under the documented rate: two buckets (ours, Printful's) running at exactly the same rate meet
-# request jitter, and one call landing on an empty bucket locks catalog calls out for 60 s.
+# A little under the documented rate and bucket: ours and Printful's run at the same rate but see each call at
+# slightly different times (a slow first call, then fast ones), and one call landing on Printful's empty
+# bucket locks catalog calls out for 60 s. A tenth of the bucket kept back absorbs seconds of such jitter.
 SAFETY = 0.98
+BURST_SHARE = 0.9
 # Catalog pages may wait out that lockout once (a pull that gives up starts over on the next interval);
 # order calls keep the default policy, whose waits stay within a job's lease.
 PULL_POLICY = retry.RetryPolicy(attempts=5, max_wait=150.0)
@@ -36,9 +38,11 @@ class PrintfulClient:
             headers["X-PF-Store-Id"] = store_id
         self._http = build_client(base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
         account = hashlib.sha256(f"{token}\0{store_id or ''}".encode()).hexdigest()[:16]
-        self.budget = RateBudget.for_account(f"printful:{account}", rate_per_minute / 60 * SAFETY, rate_per_minute)
+        self.budget = RateBudget.for_account(f"printful:{account}", rate_per_minute / 60 * SAFETY,
+                                             max(1, int(rate_per_minute * BURST_SHARE)))
         self.bulk_budget = RateBudget.for_account(f"printful:{account}:bulk-shipping",
-                                                  BULK_SHIPPING_PER_MINUTE / 60 * SAFETY, BULK_SHIPPING_PER_MINUTE)
+                                                  BULK_SHIPPING_PER_MINUTE / 60 * SAFETY,
+                                                  max(1, int(BULK_SHIPPING_PER_MINUTE * BURST_SHARE)))
         self.retry_policy = retry_policy
         self.calls = 0
 
