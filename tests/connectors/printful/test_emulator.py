@@ -77,8 +77,10 @@ def test_costs_are_calculating_then_done_and_order_updated_is_sent(make_emulator
         with http(emulator) as c:
             data = c.post("/v2/orders", json=catalog_order("db-c-1")).json()["data"]
             assert data["costs"]["calculation_status"] == "calculating" and data["costs"]["total"] is None
-            time.sleep(0.7)
-            costs = c.get("/v2/orders/@db-c-1").json()["data"]["costs"]
+            deadline = time.monotonic() + 10
+            while (costs := c.get("/v2/orders/@db-c-1").json()["data"]["costs"])["calculation_status"] != "done" \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
         assert (costs["calculation_status"], costs["subtotal"], costs["shipping"], costs["total"]) == \
             ("done", "9.85", "4.75", "14.60")
         emulator.sender.wait_idle(5)
