@@ -64,6 +64,7 @@ def test_demo_runs_twice_in_the_same_directory(cli):
         out = cli("demo").stdout
         assert "demo complete" in out
         assert "rejected" in out and "pushed to store" in out
-        assert "the headless store received 9 fulfillments" in out  # EDI, AliExpress, CJ and email add one each
+        # five routable feed orders, and one each by EDI, AliExpress, CJ, email and Printful
+        assert "the headless store received 10 fulfillments" in out
         assert "papermill received 1 purchase order email(s), with PO-" in out
         assert "the Shopify store received 1 fulfillments" in out

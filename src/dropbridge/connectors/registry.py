@@ -25,6 +25,7 @@ STORE_PACKAGES = (
 )
 SUPPLIER_PACKAGES = (
     "dropbridge.connectors.suppliers.rest",
+    "dropbridge.connectors.suppliers.printful",
     "dropbridge.connectors.suppliers.feed",
     "dropbridge.connectors.suppliers.edi_x12",
     "dropbridge.connectors.suppliers.aliexpress",

@@ -1,5 +1,7 @@
-"""The demo's little world: two REST suppliers with overlapping catalogs, AliExpress, and a headless store,
-all emulated over real HTTP on localhost, and registered in dropbridge as ordinary connections."""
+"""The demo's little world: two REST suppliers with overlapping catalogs, Printful (print on demand),
+CJdropshipping and AliExpress (catalogs pulled by API), an EDI trading partner over SFTP, a wholesaler taking
+purchase orders by email, a headless store and a Shopify store, all emulated on localhost (real HTTP, SFTP,
+SMTP and IMAP) and registered in dropbridge as ordinary connections."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from dropbridge.sandbox.cjdropshipping import CjEmulator
 from dropbridge.sandbox.edi_partner import EdiPartnerEmulator
 from dropbridge.sandbox.headless import HeadlessStoreEmulator
 from dropbridge.sandbox.mail import MailEmulator
+from dropbridge.sandbox.printful import PrintfulEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.services.connections import add_store, add_supplier, subscribe_store_webhooks
 
 STORE = "demo-shop"
 ALIEXPRESS = "aliexpress"
+PRINTFUL = "printful"
 SHOPIFY_STORE = "demo-shopify"
 SHOPIFY_TOKEN = "shpat_static_emulator_token"
 # The rest of each catalog: enough rows that one bad line stays under the feed error threshold.
@@ -70,6 +74,9 @@ class DemoEnvironment:
                              catalog=CJ_CATALOG, images=False, qps=6, ship_after_seconds=ship_after_seconds,
                              webhook_url=f"{self.api_url}/webhooks/suppliers/{CJ}")
         self.mail = MailEmulator(name=MAIL_SUPPLIER, confirm_after=0.3, ship_after=ship_after_seconds + 0.5)
+        self.printful = PrintfulEmulator(api_token=secrets.token_hex(16), ship_after_seconds=ship_after_seconds,
+                                         cost_delay_seconds=0.2,
+                                         webhook_url=f"{self.api_url}/webhooks/suppliers/{PRINTFUL}")
 
     @property
     def aliexpress_sku(self) -> tuple[str, str]:
@@ -114,6 +121,10 @@ class DemoEnvironment:
         conn = self.mail.connection()
         add_supplier(self.ctx, MAIL_SUPPLIER, "email_po", conn["base_url"], conn["credentials"],
                      {**conn["config"], "shipping_per_order": "3.00", "inbox_cursor": None})
+        self.printful.start()
+        conn = self.printful.connection()  # as `sandbox run printful` prints it
+        add_supplier(self.ctx, PRINTFUL, "printful", conn["base_url"], conn["credentials"], conn["config"])
+
     def mail_feed_csv(self) -> bytes:
         return ("sku,qty,cost\n" + "".join(f"{sku},{qty},{cost}\n" for sku, qty, cost in MAIL_CATALOG)).encode()
 
@@ -134,5 +145,6 @@ class DemoEnvironment:
         self.aliexpress.stop()
         self.cj.stop()
         self.mail.stop()
+        self.printful.stop()
         self.store.stop()
         self.shopify.stop()

@@ -1,10 +1,11 @@
 """`dropbridge demo`: a complete day of a store against local emulators, on the embedded default.
 
-Feeds from two suppliers with overlapping SKUs, and AliExpress's catalog pulled by API; orders through the
-headless API (one split across both suppliers, one whose cheapest supplier has no stock, one the cheapest
-supplier rejects, one for a SKU nobody sells, one sent twice with the same Idempotency-Key, one of an
-AliExpress SKU); supplier orders placed on the emulators; tracking back by webhook (AliExpress: polled);
-fulfillments pushed to the store; the margin report."""
+Feeds from two suppliers with overlapping SKUs; catalogs pulled by API from Printful, CJdropshipping and
+AliExpress; an EDI partner's 846 collected over SFTP; orders through the headless API (one split across both
+feed suppliers, one whose cheapest supplier has no stock, one the cheapest supplier rejects, one for a SKU
+nobody sells, one sent twice with the same Idempotency-Key, and one each to the EDI partner, AliExpress, CJ,
+the email wholesaler and Printful, which prints the merchant's design); supplier orders placed; tracking back
+by webhook, polling, EDI 856 and email reply; fulfillments pushed to the store; the margin report."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .environment import (
     EDI_STOCK,
     EDI_SUPPLIER,
     MAIL_SUPPLIER,
+    PRINTFUL,
     SHOPIFY_STORE,
     STORE,
     DemoEnvironment,
@@ -50,6 +52,8 @@ def _orders(tag: str, ali_sku: tuple[str, str]) -> list[tuple[str, list[tuple[st
                                                         "tracking by its webhook"),
         (f"{tag}-9", [("NOTEBOOK-A5", 2, "9.00")], "an email supplier: the PO goes by email (CSV, PDF, packing "
                                                    "slip), its confirmation and tracking are read from its replies"),
+        (f"{tag}-10", [("LOGO-TEE-BLK-M", 1, "26.00")], "Printful prints the merchant's design: shipping quoted, "
+                                                      "costs and tracking by signed webhook"),
     ]
 
 
@@ -82,6 +86,8 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         out = sync_feed(ctx, MAIL_SUPPLIER, io.BytesIO(env.mail_feed_csv()), f"{MAIL_SUPPLIER}-feed.csv")
         console.print(f"{MAIL_SUPPLIER} (purchase orders by email): {out.status}, read {out.rows_read}, changed "
                       f"{out.changed}")
+        out = sync_catalog(ctx, PRINTFUL)
+        console.print(f"{PRINTFUL}: catalog pulled by API, {out.status}, read {out.rows_read}, changed {out.changed}")
 
         console.rule("[bold]2. orders arrive through the headless API")
         tag = "D" + datetime.now(UTC).strftime("%m%d%H%M%S")

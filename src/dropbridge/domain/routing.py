@@ -42,6 +42,7 @@ class Candidate:
     stale_after_hours: float | None = None
     reliability: float | None = None  # share of orders placed that were not refused or failed (0..1)
     order_path: str | None = None  # None: the supplier takes orders; else why it cannot (a feed-only supplier)
+    note: str | None = None  # how its shipping was priced, when that needs saying (a quote, or why not one)
 
     @property
     def available(self) -> int:
@@ -182,6 +183,8 @@ def route_line(
             reason = rejected[c.offer_id]
         else:
             reason = _why_lost(p, best, rules)
+        if c.note:
+            reason = f"{reason} ({c.note})"
         verdicts.append(Verdict(
             offer_id=c.offer_id, supplier=c.supplier, supplier_sku=c.supplier_sku, available=c.available,
             landed_cost=str(p.landed) if p else None, score=str(p.score) if p else None,

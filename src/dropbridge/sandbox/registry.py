@@ -25,6 +25,9 @@ def _aliexpress(webhook_url: str | None = None) -> Emulator:
     from .aliexpress import AliExpressEmulator, generate
 
     return AliExpressEmulator(products=generate(3, 4), auto_pay_allowed=True, ship_after_seconds=30)
+def _printful(webhook_url: str | None = None) -> Emulator:
+    from .printful import PrintfulEmulator
+    return PrintfulEmulator(api_token=secrets.token_hex(16), webhook_url=webhook_url, ship_after_seconds=30)
 
 
 def _shopify(webhook_url: str | None = None) -> Emulator:
@@ -69,6 +72,7 @@ def _mail(webhook_url: str | None = None) -> Emulator:
 # name -> "module:factory"; each factory takes keyword options (webhook_url) and returns an Emulator.
 EMULATORS: dict[str, str] = {
     "rest": f"{__name__}:_rest",
+    "printful": f"{__name__}:_printful",
     "shopify": f"{__name__}:_shopify",
     "woocommerce": f"{__name__}:_woocommerce",
     "bigcommerce": f"{__name__}:_bigcommerce",

@@ -59,6 +59,11 @@ def order_detail(ctx, order_id: int) -> dict:
                     "status": so.status,
                     "last_error": so.last_error,
                     "submitted_at": so.submitted_at.isoformat() if so.submitted_at else None,
+                    "shipping_method": so.shipping_method,
+                    "stated_cost": _money(so.stated_cost_minor, so.stated_currency)
+                    if so.stated_cost_minor is not None else None,
+                    "stated_shipping": _money(so.stated_shipping_minor, so.stated_currency)
+                    if so.stated_shipping_minor is not None else None,
                     "lines": [{"line_no": next((ln.line_no for ln in order.lines if ln.id == sl.order_line_id),
                                                None),
                                "supplier_sku": sl.supplier_sku, "quantity": sl.quantity,

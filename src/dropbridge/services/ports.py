@@ -307,6 +307,8 @@ class ShippingQuoteRequest:
     postal_code: str = ""
     province_code: str = ""
     currency: str | None = None  # the currency wanted, where the platform can answer in it
+    city: str = ""  # some platforms want the street and city too (Printful's rates do)
+    address1: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,16 @@
 orders with their idempotency keys and the jobs that send them, all in one transaction.
 
 The decision itself is `domain.routing.plan_order`; this module gathers its inputs (offers, supplier
-terms, measured reliability and lead times, FX rates, the merchant's rules) and acts on its result."""
+terms, measured reliability and lead times, FX rates, the merchant's rules) and acts on its result.
+Suppliers that price shipping (Capability.SHIPPING_QUOTE) are asked first, outside the transaction (no
+network call while holding the write lock): their quote replaces the configured shipping in the landed
+cost, and the method it names travels on the supplier order. A quote that fails leaves the configured
+terms in force, and the candidate's reason says so."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from statistics import median
@@ -17,10 +21,16 @@ from dropbridge.domain.model import LedgerEntry, Order, Reservation, Store, Supp
 from dropbridge.domain.money import Money
 from dropbridge.domain.routing import Candidate, LineRequest, Rules, convert, plan_order
 from dropbridge.domain.states import LineStatus, OrderStatus, advance
-from dropbridge.services.ports import Capability
+from dropbridge.services.ports import (
+    Capability,
+    ShippingOption,
+    ShippingQuoter,
+    ShippingQuoteRequest,
+    SupplierOrderItem,
+)
 
 from .fx import rate_table
-from .records import audit, raise_alert, schedule
+from .records import audit, log, raise_alert, schedule
 
 ROUTABLE = {OrderStatus.ACCEPTED, OrderStatus.ON_HOLD, OrderStatus.ROUTED, OrderStatus.SUBMITTED,
             OrderStatus.PARTIALLY_SHIPPED}
@@ -37,6 +47,8 @@ class SupplierTerms:
     ships_to: frozenset[str] | None
     stale_after_hours: float | None
     lead_time_days: int | None
+    shipping_method: str | None = None  # the quoted method behind `shipping`, when a quote priced it
+    note: str | None = None  # how shipping was priced, for the candidate's reason
 
 
 def supplier_terms(supplier, destination: str | None, currency: str) -> SupplierTerms:
@@ -70,6 +82,7 @@ def merchant_rules(store) -> tuple[Rules, dict[str, str], Decimal | None]:
 
 
 def route_order(ctx, order_id: int) -> str:
+    quotes = shipping_quotes(ctx, order_id)  # before the transaction: suppliers are asked over the network
     with ctx.uow() as uow:
         order: Order = uow.get_for_update(Order, order_id)
         if order is None or order.status not in ROUTABLE:
@@ -98,7 +111,7 @@ def route_order(ctx, order_id: int) -> str:
             for line in pending:
                 if line in routed:
                     continue
-                cands, ctx_rows = _candidates(ctx, uow, order, line, destination, outcomes, measured, now)
+                cands, ctx_rows = _candidates(ctx, uow, order, line, destination, outcomes, measured, now, quotes)
                 context[line.id] = ctx_rows
                 excluded = frozenset((line.routing or {}).get("excluded", [])) | excluded_now[line.id]
                 requests.append(LineRequest(line.id, line.quantity, cands, excluded, pins.get(line.sku)))
@@ -183,12 +196,68 @@ def route_order(ctx, order_id: int) -> str:
         return "routed" if not unroutable else "on hold"
 
 
-def _candidates(ctx, uow, order, line, destination, outcomes, measured, now):
+def shipping_quotes(ctx, order_id: int) -> dict[int, ShippingOption | str]:
+    """Per supplier able to quote shipping and offering some pending line of the order: the cheapest option
+    it quotes for those lines to the order's address, or why there is none (then its configured terms
+    apply). Asked outside any transaction; a supplier that fails does not stop the others."""
+    with ctx.uow(read_only=True) as uow:
+        order: Order | None = uow.get(Order, order_id)
+        if order is None or order.status not in ROUTABLE:
+            return {}
+        ship_to = order.ship_to or {}
+        if not ship_to.get("country_code"):
+            return {}
+        wanted: dict[int, tuple] = {}  # supplier id -> (supplier, [items])
+        for line in order.lines:
+            if line.status != LineStatus.PENDING:
+                continue
+            variant_id = line.variant_id
+            if variant_id is None:
+                variant = uow.catalog.variant_by_sku(line.sku)
+                variant_id = variant.id if variant else None
+            for offer, supplier in uow.offers.candidates(variant_id) if variant_id else []:
+                if ctx.supplier_can(supplier, Capability.SHIPPING_QUOTE):
+                    wanted.setdefault(supplier.id, (supplier, []))[1].append(
+                        SupplierOrderItem(offer.supplier_sku, line.quantity))
+        currency = order.currency
+    quotes: dict[int, ShippingOption | str] = {}
+    for supplier_id, (supplier, items) in wanted.items():
+        cur = (supplier.config or {}).get("currency", currency)  # the currency its terms are in
+        request = ShippingQuoteRequest(items=tuple(items), country_code=ship_to["country_code"],
+                                       postal_code=ship_to.get("postal_code") or "",
+                                       province_code=ship_to.get("province_code") or "", currency=cur,
+                                       city=ship_to.get("city") or "", address1=ship_to.get("address1") or "")
+        try:
+            quoter: ShippingQuoter = ctx.supplier_connector(supplier, Capability.SHIPPING_QUOTE)
+            options = quoter.quote_shipping(request)
+        except Exception as exc:  # noqa: BLE001 - routing goes on with the configured terms
+            log.warning("shipping quote failed", supplier=supplier.name, order=order_id, error=str(exc))
+            quotes[supplier_id] = f"shipping quote failed, configured shipping used: {str(exc)[:150]}"
+            continue
+        usable = [o for o in options if o.cost.currency == cur]
+        if not usable:
+            quotes[supplier_id] = (f"shipping quote offered no method in {cur}, configured shipping used"
+                                   if options else "shipping quote offered no method, configured shipping used")
+            continue
+        quotes[supplier_id] = min(usable, key=lambda o: (o.cost.amount, o.max_days or 0, o.method))
+    return quotes
+
+
+def _quoted_terms(terms: SupplierTerms, quote: ShippingOption | str | None) -> SupplierTerms:
+    if quote is None:
+        return terms
+    if isinstance(quote, str):
+        return replace(terms, note=quote)
+    return replace(terms, shipping=quote.cost, shipping_method=quote.method,
+                   note=f"shipping quoted: {quote.name or quote.method} {quote.cost}")
+
+
+def _candidates(ctx, uow, order, line, destination, outcomes, measured, now, quotes=None):
     rows = uow.offers.candidates(line.variant_id) if line.variant_id else []
     cands, by_offer = [], {}
     for offer, supplier in rows:
         orderable = ctx.supplier_can(supplier, Capability.ORDERS)
-        terms = supplier_terms(supplier, destination, order.currency)
+        terms = _quoted_terms(supplier_terms(supplier, destination, order.currency), (quotes or {}).get(supplier.id))
         good, bad = outcomes.get(supplier.id, (0, 0))
         days = measured.get(supplier.id, [])
         lead = round(median(days)) if len(days) >= 3 else (offer.lead_time_days or terms.lead_time_days)
@@ -199,7 +268,7 @@ def _candidates(ctx, uow, order, line, destination, outcomes, measured, now):
             buffer=terms.buffer, lead_time_days=lead, fees=terms.fees, ships_to=terms.ships_to,
             feed_age_hours=age, stale_after_hours=terms.stale_after_hours,
             # four notional good orders first, so one early refusal does not condemn a new supplier
-            reliability=(good + 4) / (good + bad + 4),
+            reliability=(good + 4) / (good + bad + 4), note=terms.note,
             order_path=None if orderable else f"{supplier.kind} supplier takes no orders (no order path)"))
         by_offer[offer.id] = (offer, supplier, terms)
     return cands, by_offer
@@ -235,7 +304,7 @@ def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates) -> Sup
     shipping = terms.shipping + (terms.fees or Money.zero(terms.shipping.currency))
     so = SupplierOrder(supplier_id=supplier.id, order_id=order.id, idempotency_key=key,
                        currency=terms.shipping.currency, shipping_cost_minor=shipping.amount, created_at=now,
-                       updated_at=now)
+                       updated_at=now, shipping_method=terms.shipping_method)
     for line, offer in items:
         so.lines.append(SupplierOrderLine(order_line_id=line.id, supplier_sku=offer.supplier_sku,
                                           quantity=line.quantity, unit_cost_minor=offer.cost_minor,
