@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dropbridge.domain.tracking import make_usps_number
 from dropbridge.sandbox.kit import COMMON_MODES, Emulator, hold
 from dropbridge.sandbox.kit.controls import add_fault_controls
 
@@ -200,7 +201,7 @@ class PrintfulEmulator(Emulator):
             if order.status not in ("pending", "inprocess", "onhold", "partial"):
                 raise ValueError(f"order {order.id} is {order.status}")
             self._shipment_seq += 1
-            number = f"9400{self.store_id:04d}{self._shipment_seq:014d}"
+            number = make_usps_number(self.store_id * 10**7 + self._shipment_seq)  # a valid check digit
             now = datetime.now(UTC)
             shipment = Shipment(id=self._shipment_seq, carrier="USPS", service="USPS First Class Mail",
                                 tracking_number=number,
