@@ -67,7 +67,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
             _note_error(ctx, supplier_order_id, exc, resend_allowed=True)
             raise
         except Exception as exc:
-            _note_error(ctx, supplier_order_id, exc, attempt)
+            _note_error(ctx, supplier_order_id, exc)
             raise
 
     with ctx.uow() as uow:
