@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 
 from .config import Settings
 from .connectors.formats.feeds.codec import FeedCodec
+from .connectors.kit.feed_download import HttpFeedDownloader
+from .connectors.kit.images import Images
 from .connectors.registry import Registry
 from .domain.errors import ConfigurationError
 from .fileperms import private_dir
@@ -96,7 +98,8 @@ def bootstrap(settings: Settings | None = None) -> App:
         engine.dispose()
         raise
     ctx = Context(uow=UnitOfWorkFactory(engine), vault=vault, connectors=Registry.default(), settings=settings,
-                  feeds=FeedCodec(), control_numbers=SqlControlNumbers(engine))
+                  feeds=FeedCodec(), downloads=HttpFeedDownloader(settings), images=Images(settings),
+                  control_numbers=SqlControlNumbers(engine))
     from .connectors.kit.alert_channels import build_alert_channels
 
     ctx.alert_channels = build_alert_channels(settings)

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import pytest
 
+from dropbridge.connectors.formats.x12.ack import AckError, ack_997
 from dropbridge.connectors.formats.x12.x12 import X12Writer, parse_interchange
-from dropbridge.connectors.suppliers.edi_x12.ack import AckError, ack_997
 
 from .conftest import SAMPLE_TIME, sample_text
 

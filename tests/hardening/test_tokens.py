@@ -99,6 +99,23 @@ def test_a_token_limited_to_a_store_sees_and_writes_only_that_store(two_of_each)
     assert counts(app)["orders"] == before["orders"] + 1
 
 
+def test_a_token_name_taken_between_the_check_and_the_commit_is_a_conflict(edge, monkeypatch):
+    """The unique key catches what the name check missed (a concurrent create): a Conflict, nothing kept."""
+    from dropbridge.storage.repositories import TokenRepo
+
+    app, _, _ = edge
+    create_token(app.ctx, "ci")
+    before = counts(app)
+    monkeypatch.setattr(TokenRepo, "by_name", lambda self, name: None)  # the check sees no token yet
+    with pytest.raises(Conflict) as exc:
+        create_token(app.ctx, "ci", ["read"])
+    assert type(exc.value) is Conflict
+    assert str(exc.value) == "a token named 'ci' already exists (revoke it first)"
+    monkeypatch.undo()
+    assert counts(app) == before
+    assert [t["name"] for t in list_tokens(app.ctx)].count("ci") == 1
+
+
 def test_token_names_are_unique_and_scopes_and_limits_are_checked(edge):
     app, _, _ = edge
     create_token(app.ctx, "ci")

@@ -1,6 +1,6 @@
 """What every use case receives, typed by the ports it needs: the unit-of-work factory, the vault, the
-connector registry, the job queue's enqueue, the clock and the settings. Built by bootstrap; tests build
-their own."""
+connector registry, the feed codec and downloader, product images, the job queue's enqueue, the clock and the settings.
+Built by bootstrap; tests build their own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from dropbridge.config import Settings
 from dropbridge.domain.errors import ConfigurationError
 
 from .connector_secrets import VaultSecretStore
-from .feed_port import FeedCodec
+from .feed_port import FeedCodec, FeedDownloader
+from .image_port import ImageKit
 from .ports import (
     Capability,
     ConnectorDirectory,
@@ -36,6 +37,8 @@ class Context:
     connectors: ConnectorDirectory
     settings: Settings
     feeds: FeedCodec
+    downloads: FeedDownloader  # feed URLs (the address policy and limits of the settings apply)
+    images: ImageKit  # product images: download, process, store
     enqueue: Callable[[int, float], None] = lambda job_id, delay=0: None  # hands a job id to the queue
     enqueue_many: Callable[[list[int]], None] | None = None  # the same for many ids; None: one at a time
     clock: Callable[[], datetime] = utc_now

@@ -1,6 +1,6 @@
-"""The feed boundary: what a feed reader yields (batches of parsed rows and row errors with line numbers)
-and the codec the sync engine reads files through. The readers live in `connectors/formats/feeds`;
-services see only these.
+"""The feed boundary: what a feed reader yields (batches of parsed rows and row errors with line numbers),
+the codec the sync engine reads files through, and the downloader that fetches a feed URL. The readers live
+in `connectors/formats/feeds`, the downloader in `connectors/kit/feed_download.py`; services see only these.
 
 Rows are NamedTuples rather than dataclasses because a 1M-row feed makes a million of them."""
 
@@ -66,3 +66,29 @@ class FeedCodec(Protocol):
 
     def is_fatal(self, error: RowError) -> bool:
         """Whether the error dropped its row (rather than a lesser field problem on a kept row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """What a conditional GET of a feed URL came to: `not_modified` (a 304: nothing written), or the body
+    written out with the validators to send next time."""
+
+    not_modified: bool
+    etag: str | None = None
+    last_modified: str | None = None
+    size: int = 0
+
+
+class FeedDownloader(Protocol):
+    """Fetches feed URLs (merchant data steers them: the deployment's address policy, timeout and size limit
+    apply, read at each download)."""
+
+    def download(self, url: str, dest: BinaryIO, *, what: str, etag: str | None = None,
+                 last_modified: str | None = None) -> Downloaded:
+        """GET `url` (conditionally, given the validators) and stream its body into `dest`, every redirect hop
+        checked against the address policy.
+
+        Errors start with `what` (a label safe to show: the URL with its secrets redacted) and never quote
+        what the remote server answered: ConfigurationError for an address the policy refuses or a body over
+        the size limit, RetryableError for a timeout or a network failure, the ExternalError of the HTTP
+        status otherwise (RetryableError for 5xx, RateLimited for 429, ...)."""

@@ -17,14 +17,13 @@ import tempfile
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from dropbridge.domain.errors import ConfigurationError, NotFound, RetryableError
+from dropbridge.domain.errors import ConfigurationError, NotFound
 
 from .records import audit, log
 from .redaction import redact_url
 from .sync_feed import SyncOutcome, sync_feed
 
 DEFAULT_INTERVAL_SECONDS = 3600
-CHUNK = 1 << 20
 
 
 def _source(supplier) -> dict:
@@ -61,17 +60,13 @@ def set_feed_url(ctx, supplier_name: str, url: str, interval_seconds: int | None
     _save_source(ctx, supplier_name, **changes)
 
 
-def fetch_feed_url(ctx, supplier_name: str, *, transport=None) -> SyncOutcome | None:
-    """GET the supplier's feed URL conditionally. 304: None (audited, nothing else changes). 200: the body
-    is streamed to a temp file (never held in memory) and synced; returns the sync's outcome.
+def fetch_feed_url(ctx, supplier_name: str) -> SyncOutcome | None:
+    """GET the supplier's feed URL conditionally (through `ctx.downloads`). 304: None (audited, nothing else
+    changes). 200: the body is streamed to a temp file (never held in memory) and synced; returns the sync's
+    outcome.
 
     The URL and every redirect hop must be public addresses (unless DROPBRIDGE_ALLOW_PRIVATE_HOSTS), and
     errors and alerts never quote what the remote server answered."""
-    import httpx
-
-    from dropbridge.connectors.kit.addresses import AddressPolicy, AddressRefused, open_checked
-    from dropbridge.connectors.kit.http import build_client, classify
-
     with ctx.uow(read_only=True) as uow:
         supplier = uow.suppliers.by_name(supplier_name)
         if supplier is None:
@@ -79,48 +74,23 @@ def fetch_feed_url(ctx, supplier_name: str, *, transport=None) -> SyncOutcome | 
         src, supplier_id = _source(supplier), supplier.id
     url = src["url"]
     shown = redact_url(url)  # feed URLs often carry a key in their query
-    headers = {}
-    if src.get("etag"):
-        headers["If-None-Match"] = src["etag"]
-    if src.get("last_modified"):
-        headers["If-Modified-Since"] = src["last_modified"]
-    timeout = getattr(ctx.settings, "http_timeout_seconds", None)
-    max_bytes = getattr(ctx.settings, "feed_max_bytes", None)
     checked_at = ctx.clock().isoformat()
     name = os.path.basename(urlsplit(url).path) or "feed"
-    policy = AddressPolicy.from_settings(ctx.settings)
-    with build_client(timeout=timeout, transport=transport) as client, tempfile.TemporaryFile() as body:
-        try:
-            with open_checked(client, url, policy, headers=headers) as resp:
-                if resp.status_code == 304:
-                    _save_source(ctx, supplier_name, last_checked_at=checked_at)
-                    with ctx.uow() as uow:
-                        audit(uow, ctx, "feed.not_modified", f"supplier:{supplier_name}", {"url": shown},
-                              supplier_id=supplier_id)
-                        uow.commit()
-                    return None
-                if not resp.is_success:
-                    raise classify(resp, f"feed {shown}", quote_body=False)
-                size = 0
-                for chunk in resp.iter_bytes(CHUNK):
-                    size += len(chunk)
-                    if max_bytes and size > max_bytes:  # the decompressed size is checked again by the reader
-                        raise ConfigurationError(f"feed {shown}: larger than the {max_bytes // (1024 * 1024)} MiB "
-                                                 "limit (DROPBRIDGE_FEED_MAX_BYTES)")
-                    body.write(chunk)
-                etag, last_modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
-        except AddressRefused as exc:
-            raise ConfigurationError(f"feed {shown}: {exc} (DROPBRIDGE_ALLOW_PRIVATE_HOSTS allows private and "
-                                     "loopback addresses)") from None
-        except httpx.TimeoutException as exc:
-            raise RetryableError(f"feed {shown}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(f"feed {shown}: {type(exc).__name__}") from exc
+    with tempfile.TemporaryFile() as body:
+        got = ctx.downloads.download(url, body, what=f"feed {shown}", etag=src.get("etag"),
+                                     last_modified=src.get("last_modified"))
+        if got.not_modified:
+            _save_source(ctx, supplier_name, last_checked_at=checked_at)
+            with ctx.uow() as uow:
+                audit(uow, ctx, "feed.not_modified", f"supplier:{supplier_name}", {"url": shown},
+                      supplier_id=supplier_id)
+                uow.commit()
+            return None
         body.seek(0)
         outcome = sync_feed(ctx, supplier_name, body, name, mode=src.get("mode", "full"), remote=True)
     changes = {"last_checked_at": checked_at}
     if outcome.status == "applied":
-        changes.update(etag=etag, last_modified=last_modified)
+        changes.update(etag=got.etag, last_modified=got.last_modified)
     _save_source(ctx, supplier_name, **changes)
     return outcome
 

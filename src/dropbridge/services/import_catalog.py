@@ -23,16 +23,6 @@ from typing import Any
 import nh3
 import structlog
 
-from dropbridge.connectors.kit.images import (
-    ImageFetcher,
-    ImagePolicy,
-    ImageRejected,
-    ImageStore,
-    any_address,
-    is_public_address,
-    process_image,
-    sha256_hex,
-)
 from dropbridge.domain.catalog import (
     CatalogRow,
     ProductGroup,
@@ -48,6 +38,7 @@ from dropbridge.domain.catalog import (
 from dropbridge.domain.errors import ConfigurationError, DuplicateKey, NotFound
 from dropbridge.domain.model import CatalogImage, Product, ProductImage, Variant, VariantSource
 
+from .image_port import ImagePolicy, ImageRejected, sha256_hex
 from .records import audit
 
 CHUNK_ROWS = 1000  # rows per transaction: bounded memory and lock time on a large catalog
@@ -227,13 +218,7 @@ class _Run:
         self.report = report
         self.relinked: set[int] = set()  # products whose links this run already reset
         self.url_results: dict[str, int | ImageRejected] = {}  # url -> image id, or why not
-        self.fetcher = None
-        self.store = None
-        if policy is not None:
-            private_ok = getattr(ctx.settings, "private_hosts_allowed", False)
-            self.fetcher = ImageFetcher(timeout=float(getattr(ctx.settings, "http_timeout_seconds", 15.0)),
-                                        allow_address=any_address if private_ok else is_public_address)
-            self.store = ImageStore(ctx.settings.data_dir / "images")
+        self.fetcher = ctx.images.fetcher() if policy is not None else None  # one session for the whole run
 
     def close(self) -> None:
         if self.fetcher is not None:
@@ -431,7 +416,7 @@ class _Run:
 
     def import_images(self, work: list[_ImageWork]) -> None:
         policy, report = self.policy, self.report
-        assert policy is not None and self.fetcher is not None and self.store is not None
+        assert policy is not None and self.fetcher is not None
         urls = list(dict.fromkeys(url for w in work for url, _, _ in w.items if url not in self.url_results))
         url_hash = {url: sha256_hex(url.encode()) for url in urls}
         with self.ctx.uow(read_only=True) as uow:
@@ -455,8 +440,8 @@ class _Run:
                     with self.ctx.uow(read_only=True) as uow:  # the same picture under another URL?
                         stored.update(uow.catalog_import.images_by_source([source], policy.profile))
                 if source not in stored and source not in new_files:
-                    processed = process_image(data, policy)
-                    new_files[source] = (self.store.put(processed), processed)
+                    processed = self.ctx.images.process(data, policy)
+                    new_files[source] = (self.ctx.images.store(processed), processed)
             except ImageRejected as exc:
                 self.url_results[url] = exc
                 continue

@@ -12,10 +12,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from sqlalchemy.exc import IntegrityError
-
 from dropbridge.domain import limits
-from dropbridge.domain.errors import Conflict, NotFound, ValidationError
+from dropbridge.domain.errors import Conflict, DuplicateKey, NotFound, ValidationError
 from dropbridge.domain.model import ApiToken
 
 from .records import audit
@@ -84,23 +82,23 @@ def create_token(ctx, name: str, scopes: Iterable[str] = DEFAULT_SCOPES, stores:
         raise ValidationError(f"a token needs at least one scope of {', '.join(SCOPES)}", "scope")
     token = PREFIX + secrets.token_urlsafe(32)
     restricted = bool(stores or suppliers)
-    with ctx.uow() as uow:
-        if uow.tokens.by_name(name) is not None:
-            raise Conflict(f"a token named {name!r} already exists (revoke it first)")
-        for store in stores:
-            if uow.stores.by_name(store) is None:
-                raise ValidationError(f"no store named {store!r}", "store")
-        for supplier in suppliers:
-            if uow.suppliers.by_name(supplier) is None:
-                raise ValidationError(f"no supplier named {supplier!r}", "supplier")
-        uow.add(ApiToken(name=name, token_hash=hash_token(token), created_at=ctx.clock(), scopes=scopes,
-                         stores=stores if restricted else None, suppliers=suppliers if restricted else None))
-        audit(uow, ctx, "token.created", f"token:{name}",
-              {"scopes": scopes, **({"stores": stores, "suppliers": suppliers} if restricted else {})})
-        try:
+    try:
+        with ctx.uow() as uow:
+            if uow.tokens.by_name(name) is not None:
+                raise Conflict(f"a token named {name!r} already exists (revoke it first)")
+            for store in stores:
+                if uow.stores.by_name(store) is None:
+                    raise ValidationError(f"no store named {store!r}", "store")
+            for supplier in suppliers:
+                if uow.suppliers.by_name(supplier) is None:
+                    raise ValidationError(f"no supplier named {supplier!r}", "supplier")
+            uow.add(ApiToken(name=name, token_hash=hash_token(token), created_at=ctx.clock(), scopes=scopes,
+                             stores=stores if restricted else None, suppliers=suppliers if restricted else None))
+            audit(uow, ctx, "token.created", f"token:{name}",
+                  {"scopes": scopes, **({"stores": stores, "suppliers": suppliers} if restricted else {})})
             uow.commit()
-        except IntegrityError:  # created by someone else meanwhile
-            raise Conflict(f"a token named {name!r} already exists (revoke it first)") from None
+    except DuplicateKey:  # created by someone else meanwhile (the unit of work translates the database's error)
+        raise Conflict(f"a token named {name!r} already exists (revoke it first)") from None
     return token
 
 

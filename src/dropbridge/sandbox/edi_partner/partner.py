@@ -35,8 +35,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from dropbridge.connectors.formats.x12.ack import ack_997
 from dropbridge.connectors.formats.x12.x12 import X12Error, X12Writer, parse_interchange
-from dropbridge.connectors.suppliers.edi_x12.ack import ack_997
 from dropbridge.domain.tracking import make_ups_number
 from dropbridge.sandbox.kit import Emulator
 

@@ -43,7 +43,8 @@ import time
 import uuid
 from typing import Any
 
-from dropbridge.connectors.kit.http import build_client
+import httpx
+
 from dropbridge.sandbox.kit import Emulator
 
 from . import events
@@ -132,7 +133,7 @@ class HeadlessStoreEmulator(Emulator):
             "X-Dropbridge-Timestamp": timestamp,
             "X-Dropbridge-Signature": signature(self.secret, timestamp, raw),
         }
-        with build_client(timeout=5.0) as client:
+        with httpx.Client(timeout=httpx.Timeout(5.0), follow_redirects=False) as client:
             return client.post(url, content=raw, headers=headers).status_code
 
     # ---- event handling ----------------------------------------------------------------------

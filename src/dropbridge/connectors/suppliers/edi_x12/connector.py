@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from dropbridge.connectors.formats.feeds.types import FeedFormatError
+from dropbridge.connectors.formats.x12.ack import AckError, ack_997
 from dropbridge.connectors.formats.x12.x12 import Interchange, X12Error, X12Writer, parse_interchange
 from dropbridge.connectors.kit.sftp import FileTransport, is_temp, temp_of
 from dropbridge.domain.errors import ConfigurationError, WebhookRejected
@@ -59,7 +60,6 @@ from dropbridge.services.ports import (
 )
 
 from . import mapping
-from .ack import AckError, ack_997
 from .client import transport_for
 from .config import EdiConfig
 from .inbound import read_846

@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from dropbridge.connectors.formats.x12.ack import AckError
 from dropbridge.connectors.formats.x12.x12 import Transaction
-
-from .ack import AckError
 
 # segment -> {element position: (data element reference, rule)}; rule: M (mandatory), N (numeric if present),
 # MN (mandatory numeric), D (date CCYYMMDD if present), MD (mandatory date)
