@@ -45,7 +45,7 @@ def test_an_update_keeps_the_stored_credentials_and_validates_the_merged_config(
     cli("supplier", "add", "acme", "--kind", "rest", "--url", "http://127.0.0.1:9", "--config", '{"buffer": 2}')
     bad = cli("supplier", "add", "acme", "--kind", "rest", "--url", "http://127.0.0.1:9", "--config",
               '{"lead_time_days": -1}', check=False)
-    assert bad.returncode == 2 and "config.lead_time_days" in bad.stdout
+    assert bad.returncode == 2 and "config.lead_time_days" in bad.stderr
     listed = json.loads(cli("connectors", "--format", "json").stdout)
     assert {(c["name"], c["role"]) for c in listed} >= {("rest", "supplier"), ("feed", "supplier"),
                                                          ("shopify", "store"), ("headless", "store")}

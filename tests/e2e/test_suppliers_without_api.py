@@ -197,7 +197,7 @@ def test_manual_po_from_export_to_placed_to_imported_tracking(cli, serve, store,
     assert "USD" not in slip and "3.20" not in slip  # no prices in the parcel
 
     refused = cli("po", "placed", reference, "--external-id", "DH-778899", "--cost", "ten", check=False)
-    assert refused.returncode == 2 and "cost" in refused.stdout
+    assert refused.returncode == 2 and "cost" in refused.stderr
     assert "waiting" in cli("po", "list", "--supplier", "dh").stdout  # nothing changed
     placed = cli("po", "placed", str(so["id"]), "--external-id", "DH-778899", "--cost", "9.60").stdout
     assert f"{reference} placed as DH-778899, cost 9.60 USD" in placed
