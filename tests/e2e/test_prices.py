@@ -161,3 +161,42 @@ def test_rejected_price_stays_and_is_not_asked_again(app, store):
     assert emu.api_calls() == calls and prices(listing.external_variant_id) == ("19.99", "24.99")
     with app.ctx.uow(read_only=True) as uow:
         assert uow.get(Listing, listing.id).price_minor == 1999
+
+
+def test_api_approval_queue_with_scopes_on_a_headless_store(app):
+    """The queue over HTTP: listing needs `read`, deciding needs `prices:write`; the headless store gets the
+    approved price by its `prices.updated` event."""
+    from fastapi.testclient import TestClient
+
+    from dropbridge.api.app import create_app
+    from dropbridge.sandbox.headless_store import HeadlessStoreEmulator
+    from dropbridge.services.tokens import create_token
+
+    emu = HeadlessStoreEmulator("store-secret")
+    emu.start()
+    try:
+        add_store(app.ctx, "shop", "headless", emu.events_url, {"webhook_secret": "store-secret"}, {"pricing": PRICING})
+        add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"},
+                     {"currency": "USD", "shipping_per_order": "1.00"})
+        load_feed(app.ctx, "acme", [("TEE", 20, "10.00")])
+        publish_products(app.ctx, "shop")
+        assert emu.prices()["TEE"]["price"] == "22.99"
+        load_feed(app.ctx, "acme", [("TEE", 20, "16.00")])
+        _drain(app, "push_prices")
+        reader = {"Authorization": f"Bearer {create_token(app.ctx, 'reader', ['read'])}"}
+        writer = {"Authorization": f"Bearer {create_token(app.ctx, 'pricer', ['prices:write'])}"}
+        with TestClient(create_app(app)) as http:
+            [waiting] = http.get("/api/v1/prices/pending", headers=reader).json()["pending"]
+            assert (waiting["sku"], waiting["new_price"], waiting["new_compare_at"]) == ("TEE", "34.99", "43.99")
+            assert http.post(f"/api/v1/prices/{waiting['id']}/approve", headers=reader).status_code == 403
+            assert http.post("/api/v1/prices/999/approve", headers=writer).status_code == 404
+            assert emu.prices()["TEE"]["price"] == "22.99"  # refused requests changed nothing
+            answer = http.post(f"/api/v1/prices/{waiting['id']}/approve", headers=writer)
+            assert answer.status_code == 200 and answer.json()["status"] == "approved"
+        assert _drain(app, "push_prices") == 1
+        assert emu.prices()["TEE"] == {"price": "34.99", "currency": "USD", "compare_at_price": "43.99"}
+        with app.ctx.uow(read_only=True) as uow:
+            approved = next(e for e in uow.audit.recent(50) if e.action == "price.approved")
+        assert approved.actor == "token:pricer" and approved.detail["new_price"] == "34.99"
+    finally:
+        emu.stop()
