@@ -13,7 +13,8 @@ from dropbridge.services.price_approvals import decide_prices, pending_prices
 def add_price_routes(router: APIRouter, ctx, read, write, for_store) -> None:
     """On the app itself (see shipment_routes); `read`/`write`: the scope dependencies of create_app."""
 
-    @router.get("/api/v1/prices/pending", tags=["prices"], responses={404: {"description": "No such store"}})
+    @router.get("/api/v1/prices/pending", tags=["prices"], responses={403: {"description": "Scope refused"},
+                                                                     404: {"description": "No such store"}})
     def pending(store: str | None = Query(None, max_length=64), principal=read):
         """Price changes waiting for approval (beyond the tolerance, zero cost, under the MAP or margin floor),
         oldest first; those of stores the token may not use are left out."""
