@@ -16,6 +16,7 @@ from .orders import orders_app
 from .output import err_console
 from .platforms import connectors, sandbox_app
 from .po import po_app
+from .prices import prices_app
 from .reports import fx_app, report_app
 from .shipments import shipments_app
 from .sync import sync_app
@@ -27,7 +28,7 @@ admin.register(app)
 for sub, name in ((store_app, "store"), (supplier_app, "supplier"), (sync_app, "sync"), (orders_app, "orders"),
                   (token_app, "token"), (report_app, "report"), (fx_app, "fx"), (offers_app, "offers"),
                   (designs_app, "designs"), (sandbox_app, "sandbox"), (user_app, "user"), (keys_app, "keys"),
-                  (po_app, "po"), (shipments_app, "shipments")):
+                  (po_app, "po"), (shipments_app, "shipments"), (prices_app, "prices")):
     app.add_typer(sub, name=name)
 reports.register(app)
 app.command()(connectors)

@@ -16,6 +16,7 @@ class Scope(StrEnum):  # the choices Typer checks; the same list as services.tok
     read = "read"
     orders_write = "orders:write"
     feeds_write = "feeds:write"
+    prices_write = "prices:write"
     admin = "admin"
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from dropbridge.domain.errors import ConfigurationError, ValidationError
-from dropbridge.services.ports import SUPPLIER_PORTS, Capability, ConnectorServices, KindInfo
+from dropbridge.services.ports import STORE_PORTS, SUPPLIER_PORTS, Capability, ConnectorServices, KindInfo
 
 # Explicit wiring (no import-time discovery): every package here exposes SPEC.
 STORE_PACKAGES = (
@@ -68,7 +68,7 @@ class ConnectorSpec:
 def missing_ports(spec: ConnectorSpec) -> list[str]:
     """The declared capabilities whose protocol the implementation lacks (empty when all are there)."""
     if spec.role != "supplier":
-        return []
+        return _missing_store_ports(spec)
     if spec.implementation is None:
         return ["no implementation class declared"] if spec.capabilities - _FEED_CAPABILITIES else []
     out = []
@@ -84,6 +84,18 @@ def missing_ports(spec: ConnectorSpec) -> list[str]:
         lacking = [name for name in ("collect", "collected") if not callable(getattr(spec.implementation, name, None))]
         if lacking:
             out.append(f"mailbox needs {', '.join(lacking)}")
+    return out
+
+
+def _missing_store_ports(spec: ConnectorSpec) -> list[str]:
+    """A store's capabilities beyond the Storefront protocol (prices) each need their protocol's methods."""
+    out = []
+    for capability in sorted(spec.capabilities & set(STORE_PORTS)):
+        port = STORE_PORTS[capability]
+        wanted = [name for name in vars(port) if not name.startswith("_") and callable(getattr(port, name))]
+        lacking = [name for name in wanted if not callable(getattr(spec.implementation, name, None))]
+        if spec.implementation is None or lacking:
+            out.append(f"{capability.value} needs {', '.join(lacking) or 'an implementation class'}")
     return out
 
 

@@ -145,6 +145,30 @@ class Listing:
     currency: str | None = None
     pushed_stock: int | None = None
     pushed_at: datetime | None = None
+    compare_at_minor: int | None = None  # the compare-at ("was") price the store shows, when there is one
+
+
+@entity
+class PriceChange:
+    """A listing's price re-computed from its cost and the store's rules: pushed at once (`ready`), or
+    waiting for a person (`pending`, with the guard's reason) until approved or rejected. Kept as history;
+    its id keys the push that carries it."""
+
+    id: int | None = None
+    store_id: int
+    listing_id: int
+    currency: str
+    new_price_minor: int
+    new_compare_minor: int | None = None
+    old_price_minor: int | None = None
+    old_compare_minor: int | None = None
+    cost_minor: int | None = None  # the landed cost it was computed from, in the store's currency
+    status: str = "ready"  # ready | pending | approved | rejected | pushed | superseded | failed
+    reason: str | None = None
+    created_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    pushed_at: datetime | None = None
 
 
 @entity

@@ -21,6 +21,7 @@ from dropbridge.services.place_supplier_order import place_supplier_order
 from dropbridge.services.publish_listings import push_stock
 from dropbridge.services.record_shipment import push_fulfillment
 from dropbridge.services.records import correlation_id, new_correlation_id, raise_alert
+from dropbridge.services.reprice_listings import reprice_store
 from dropbridge.services.route_order import route_order
 
 log = structlog.get_logger("dropbridge.jobs")
@@ -31,6 +32,7 @@ HANDLERS = {
     "push_fulfillment": lambda ctx, p, attempt: push_fulfillment(ctx, p["shipment_id"]),
     "process_webhook": lambda ctx, p, attempt: process_webhook(ctx, p["event_id"]),
     "push_stock": lambda ctx, p, attempt: push_stock(ctx, p["store"]).changes,
+    "push_prices": lambda ctx, p, attempt: reprice_store(ctx, p["store"]).changes,
     "cancel_supplier_order": lambda ctx, p, attempt: cancel_supplier_order(ctx, p["supplier_order_id"],
                                                                            p.get("late", False)),
     "deliver_alert": lambda ctx, p, attempt: deliver_alert(ctx, p["delivery_id"]),

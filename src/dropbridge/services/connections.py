@@ -10,7 +10,7 @@ import re
 from dropbridge.domain.errors import NotFound, ValidationError
 from dropbridge.domain.model import Store, Supplier
 
-from .records import audit
+from .records import audit, schedule_repricing
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -40,7 +40,8 @@ def _save(ctx, what: str, cls, name, type_field, type_value, base_url, credentia
         repo = uow.stores if what == "store" else uow.suppliers
         record = repo.by_name(name)
         kept = ctx.vault.decrypt(f"{what}:{record.id}", record.credentials) if record and not credentials else {}
-        merged = {**((record.config or {}) if record else {}), **(config or {})}
+        before = dict(record.config or {}) if record else {}
+        merged = {**before, **(config or {})}
         config_out = ctx.connectors.validate(what, info.name, base_url, credentials or kept, merged)
         action = f"{what}.updated" if record else f"{what}.added"
         if record is None:
@@ -53,12 +54,20 @@ def _save(ctx, what: str, cls, name, type_field, type_value, base_url, credentia
             record.credentials = ctx.vault.encrypt(f"{what}:{record.id}", credentials)
             # What the connector obtained with the old credentials (an access token) is not to be used again.
             uow.connector_secrets.clear(f"{what}:{record.id}", ctx.clock())
+        if action == "store.updated" and _prices_depend(before) != _prices_depend(config_out):
+            # The rules changed: every listing is re-priced after this commit (only changed prices go out).
+            schedule_repricing(uow, ctx, f"rules:{ctx.clock().isoformat()}", [(record.id, name)])
         audit(uow, ctx, action, f"{what}:{name}", {type_field: type_value, "base_url": base_url,
                                                    "credential_fields": sorted(credentials)},
               **{f"{what}_id": record.id})
         uow.commit()
         ctx.forget_connectors()
         return record.id
+
+
+def _prices_depend(config: dict) -> tuple:
+    """What a store's prices are computed from in its config."""
+    return (config.get("pricing"), config.get("currency"), (config.get("routing") or {}).get("margin_floor_percent"))
 
 
 def describe(record) -> dict:

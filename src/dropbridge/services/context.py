@@ -21,7 +21,6 @@ from .ports import (
     ConnectorServices,
     ControlNumbers,
     SecretVault,
-    Storefront,
     UnitOfWorkFactory,
 )
 
@@ -54,7 +53,11 @@ class Context:
             for job_id in job_ids:
                 self.enqueue(job_id)
 
-    def store_connector(self, store) -> Storefront:
+    def store_connector(self, store, capability: Capability | None = None) -> Any:
+        """The store's connector (the Storefront protocol); with a capability beyond it (PRICES), refuses
+        (ConfigurationError) a platform that does not declare it (services/ports.py STORE_PORTS)."""
+        if capability is not None and not self.connectors.info("store", store.platform).has(capability):
+            raise ConfigurationError(f"store {store.name!r} ({store.platform}) has no {capability.value} capability")
         return self._connector("store", store, store.platform)
 
     def supplier_connector(self, supplier, capability: Capability | None = None) -> Any:

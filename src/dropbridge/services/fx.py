@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from dropbridge.domain.errors import ValidationError
 from dropbridge.domain.money import known_currency
 
-from .records import audit
+from .records import audit, schedule_repricing
 
 # A rate is units of the quote currency per unit of the base. Real ones span about 1e-5 (KWD per IDR) to 1e5
 # (IRR per EUR); these bounds leave room either way and keep any rate's text within the rates column. An
@@ -42,6 +42,8 @@ def import_ecb_csv(ctx, text: str, source: str = "ECB reference rates") -> int:
     with ctx.uow() as uow:
         added = uow.fx.add_rates("EUR", rates, f"{source} {as_of.date()}", as_of)
         audit(uow, ctx, "fx.imported", f"fx:{as_of.date()}", {"currencies": len(rates), "added": added})
+        if added:  # landed costs in other currencies moved: prices are re-applied after this commit
+            schedule_repricing(uow, ctx, f"fx:{as_of.date()}:{ctx.clock().isoformat()}")
         uow.commit()
     return added
 

@@ -97,6 +97,17 @@ class StockUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    """A variant's new selling price and compare-at ("was") price; None clears the compare-at price."""
+
+    external_variant_id: str
+    sku: str
+    price: Money
+    compare_at_price: Money | None = None
+    external_product_id: str | None = None  # the parent where a platform updates variants per product
+
+
+@dataclass(frozen=True, slots=True)
 class PushResult:
     calls: int
     applied: int
@@ -187,12 +198,27 @@ class Capability(StrEnum):
     SHIPPING_QUOTE = "shipping_quote"
     INVOICES = "invoices"
     WEBHOOKS = "webhooks"  # sends us events (verified on receipt)
+    PRICES = "prices"  # store: take price updates for listed variants (PriceWriter)
 
 
 # What every storefront does (the Storefront protocol): report orders, take stock, publish products, take
 # fulfillments with tracking, and send us signed events.
 STOREFRONT_CAPABILITIES = frozenset({Capability.ORDERS, Capability.STOCK, Capability.CATALOG, Capability.TRACKING,
                                      Capability.WEBHOOKS})
+
+
+@runtime_checkable
+class PriceWriter(Protocol):
+    """Capability.PRICES: set listed variants' prices (and compare-at prices), batched to the platform's limit
+    within its rate budget. Prices are absolute, so repeating a push is harmless."""
+
+    def push_prices(self, updates: list[PriceUpdate], idempotency_key: str) -> PushResult: ...
+
+
+# Which protocol a store connector must implement for each capability beyond the Storefront protocol.
+STORE_PORTS: dict[Capability, type] = {
+    Capability.PRICES: PriceWriter,
+}
 
 
 # ---- the supplier side: orders ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ connector batches them to its limits within its rate budget."""
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -46,6 +46,18 @@ def available_to_promise(offers) -> dict[int, int]:
     return atp
 
 
+def cheapest_landed(offers, currency: str, rates) -> dict[int, tuple[Money, Money]]:
+    """Variant id -> (cheapest landed cost in `currency`, that offer's own cost) over (offer, supplier)
+    pairs; an offer that cannot be converted to `currency` is left out."""
+    cheapest: dict[int, tuple[Money, Money]] = {}
+    for offer, supplier in offers:
+        terms = supplier_terms(supplier, None, currency)
+        landed = convert(offer.cost + terms.shipping, currency, rates)
+        if landed and (offer.variant_id not in cheapest or landed[0].amount < cheapest[offer.variant_id][0].amount):
+            cheapest[offer.variant_id] = (landed[0], offer.cost)
+    return cheapest
+
+
 def _store(uow, name):
     store = uow.stores.by_name(name)
     if store is None:
@@ -66,12 +78,7 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
         offers = uow.listings.offers_for([v.id for v in variants])
         rates, _ = rate_table(uow)
     atp = available_to_promise(offers)
-    cheapest: dict[int, Money] = {}
-    for offer, supplier in offers:
-        terms = supplier_terms(supplier, None, currency)
-        landed = convert(offer.cost + terms.shipping, currency, rates)
-        if landed and (offer.variant_id not in cheapest or landed[0].amount < cheapest[offer.variant_id].amount):
-            cheapest[offer.variant_id] = landed[0]
+    cheapest = {vid: landed for vid, (landed, _) in cheapest_landed(offers, currency, rates).items()}
     groups: dict[str, list] = defaultdict(list)
     for v in variants:
         if v.id in cheapest:  # an offer we cannot price in the store's currency is not published
@@ -105,7 +112,8 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
             for v, d in zip(members, drafts, strict=True):
                 uow.add(Listing(store_id=store.id, variant_id=v.id, external_product_id=result.external_product_id,
                                 external_variant_id=result.variant_ids.get(v.sku), price_minor=d.price.amount,
-                                currency=d.price.currency, pushed_stock=d.quantity, pushed_at=now))
+                                currency=d.price.currency, pushed_stock=d.quantity, pushed_at=now,
+                                compare_at_minor=d.compare_at_price.amount if d.compare_at_price else None))
             audit(uow, ctx, "product.published", f"store:{store.name}",
                   {"product": product_sku, "variants": [v.sku for v in members],
                    "external_product_id": result.external_product_id}, store_id=store.id)
@@ -132,6 +140,15 @@ def listed_stock(ctx, store_name: str):
     return store, listings, available_to_promise(offers), variants
 
 
+def stock_key(store, changed) -> str:
+    """The push's idempotency key, from our ids: the store, each listing with the state it moves from (what it
+    last got and when) and the quantity the offers now promise. A retry of an unfinished push carries the same
+    key; any later push differs, since a successful one moves the listing's pushed_at."""
+    state = ";".join(f"{ls.id}:{ls.pushed_stock}:{ls.pushed_at.isoformat() if ls.pushed_at else ''}:{q}"
+                     for ls, q in sorted(changed, key=lambda pair: pair[0].id))
+    return f"db-stock-{store.id}-{hashlib.sha256(state.encode()).hexdigest()[:24]}"
+
+
 def send_stock(ctx, store, listings, changed, variants, action: str = "stock.pushed") -> PushSummary:
     """Push (listing, quantity) pairs to the store and record what it took as pushed."""
     summary = PushSummary(store=store.name, listings=len(listings))
@@ -140,7 +157,7 @@ def send_stock(ctx, store, listings, changed, variants, action: str = "stock.pus
         return summary
     updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=variants[ls.variant_id].sku, quantity=q)
                for ls, q in changed]
-    result = ctx.store_connector(store).push_stock(updates, f"db-stock-{store.id}-{uuid.uuid4().hex[:12]}")
+    result = ctx.store_connector(store).push_stock(updates, stock_key(store, changed))
     failed = {vid for vid, _ in result.failed}
     summary.calls, summary.applied, summary.failed = result.calls, result.applied, list(result.failed)
     with ctx.uow() as uow:

@@ -85,3 +85,10 @@ def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, dela
         job_id = job.id
         uow.after_commit(lambda: ctx.enqueue(job_id))
     return job
+
+
+def schedule_repricing(uow, ctx, reason: str, store_ids: list[tuple[int, str]] | None = None) -> None:
+    """Owe every store with listings (or the given (id, name) pairs) a re-pricing, in `uow`'s transaction;
+    `reason` makes the job key unique per cause (a run id, an import, a decision)."""
+    for store_id, store_name in (store_ids if store_ids is not None else uow.listings.stores_with_listings()):
+        schedule(uow, ctx, "push_prices", f"prices:{store_id}:{reason}", {"store": store_name})

@@ -4,7 +4,7 @@ have changed. A run under way in another live process is left alone (see storage
 
 from __future__ import annotations
 
-from .records import audit, raise_alert, schedule
+from .records import audit, raise_alert, schedule, schedule_repricing
 
 REASON = "abandoned: the process running it stopped before the run was recorded"
 
@@ -24,7 +24,9 @@ def recover_abandoned_runs(ctx) -> list[int]:
             audit(uow, ctx, "feed.abandoned", f"sync_run:{run.id}", {"source": run.source},
                   supplier_id=run.supplier_id)
         last = runs[-1].id
-        for store_id, store_name in uow.listings.stores_with_listings():
+        stores = uow.listings.stores_with_listings()
+        for store_id, store_name in stores:
             schedule(uow, ctx, "push_stock", f"push:{store_id}:recover:{last}", {"store": store_name})
+        schedule_repricing(uow, ctx, f"recover:{last}", stores)
         uow.commit()
     return [r.id for r in runs]

@@ -17,7 +17,7 @@ from dropbridge.domain.model import SyncRun
 from dropbridge.domain.money import exponent
 
 from .feed_port import FeedBatch, FeedFormatError, RowError
-from .records import audit, log, raise_alert, schedule
+from .records import audit, log, raise_alert, schedule, schedule_repricing
 
 # Every rejected row of a run is stored (line, field, reason, raw) up to this many; the run keeps the total
 # count either way. A feed with more rejects than this is quarantined long before (error-rate threshold).
@@ -269,8 +269,11 @@ def _record(uow, ctx, run_id, supplier_id, status, reason, errors, rejected, *, 
     else:
         _settle_reservations(uow, supplier_id, run.started_at)
         if changed or zeroed:  # stores listing these items are owed the new stock
-            for store_id, store_name in uow.listings.stores_with_listings():
+            stores = uow.listings.stores_with_listings()
+            for store_id, store_name in stores:
                 schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name})
+            if changed:  # costs may have moved: prices are re-applied after this commit
+                schedule_repricing(uow, ctx, f"run:{run_id}", stores)
     audit(uow, ctx, f"feed.{status}", f"sync_run:{run_id}",
           {"source": run.source, "read": read, "changed": changed, "zeroed": zeroed, "rejected": rejected,
            "reason": reason}, supplier_id=supplier_id)

@@ -24,6 +24,7 @@ def map_domain() -> None:
     mr.map_imperatively(m.Variant, t.variants)
     mr.map_imperatively(m.SupplierOffer, t.supplier_offers)
     mr.map_imperatively(m.Listing, t.listings)
+    mr.map_imperatively(m.PriceChange, t.price_changes)
     mr.map_imperatively(m.OrderLine, t.order_lines)
     mr.map_imperatively(
         m.Order,

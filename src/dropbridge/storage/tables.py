@@ -206,9 +206,35 @@ listings = Table(
     Column("currency", String(3)),
     Column("pushed_stock", Integer),
     Column("pushed_at", UTCDateTime),
+    Column("compare_at_minor", BigInteger),
     UniqueConstraint("store_id", "variant_id"),
-    *integers_only(nullable=("price_minor", "pushed_stock")),
+    *integers_only(nullable=("price_minor", "pushed_stock", "compare_at_minor")),
 )
+
+# Re-priced listings: pushed at once, or waiting for approval (services/reprice_listings.py).
+price_changes = Table(
+    "price_changes",
+    metadata,
+    pk(),
+    fk("store_id", "stores"),
+    fk("listing_id", "listings"),
+    Column("currency", String(3), nullable=False),
+    Column("new_price_minor", BigInteger, nullable=False),
+    Column("new_compare_minor", BigInteger),
+    Column("old_price_minor", BigInteger),
+    Column("old_compare_minor", BigInteger),
+    Column("cost_minor", BigInteger),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("decided_by", String(100)),
+    Column("pushed_at", UTCDateTime),
+    *integers_only("new_price_minor", nullable=("new_compare_minor", "old_price_minor", "old_compare_minor",
+                                                "cost_minor")),
+)
+Index("ix_price_changes_store_status", price_changes.c.store_id, price_changes.c.status)
+Index("ix_price_changes_listing", price_changes.c.listing_id)
 
 orders = Table(
     "orders",

@@ -21,6 +21,7 @@ from .intake import OrderIntakeRepo, WebhookIntakeRepo
 from .jobs import JobAdminRepo, JobRepo
 from .listing_queries import ListingRepo
 from .people import UserRepo
+from .price_changes import PriceChangeRepo
 
 
 def translate(exc: SQLAlchemyError) -> StorageError:
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.users = UserRepo(session)
         self.dashboard = DashboardRepo(session)
         self.connector_secrets = r.ConnectorSecretRepo(session)
+        self.price_changes = PriceChangeRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:

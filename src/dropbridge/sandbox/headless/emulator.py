@@ -16,6 +16,9 @@ Event types:
   "lines": [{"external_line_id", "quantity"}], "notify_customer"}` -> 201 `{"fulfillment_id": "F-<n>"}`;
 - `stock.updated` `{"updates": [{"sku", "external_variant_id", "quantity"}]}`, at most 500 per call
   (413 beyond) -> 200 `{"applied": n}`;
+- `prices.updated` `{"updates": [{"sku", "external_variant_id", "price", "currency", "compare_at_price"}]}`,
+  amounts as decimal strings (compare_at_price null: none), at most 500 per call (413 beyond) -> 200
+  `{"applied": n}`;
 - `product.published` a product draft `{"sku", "title", "description_html", "images", "vendor",
   "variants": [{"sku", "price", "currency", "compare_at_price", "options", "barcode", "quantity"}]}`
   -> 200 `{"product_id": <sku>, "variant_ids": {sku: sku}}`.
@@ -77,6 +80,8 @@ class HeadlessStoreEmulator(Emulator):
             self._fulfillments: list[dict[str, Any]] = []
             self._stock_updates: list[dict[str, Any]] = []
             self._stock: dict[str, int] = {}
+            self._prices: dict[str, dict[str, Any]] = {}  # external variant id -> price, currency, compare-at
+            self._price_updates: list[dict[str, Any]] = []
             self._products: dict[str, dict[str, Any]] = {}
             self._deliveries: list[dict[str, Any]] = []
             self._orders: list[dict[str, Any]] = []
@@ -99,6 +104,16 @@ class HeadlessStoreEmulator(Emulator):
         """Current quantity per external variant id."""
         with self._lock:
             return dict(self._stock)
+
+    def prices(self) -> dict[str, dict[str, Any]]:
+        """Current price per external variant id: {"price", "currency", "compare_at_price"}."""
+        with self._lock:
+            return copy.deepcopy(self._prices)
+
+    def price_updates(self) -> list[dict[str, Any]]:
+        """Every price update applied, in order, across all calls."""
+        with self._lock:
+            return copy.deepcopy(self._price_updates)
 
     def products(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -139,7 +154,7 @@ class HeadlessStoreEmulator(Emulator):
     # ---- event handling ----------------------------------------------------------------------
 
     def _handle(self, event: str, body: Any) -> tuple[int, Any]:
-        if event not in ("fulfillment.created", "stock.updated", "product.published"):
+        if event not in ("fulfillment.created", "stock.updated", "prices.updated", "product.published"):
             return 400, {"error": {"code": "unknown_event", "message": f"unknown event type {event!r}"}}
         if not isinstance(body, dict):
             return 422, {"error": {"code": "invalid", "message": "body must be an object", "field": ""}}
@@ -155,11 +170,21 @@ class HeadlessStoreEmulator(Emulator):
                     self._stock[update["external_variant_id"]] = update["quantity"]
                 self._stock_updates.extend(clean)
                 return 200, {"applied": len(clean)}
+            if event == "prices.updated":
+                clean = events.price_updates(body)
+                for update in clean:
+                    self._prices[update["external_variant_id"]] = {
+                        k: update[k] for k in ("price", "currency", "compare_at_price")}
+                self._price_updates.extend(clean)
+                return 200, {"applied": len(clean)}
             sku, variant_ids = events.product(body)
             self._products[sku] = copy.deepcopy(body)
             for variant in body["variants"]:  # a product published with stock holds that stock
                 if isinstance(variant.get("quantity"), int):
                     self._stock.setdefault(variant_ids[variant["sku"]], variant["quantity"])
+                self._prices[variant_ids[variant["sku"]]] = {
+                    "price": variant["price"], "currency": variant.get("currency"),
+                    "compare_at_price": variant.get("compare_at_price")}
             return 200, {"product_id": sku, "variant_ids": variant_ids}
         except events.TooLarge as exc:
             return 413, {"error": {"code": "too_large", "message": str(exc)}}

@@ -7,9 +7,10 @@ batch over MAX_STOCK_BATCH.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-MAX_STOCK_BATCH = 500
+MAX_STOCK_BATCH = 500  # stock.updated and prices.updated alike
 
 
 class Invalid(Exception):
@@ -77,6 +78,36 @@ def stock_updates(body: dict[str, Any]) -> list[dict[str, Any]]:
             "quantity": integer(update, "quantity", f"updates[{i}].quantity", 0),
         })
     return clean
+
+
+def price_updates(body: dict[str, Any]) -> list[dict[str, Any]]:
+    updates = listed(body, "updates", "updates")
+    if len(updates) > MAX_STOCK_BATCH:
+        raise TooLarge(f"{len(updates)} updates; at most {MAX_STOCK_BATCH} per call")
+    clean = []
+    for i, update in enumerate(updates):
+        if not isinstance(update, dict):
+            raise Invalid("update must be an object", f"updates[{i}]")
+        clean.append({
+            "sku": string(update, "sku", f"updates[{i}].sku"),
+            "external_variant_id": string(update, "external_variant_id", f"updates[{i}].external_variant_id"),
+            "price": decimal_text(update, "price", f"updates[{i}].price"),
+            "currency": string(update, "currency", f"updates[{i}].currency"),
+            "compare_at_price": (None if update.get("compare_at_price") is None
+                                 else decimal_text(update, "compare_at_price", f"updates[{i}].compare_at_price")),
+        })
+    return clean
+
+
+def decimal_text(body: dict, key: str, path: str) -> str:
+    value = string(body, key, path)
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:
+        raise Invalid(f"{path} must be a decimal string", path) from None
+    if not amount.is_finite() or amount < 0:
+        raise Invalid(f"{path} must be a decimal string >= 0", path)
+    return value
 
 
 def product(body: dict[str, Any]) -> tuple[str, dict[str, str]]:

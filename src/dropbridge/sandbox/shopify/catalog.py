@@ -343,6 +343,61 @@ class CatalogMixin:
             p["variants"] = keep
         return p["id"]
 
+    # -- productVariantsBulkUpdate ------------------------------------------------------------------
+    # https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productVariantsBulkUpdate
+
+    def _m_variants_bulk_update(self, a: dict[str, Any]) -> dict[str, Any]:
+        """Update variants of one product (§1.4): the given fields only; at most `max_array` variants. A bad
+        variant is a userError; without `allowPartialUpdates` it stops the whole call, with it the others apply."""
+        variants = a.get("variants")
+        if not isinstance(variants, list) or not a.get("productId"):
+            raise GraphQLError("Arguments 'productId' (ID!) and 'variants' ([ProductVariantsBulkInput!]!) are "
+                               "required", "missingRequiredArguments")
+        if len(variants) > self.max_array:
+            raise GraphQLError(
+                f"The input array size of {len(variants)} is greater than the maximum allowed of "
+                f"{self.max_array}.", "MAX_INPUT_SIZE_EXCEEDED", ["productVariantsBulkUpdate", "variants"])
+        result: dict[str, Any] = {"__typename": "ProductVariantsBulkUpdatePayload", "product": None,
+                                  "productVariants": None, "userErrors": []}
+        product = self.products.get(a["productId"])
+        if product is None:
+            result["userErrors"] = [_uerr(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")]
+            return result
+        errors: list[dict[str, Any]] = []
+        ready: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for i, vin in enumerate(variants):
+            variant = self.variants.get(vin.get("id")) if isinstance(vin, dict) else None
+            if variant is None or variant["productId"] != product["id"]:
+                errors.append(_uerr(["variants", str(i), "id"], "Product variant does not exist",
+                                    "PRODUCT_VARIANT_DOES_NOT_EXIST"))
+                continue
+            change: dict[str, Any] = {}
+            try:
+                if "price" in vin:
+                    change["price"] = _dec(vin["price"], "price")
+                if "compareAtPrice" in vin:
+                    change["compareAtPrice"] = (None if vin["compareAtPrice"] is None
+                                                else _dec(vin["compareAtPrice"], "compareAtPrice"))
+            except ValueError as exc:
+                errors.append(_uerr(["variants", str(i), "price"], str(exc), "INVALID_INPUT"))
+                continue
+            if change.get("price") is not None and change["price"] < 0:
+                errors.append(_uerr(["variants", str(i), "price"], "Price must be greater than or equal to 0",
+                                    "GREATER_THAN_OR_EQUAL_TO"))
+                continue
+            ready.append((variant, change))
+        result["userErrors"] = errors
+        if errors and not a.get("allowPartialUpdates"):
+            return result
+        now = _iso_utc(datetime.now(UTC))
+        for variant, change in ready:
+            variant.update(change)
+        if ready:
+            product["updatedAt"] = now
+        result["product"] = self._product_obj(product["id"])
+        result["productVariants"] = [self._variant_obj(v["id"]) for v, _ in ready]
+        return result
+
     # -- in-process (tests, demo) -------------------------------------------------------------------
 
     def product(self, product_id: str) -> dict[str, Any]:

@@ -163,6 +163,7 @@ class GraphQLMixin:
     def _mutations(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {
             "productSet": self._m_product_set,
+            "productVariantsBulkUpdate": self._m_variants_bulk_update,
             "inventorySetQuantities": self._m_inventory_set,
             "fulfillmentCreate": self._m_fulfillment_create,
             "webhookSubscriptionCreate": self._m_webhook_create,

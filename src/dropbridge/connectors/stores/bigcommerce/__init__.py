@@ -1,13 +1,13 @@
 """BigCommerce (v2 Orders, v3 Catalog/Inventory/Webhooks) storefront connector."""
 
 from dropbridge.connectors.registry import ConnectorSpec
-from dropbridge.services.ports import STOREFRONT_CAPABILITIES
+from dropbridge.services.ports import STOREFRONT_CAPABILITIES, Capability
 
 from .config import BigCommerceConfig
 from .connector import BigCommerceStore, from_config
 
 SPEC = ConnectorSpec(
-    name="bigcommerce", role="store", capabilities=STOREFRONT_CAPABILITIES,
+    name="bigcommerce", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES},
     config_model=BigCommerceConfig, factory=from_config,
     credentials=("access_token",), optional_credentials=("client_secret",), needs_url=False,
     summary="BigCommerce v2 orders and shipments, v3 catalog, inventory and webhooks",

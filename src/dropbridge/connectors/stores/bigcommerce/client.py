@@ -33,6 +33,8 @@ ORDER_SHIPMENTS = "/v2/orders/{order_id}/shipments"
 PRODUCTS = "/v3/catalog/products"
 # https://developer.bigcommerce.com/docs/rest-catalog/product-variants#get-all-product-variants
 PRODUCT_VARIANTS = "/v3/catalog/products/{product_id}/variants"
+# https://developer.bigcommerce.com/docs/rest-catalog/product-variants#update-variants-batch
+VARIANTS_BATCH = "/v3/catalog/variants"
 # https://developer.bigcommerce.com/docs/rest-management/inventory/adjustments#absolute-adjustment
 INVENTORY_ABSOLUTE = "/v3/inventory/adjustments/absolute"
 # https://developer.bigcommerce.com/docs/integrations/webhooks#create-a-webhook

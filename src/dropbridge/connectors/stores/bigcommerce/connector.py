@@ -14,6 +14,7 @@ from dropbridge.services.ports import (
     Fulfillment,
     InboundEvent,
     Page,
+    PriceUpdate,
     ProductDraft,
     PublishedProduct,
     PushResult,
@@ -25,6 +26,7 @@ from . import mapping, webhooks
 from .client import BigCommerceClient
 
 INVENTORY_BATCH_LIMIT = 2000  # items per absolute adjustment
+VARIANT_BATCH_LIMIT = 50  # variants per PUT /v3/catalog/variants (413 beyond)
 V2_MAX_LIMIT = 250
 ORDER_SCOPES = ("store/order/created", "store/order/statusUpdated")
 
@@ -132,6 +134,28 @@ class BigCommerceStore:
                 self.client.put(api.INVENTORY_ABSOLUTE, body, what="bigcommerce inventory adjustment")
             except PermanentError as exc:
                 if exc.status != 422:
+                    raise
+                failed.extend((u.external_variant_id, str(exc)) for u in chunk)
+                continue
+            applied += len(chunk)
+        return PushResult(calls=calls, applied=applied, failed=failed)
+
+    # ---- prices ------------------------------------------------------------------------------
+
+    def push_prices(self, updates: list[PriceUpdate], idempotency_key: str) -> PushResult:
+        """`price` and `retail_price` (the "was" price) through the variant batch, 50 a call, one call after
+        another within the store's request quota (the client paces them). Absolute values: a repeat is
+        harmless. A 422 or 404 refuses the whole call: its variants are reported failed, the rest still go."""
+        calls = applied = 0
+        failed: list[tuple[str, str]] = []
+        for start in range(0, len(updates), VARIANT_BATCH_LIMIT):
+            chunk = updates[start : start + VARIANT_BATCH_LIMIT]
+            calls += 1
+            try:
+                self.client.put(api.VARIANTS_BATCH, [mapping.price_item(u) for u in chunk],
+                                what="bigcommerce variant prices")
+            except PermanentError as exc:
+                if exc.status not in (404, 422):
                     raise
                 failed.extend((u.external_variant_id, str(exc)) for u in chunk)
                 continue

@@ -12,6 +12,7 @@ from dropbridge.services.ports import (
     ExternalOrder,
     ExternalOrderLine,
     Fulfillment,
+    PriceUpdate,
     ProductDraft,
     ProductVariantDraft,
     StockUpdate,
@@ -343,3 +344,9 @@ def same_shipment(existing: dict[str, Any], number: str, items: list[dict[str, i
     mine = sorted((i["order_product_id"], i["quantity"]) for i in items)
     theirs = sorted((int(i["order_product_id"]), int(i["quantity"])) for i in existing.get("items") or [])
     return existing.get("tracking_number") == number and mine == theirs
+
+
+def price_item(update: PriceUpdate) -> dict[str, Any]:
+    """A variant batch item: `price` is what the shopper pays, `retail_price` the "was" price (null: none)."""
+    return {"id": int(update.external_variant_id), "price": _num(update.price),
+            "retail_price": _num(update.compare_at_price) if update.compare_at_price is not None else None}

@@ -4,13 +4,13 @@ The event API is documented in `dropbridge.sandbox.headless_store`, which also e
 """
 
 from dropbridge.connectors.registry import ConnectorSpec
-from dropbridge.services.ports import STOREFRONT_CAPABILITIES
+from dropbridge.services.ports import STOREFRONT_CAPABILITIES, Capability
 
 from .config import HeadlessConfig
 from .connector import HeadlessStore, from_config
 
 SPEC = ConnectorSpec(
-    name="headless", role="store", capabilities=STOREFRONT_CAPABILITIES,
+    name="headless", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES},
     config_model=HeadlessConfig, factory=from_config,
     credentials=("webhook_secret",), optional_credentials=("api_token",),
     summary="a headless store: orders come to our API, stock and fulfillments go as signed events",

@@ -21,6 +21,7 @@ from dropbridge.services.ports import (
     Fulfillment,
     InboundEvent,
     Page,
+    PriceUpdate,
     ProductDraft,
     PublishedProduct,
     PushResult,
@@ -30,7 +31,7 @@ from dropbridge.services.ports import (
 from . import mapping, webhooks
 from .client import HeadlessClient
 
-STOCK_BATCH = 500  # the store's documented maximum per stock.updated call
+STOCK_BATCH = 500  # the store's documented maximum per stock.updated (and prices.updated) call
 ORDER_TOPICS = {"order.created": False, "order.cancelled": True}  # topic -> cancelled
 
 
@@ -116,6 +117,18 @@ class HeadlessStore:
             batch = updates[start : start + STOCK_BATCH]
             result = self.client.send_event(
                 "stock.updated", f"{idempotency_key}:{calls}", mapping.stock_batch_to_json(batch)
+            )
+            applied += int(result.get("applied", 0))
+        return PushResult(calls=calls, applied=applied)
+
+    def push_prices(self, updates: list[PriceUpdate], idempotency_key: str) -> PushResult:
+        """`prices.updated`, one call per 500 updates, keyed f"{key}:{n}" like stock."""
+        calls = applied = 0
+        for start in range(0, len(updates), STOCK_BATCH):
+            calls += 1
+            batch = updates[start : start + STOCK_BATCH]
+            result = self.client.send_event(
+                "prices.updated", f"{idempotency_key}:{calls}", mapping.price_batch_to_json(batch)
             )
             applied += int(result.get("applied", 0))
         return PushResult(calls=calls, applied=applied)

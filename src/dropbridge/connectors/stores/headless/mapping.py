@@ -16,6 +16,7 @@ from dropbridge.services.ports import (
     ExternalOrder,
     ExternalOrderLine,
     Fulfillment,
+    PriceUpdate,
     ProductDraft,
     PublishedProduct,
     StockUpdate,
@@ -49,6 +50,17 @@ def stock_batch_to_json(updates: list[StockUpdate]) -> dict[str, Any]:
     return {
         "updates": [
             {"sku": u.sku, "external_variant_id": u.external_variant_id, "quantity": u.quantity} for u in updates
+        ]
+    }
+
+
+def price_batch_to_json(updates: list[PriceUpdate]) -> dict[str, Any]:
+    return {
+        "updates": [
+            {"sku": u.sku, "external_variant_id": u.external_variant_id, "price": money_str(u.price),
+             "currency": u.price.currency,
+             "compare_at_price": money_str(u.compare_at_price) if u.compare_at_price is not None else None}
+            for u in updates
         ]
     }
 

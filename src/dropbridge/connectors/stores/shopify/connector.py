@@ -18,6 +18,7 @@ from dropbridge.services.ports import (
     Fulfillment,
     InboundEvent,
     Page,
+    PriceUpdate,
     ProductDraft,
     PublishedProduct,
     PushResult,
@@ -85,6 +86,17 @@ INVENTORY_SET = """
 mutation SetStock($input: InventorySetQuantitiesInput!) {
   inventorySetQuantities(input: $input)IDEMPOTENT {
     inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
+    userErrors { field message code }
+  }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productVariantsBulkUpdate
+# (one product per call, at most 250 variants: https://shopify.dev/api/usage/limits)
+VARIANTS_BULK_UPDATE = """
+mutation SetPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants, allowPartialUpdates: true) {
+    productVariants { id }
     userErrors { field message code }
   }
 }
@@ -379,6 +391,41 @@ class ShopifyStore:
             batch = remaining  # all-or-nothing: resend the valid ones under a new key
             attempt += 1
         return 0, failed
+
+    # -- prices ------------------------------------------------------------------------------------
+
+    def push_prices(self, updates: list[PriceUpdate], idempotency_key: str) -> PushResult:
+        """productVariantsBulkUpdate per product, 250 variants a call, partial updates allowed (a bad variant
+        is reported, the rest apply). Prices are absolute and the mutation takes no idempotency key, so a
+        repeat sets the same prices again. The client waits for the cost bucket before each call."""
+        calls_before = self.client.calls
+        by_product: dict[str, list[PriceUpdate]] = {}
+        failed: list[tuple[str, str]] = []
+        for u in updates:
+            if not u.external_product_id:
+                failed.append((u.external_variant_id, "no product id: the listing was never published here"))
+                continue
+            by_product.setdefault(u.external_product_id, []).append(u)
+        applied = 0
+        for product_id, group in by_product.items():
+            for start in range(0, len(group), self.stock_batch_size):
+                batch = group[start:start + self.stock_batch_size]
+                data = self.client.execute(
+                    VARIANTS_BULK_UPDATE,
+                    {"productId": product_id, "variants": mapping.price_variants_input(batch)},
+                    what="shopify productVariantsBulkUpdate", idempotent=True)
+                payload = data["productVariantsBulkUpdate"]
+                bad: dict[int, str] = {}
+                for err in payload.get("userErrors") or []:
+                    index = mapping.bulk_error_index(err.get("field"))
+                    reason = f"{err.get('code') or 'ERROR'}: {err.get('message')}"
+                    if index is None or index >= len(batch):
+                        bad.update({i: reason for i in range(len(batch))})  # the call as a whole was refused
+                    else:
+                        bad[index] = reason
+                failed.extend((batch[i].external_variant_id, reason) for i, reason in sorted(bad.items()))
+                applied += len(batch) - len(bad)
+        return PushResult(calls=self.client.calls - calls_before, applied=applied, failed=failed)
 
     # -- fulfillment -------------------------------------------------------------------------------
 

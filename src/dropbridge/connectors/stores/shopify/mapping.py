@@ -20,6 +20,7 @@ from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
+    PriceUpdate,
     ProductDraft,
     StockUpdate,
     decimal_money,
@@ -290,6 +291,21 @@ def user_error_index(field: list[str] | None) -> int | None:
     """["input", "quantities", "3", "locationId"] -> 3."""
     if field and len(field) >= 3 and field[1] == "quantities" and str(field[2]).isdigit():
         return int(field[2])
+    return None
+
+
+def price_variants_input(updates: list[PriceUpdate]) -> list[dict[str, Any]]:
+    """ProductVariantsBulkInput with only id, price and compareAtPrice (null clears the "was" price):
+    https://shopify.dev/docs/api/admin-graphql/2026-01/input-objects/ProductVariantsBulkInput"""
+    return [{"id": u.external_variant_id, "price": money_input(u.price),
+             "compareAtPrice": money_input(u.compare_at_price) if u.compare_at_price is not None else None}
+            for u in updates]
+
+
+def bulk_error_index(field: list[str] | None) -> int | None:
+    """["variants", "3", "price"] -> 3."""
+    if field and len(field) >= 2 and field[0] == "variants" and str(field[1]).isdigit():
+        return int(field[1])
     return None
 
 

@@ -16,6 +16,7 @@ from dropbridge.services.ports import (
     Fulfillment,
     InboundEvent,
     Page,
+    PriceUpdate,
     ProductDraft,
     PublishedProduct,
     PushResult,
@@ -106,12 +107,28 @@ class WooCommerceStore:
         """Absolute quantities, batched per parent: simple products through `products/batch`, variations
         through `products/{parent}/variations/batch` (their parent is `external_inventory_id`).
         Last write wins in WooCommerce, so repeating a push is harmless."""
-        groups: dict[str | None, list[StockUpdate]] = {}
+        groups: dict[str | None, list[dict[str, Any]]] = {}
         for update in updates:
             parent = update.external_inventory_id
             if parent == update.external_variant_id:
                 parent = None
-            groups.setdefault(parent, []).append(update)
+            groups.setdefault(parent, []).append(mapping.stock_item(update))
+        return self._batches(groups, "woocommerce stock batch")
+
+    def push_prices(self, updates: list[PriceUpdate], idempotency_key: str) -> PushResult:
+        """regular/sale prices, 100 per batch call: variations through their parent's `variations/batch`,
+        simple products (whose product is the variant) through `products/batch`. Last write wins."""
+        groups: dict[str | None, list[dict[str, Any]]] = {}
+        for update in updates:
+            parent = update.external_product_id
+            if parent == update.external_variant_id:
+                parent = None
+            groups.setdefault(parent, []).append(mapping.price_item(update))
+        return self._batches(groups, "woocommerce price batch")
+
+    def _batches(self, groups: dict[str | None, list[dict[str, Any]]], what: str) -> PushResult:
+        """`update` items per parent (None: products/batch), at most `batch_limit` a call; a 413 naming a
+        smaller limit (a store that filtered it down) lowers ours and the chunk is sent again."""
         calls = applied = 0
         failed: list[tuple[str, str]] = []
         for parent, group in groups.items():
@@ -120,9 +137,7 @@ class WooCommerceStore:
             while start < len(group):
                 chunk = group[start : start + self.batch_limit]
                 try:
-                    response = self.client.post(
-                        path, {"update": [mapping.stock_item(u) for u in chunk]}, what="woocommerce stock batch"
-                    )
+                    response = self.client.post(path, {"update": chunk}, what=what)
                 except PermanentError as exc:
                     calls += 1
                     smaller = _LIMIT_IN_413.search(str(exc)) if exc.status == 413 else None

@@ -17,6 +17,7 @@ from dropbridge.services.ports import (
     ExternalOrder,
     ExternalOrderLine,
     Fulfillment,
+    PriceUpdate,
     ProductDraft,
     ProductVariantDraft,
     StockUpdate,
@@ -182,6 +183,16 @@ def variation_body(variant: ProductVariantDraft) -> dict[str, Any]:
 
 def stock_item(update: StockUpdate) -> dict[str, Any]:
     return {"id": int(update.external_variant_id), "manage_stock": True, "stock_quantity": update.quantity}
+
+
+def price_item(update: PriceUpdate) -> dict[str, Any]:
+    """regular_price is the "was" price and sale_price the one charged; without a higher compare-at price the
+    sale price is cleared, so regular_price alone is what the shopper pays."""
+    price = f"{update.price.to_decimal()}"
+    compare = update.compare_at_price
+    if compare is not None and update.price < compare:
+        return {"id": int(update.external_variant_id), "regular_price": f"{compare.to_decimal()}", "sale_price": price}
+    return {"id": int(update.external_variant_id), "regular_price": price, "sale_price": ""}
 
 
 def batch_errors(response: dict[str, Any] | None) -> tuple[int, list[tuple[str, str]]]:
