@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from dropbridge.api.schemas import query_text
+from dropbridge.domain import limits as lim
 from dropbridge.services.designs import attach_design, list_designs
 from dropbridge.services.queries.offers import list_offers
 
@@ -22,7 +24,8 @@ def add_catalog_routes(router: APIRouter, ctx, read, admin, for_supplier) -> Non
     limited to other suppliers."""
 
     @router.get("/api/v1/offers", tags=["catalog"], responses={403: {"description": "Scope or supplier refused"}})
-    def offers(supplier: str | None = Query(None, max_length=64), sku: str | None = Query(None, max_length=200),
+    def offers(supplier: str | None = query_text(lim.STORE_NAME_MAX),
+               sku: str | None = query_text(lim.SKU_MAX, code=True),
                limit: int = Query(100, ge=1, le=1000), after_id: int = Query(0, ge=0, le=2**63 - 1),
                principal=read):
         """Supplier offers (cost, stock, reserved, available), in id order; page with `after_id`. A token
@@ -34,7 +37,7 @@ def add_catalog_routes(router: APIRouter, ctx, read, admin, for_supplier) -> Non
         return {"offers": list_offers(ctx, supplier=supplier, sku=sku, limit=limit, after_id=after_id)}
 
     @router.get("/api/v1/designs", tags=["catalog"], responses={403: {"description": "Scope refused"}})
-    def designs(sku: str | None = Query(None, max_length=200), principal=read):
+    def designs(sku: str | None = query_text(lim.SKU_MAX, code=True), principal=read):
         return {"designs": list_designs(ctx, sku)}
 
     @router.post("/api/v1/designs", tags=["catalog"], status_code=201,

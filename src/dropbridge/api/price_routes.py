@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
+from dropbridge.api.schemas import query_text
+from dropbridge.domain import limits as lim
 from dropbridge.services.price_approvals import decide_prices, pending_prices
 
 
@@ -15,7 +17,7 @@ def add_price_routes(router: APIRouter, ctx, read, write, for_store) -> None:
 
     @router.get("/api/v1/prices/pending", tags=["prices"], responses={403: {"description": "Scope refused"},
                                                                      404: {"description": "No such store"}})
-    def pending(store: str | None = Query(None, max_length=64), principal=read):
+    def pending(store: str | None = query_text(lim.STORE_NAME_MAX), principal=read):
         """Price changes waiting for approval (beyond the tolerance, zero cost, under the MAP or margin floor),
         oldest first; those of stores the token may not use are left out."""
         rows = pending_prices(ctx, store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -19,6 +19,12 @@ def _text(max_length: int, *, min_length: int = 0, code: bool = False):
     definition in domain/limits.py that webhook orders are checked against too."""
     return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
                                             pattern=lim.CODE_PATTERN if code else lim.TEXT_PATTERN)]
+
+
+def query_text(max_length: int, *, code: bool = False):
+    """An optional query parameter held to the same definition as body text: a NUL (which PostgreSQL refuses
+    and SQLite would take) is a 422 naming the parameter on both databases."""
+    return Query(None, max_length=max_length, pattern=lim.CODE_PATTERN if code else lim.TEXT_PATTERN)
 
 
 def _country(value: str) -> str:
