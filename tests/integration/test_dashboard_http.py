@@ -167,3 +167,12 @@ def test_a_feed_upload_without_its_csrf_token_is_refused_and_nothing_is_synced(c
     ok = client.post("/suppliers/acme/feeds", files=feed,
                      data={"csrftoken": client.cookies.get("dropbridge_csrf"), "mode": "full"})
     assert ok.status_code == 303 and ok.headers["location"].startswith("/sync-runs/1")
+
+
+def test_a_nul_in_the_address_is_refused_alike_on_both_databases(client):
+    # PostgreSQL refuses a NUL in text (a 500 from any search), SQLite would search for it: both answer 400.
+    login(client, "owner@shop.test", "owner-password-1")
+    for path in ["/orders?q=%00x", "/products?q=a%00", "/audit?q=%00", "/suppliers/ac%00me", "/suppliers/acme?q=%00"]:
+        r = client.get(path)
+        assert r.status_code == 400 and "NUL" in r.text, (path, r.status_code)
+    assert client.get("/orders?q=plain").status_code == 200

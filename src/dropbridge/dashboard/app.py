@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -71,6 +71,10 @@ class Dashboard:
         if user is None:
             raise LoginRequired()
         request.state.user = user
+        # Every view starts here: a NUL in the address (PostgreSQL refuses it, SQLite would search for it) is
+        # refused the same on both databases before any query runs.
+        if any("\x00" in v for v in (*request.query_params.values(), *map(str, request.path_params.values()))):
+            raise HTTPException(400, "the address holds a NUL character")
         return user
 
     def actor(self, request: Request, need: str = "staff") -> tuple[SessionUser, object]:
