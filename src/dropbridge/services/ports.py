@@ -199,6 +199,7 @@ class Capability(StrEnum):
     INVOICES = "invoices"
     WEBHOOKS = "webhooks"  # sends us events (verified on receipt)
     PRICES = "prices"  # store: take price updates for listed variants (PriceWriter)
+    STOCK_READ = "stock_read"  # store: read its stock levels back (StockReader)
 
 
 # What every storefront does (the Storefront protocol): report orders, take stock, publish products, take
@@ -215,15 +216,6 @@ class PriceWriter(Protocol):
     def push_prices(self, updates: list[PriceUpdate], idempotency_key: str) -> PushResult: ...
 
 
-# Which protocol a store connector must implement for each capability beyond the Storefront protocol.
-STORE_PORTS: dict[Capability, type] = {
-    Capability.PRICES: PriceWriter,
-}
-
-
-# ---- the supplier side: orders ---------------------------------------------------------------------------
-
-
 @runtime_checkable
 class StockReader(Protocol):
     """A store whose stock levels can be read back (the periodic reconciliation compares them with what we
@@ -231,6 +223,16 @@ class StockReader(Protocol):
 
     def read_stock(self, external_variant_ids: list[str]) -> dict[str, int]:
         """Available quantity per variant at the location we push to; variants it cannot find are absent."""
+
+
+# Which protocol a store connector must implement for each capability beyond the Storefront protocol.
+STORE_PORTS: dict[Capability, type] = {
+    Capability.PRICES: PriceWriter,
+    Capability.STOCK_READ: StockReader,
+}
+
+
+# ---- the supplier side: orders ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

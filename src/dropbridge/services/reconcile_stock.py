@@ -1,14 +1,14 @@
 """Periodic stock reconciliation: whatever a crash, a lost job or an edit in the store's admin left behind,
 every listing ends up showing what we promise.
 
-A store whose stock can be read back (StockReader) is compared as it stands; any other is compared against
+A store whose stock can be read back (capability STOCK_READ) is compared as it stands; any other is compared against
 what we last pushed to it. Only the differences are pushed, through the connector's own push path, which
 keeps each platform's rate budget.
 """
 
 from __future__ import annotations
 
-from dropbridge.services.ports import StockReader
+from dropbridge.services.ports import Capability
 
 from .publish_listings import PushSummary, listed_stock, push_stock, send_stock
 from .records import log
@@ -16,9 +16,9 @@ from .records import log
 
 def reconcile_store(ctx, store_name: str) -> PushSummary:
     store, listings, atp, variants = listed_stock(ctx, store_name)
-    connector = ctx.store_connector(store)
-    if not isinstance(connector, StockReader):
+    if not ctx.connectors.info("store", store.platform).has(Capability.STOCK_READ):
         return push_stock(ctx, store_name)
+    connector = ctx.store_connector(store, Capability.STOCK_READ)
     listed = [ls for ls in listings if ls.external_variant_id]
     shown = connector.read_stock([ls.external_variant_id for ls in listed])
     changed = []
