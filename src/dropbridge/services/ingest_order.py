@@ -316,11 +316,12 @@ def _in(amount: Money | None, cur: str) -> Money | None:
 
 
 def fee_terms(config: dict, prefix: str, cur: str) -> FeeTerms | None:
-    """`<prefix>_percent` and `<prefix>_fixed` from a store's or supplier's configuration (None: neither set)."""
+    """`<prefix>_percent` and `<prefix>_fixed` from a store's or supplier's configuration (None: neither set).
+    The fixed part is in `cur`, rounded to its decimals: a "0.30" fee must not refuse a yen order."""
     pct, fixed = config.get(f"{prefix}_percent"), config.get(f"{prefix}_fixed")
     if pct is None and fixed is None:
         return None
-    return FeeTerms(Decimal(str(pct or "0")), Money.parse(str(fixed or "0"), cur))
+    return FeeTerms(Decimal(str(pct or "0")), Money.from_decimal_rounded(Decimal(str(fixed or "0")), cur))
 
 
 def _address_dict(address) -> dict:
