@@ -147,9 +147,9 @@ def test_entries_sum_to_the_report_and_tax_never_is_margin(shops, sales):
     # By day (and so week and month): the same sums, whichever way the rows are cut.
     for by in ("day", "month"):
         cut = margin_summary(app.ctx, by, day.date(), day.date())
-        assert sorted((t["basis"], t["currency"], t["revenue"], t["tax_collected"], t["costs"]) for t in cut["totals"]) \
-            == sorted((t["basis"], t["currency"], t["revenue"], t["tax_collected"], t["costs"])
-                      for t in by_order["totals"])
+        figures = ("basis", "currency", "revenue", "tax_collected", "costs")
+        assert sorted(tuple(t[f] for f in figures) for t in cut["totals"]) == sorted(
+            tuple(t[f] for f in figures) for t in by_order["totals"])
 
     # By supplier: each supplier's costs, exactly its entries; no tax and no margin in sight.
     for row in margin_summary(app.ctx, "supplier", day.date(), day.date())["rows"]:
