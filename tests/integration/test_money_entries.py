@@ -19,9 +19,17 @@ from dropbridge.services.ingest_order import ingest_order
 from dropbridge.services.margin_report import margin_summary
 from dropbridge.services.order_view import order_detail
 from dropbridge.services.place_supplier_order import place_supplier_order
-from dropbridge.services.ports import Address, Capability, CostReported, ExternalOrder, ExternalOrderLine, PlacedOrder
+from dropbridge.services.ports import (
+    Address,
+    Capability,
+    CostReported,
+    ExternalOrder,
+    ExternalOrderLine,
+    OrderAcknowledged,
+    PlacedOrder,
+)
 from dropbridge.services.route_order import route_order
-from dropbridge.services.supplier_replies import record_supplier_cost
+from dropbridge.services.supplier_replies import acknowledge_supplier_order, record_supplier_cost
 from dropbridge.services.sync_feed import sync_feed
 
 
@@ -140,3 +148,21 @@ def test_an_order_held_for_an_unroutable_line_is_never_margin(shop):
     assert [t["basis"] for t in margin_summary(app.ctx, "order")["totals"]] == ["unroutable"]
     with app.ctx.uow(read_only=True) as uow:
         assert uow.supplier_orders.for_order(order_id) == []
+
+
+def test_a_cost_stated_on_acknowledgement_records_the_variance_once(shop):
+    app, desk = shop
+    ext = ExternalOrder(external_id="A-1", currency="EUR", ship_to=Address(name="J", address1="1", city="P",
+                                                                           country_code="FR"),
+                        lines=[ExternalOrderLine("1", "TEE", 3, _eur("20.00"))])
+    order_id = ingest_order(app.ctx, "eu", ext).order_id
+    route_order(app.ctx, order_id)
+    with app.ctx.uow(read_only=True) as uow:
+        (so,) = uow.supplier_orders.for_order(order_id)
+    place_supplier_order(app.ctx, so.id)  # states nothing
+    assert not [e for e in order_detail(app.ctx, order_id)["ledger"] if e["kind"] == "cost_variance"]
+    for _ in range(2):  # an 855 re-delivered
+        acknowledge_supplier_order(app.ctx, so.supplier_id, OrderAcknowledged(so.idempotency_key, "S-1",
+                                                                              cost=_eur("23.10")))
+    assert [e["amount"] for e in order_detail(app.ctx, order_id)["ledger"] if e["kind"] == "cost_variance"] == [
+        "0.90"]  # 3 x 8.00 estimated, 23.10 stated: cheaper than expected

@@ -53,6 +53,9 @@ def acknowledge_supplier_order(ctx, supplier_id: int, fact: OrderAcknowledged) -
                 or "rejected by the supplier"
             return_lines_to_routing(uow, ctx, order, so, rejected, reason)
             outcome = f"acknowledged; {len(rejected)} line(s) rejected and re-routed"
+        if fact.cost is not None and so.status != SupplierOrderStatus.REJECTED:
+            uow.flush()  # the reversals of rejected lines first: the stated cost is for the lines kept
+            record_cost_variance(uow, so, order, now)
         if backordered and first:
             raise_alert(uow, ctx, "supplier_order.backordered",
                         f"{so.idempotency_key}: backordered at the supplier: "
