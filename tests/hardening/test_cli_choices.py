@@ -17,8 +17,9 @@ from .cli_tools import cli_env, run_cli
 CASES = [
     (["sync", "feed", "acme", "{feed}", "--mode", "partial"],
      "error: Invalid value for '--mode': Value error, 'partial' is not one of 'full', 'delta'."),
-    (["report", "margin", "--by", "week"],
-     "error: Invalid value for '--by': Value error, 'week' is not one of 'order', 'product', 'supplier', 'store'."),
+    (["report", "margin", "--by", "year"],
+     "error: Invalid value for '--by': Value error, 'year' is not one of 'order', 'product', 'supplier', 'store', "
+     "'day', 'week', 'month'."),
     (["report", "margin", "--format", "xml"],
      "error: Invalid value for '--format': Value error, 'xml' is not one of 'table', 'csv', 'json'."),
     (["orders", "list", "--status", "bogus"],

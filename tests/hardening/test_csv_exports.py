@@ -65,10 +65,10 @@ def test_margin_report_csv_is_neutralised_and_keeps_numbers(app):
     ran = run_cli(["report", "margin", "--by", "order", "--format", "csv"], cli_env(app.settings))
     assert ran.returncode == 0, ran.stderr
     rows = read_csv(ran.stdout)
-    assert rows[0] == ["order", "currency", "revenue", "costs", "margin", "margin_pct"]
+    assert rows[0] == ["order", "basis", "currency", "revenue", "tax_collected", "costs", "margin", "margin_pct"]
     keys = sorted(r[0] for r in rows[1:])
-    assert keys == ["'=HYPERLINK(\"http://x.example\",\"open\")", "'@evil", "plain-1"]
-    assert all(r[2] == "10.00" for r in rows[1:])  # numbers stay numbers
+    assert keys == ["'=HYPERLINK(\"http://x.example\",\"open\")", "'@evil", "TOTAL", "plain-1"]
+    assert [r[3] for r in rows[1:]] == ["10.00", "10.00", "10.00", "30.00"]  # numbers stay numbers
 
 
 def test_the_writer_streams_in_pieces():

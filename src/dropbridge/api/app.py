@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import time
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Security
@@ -29,6 +30,7 @@ from dropbridge.domain.money import MAX_AMOUNT_MINOR, Money, out_of_range
 from dropbridge.services import order_view
 from dropbridge.services.inbound_events import WebhookDelivery, receive_webhooks, webhook_receiver
 from dropbridge.services.ingest_order import IntakeRequest, ingest_orders
+from dropbridge.services.margin_report import margin_summary
 from dropbridge.services.ports import REQUEST_QUERY, Address, ExternalOrder, ExternalOrderLine
 from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
@@ -87,6 +89,10 @@ def _responses(*codes: int) -> dict:
 
 ID = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 NAME = Annotated[str, Path(min_length=1, max_length=limits.STORE_NAME_MAX)]
+
+
+def _amount(value, currency: str, field: str) -> Money | None:
+    return Money.parse(value, currency, field=field) if value is not None else None
 
 
 def create_app(app_ctx) -> FastAPI:
@@ -198,8 +204,10 @@ def create_app(app_ctx) -> FastAPI:
             price = Money.parse(ln.unit_price, body.currency, field=f"lines.{i}.unit_price")
             if abs(price.amount * ln.quantity) > MAX_AMOUNT_MINOR:
                 raise ValidationError(out_of_range(body.currency, f"lines.{i}: unit_price x quantity"), f"lines.{i}")
-            lines.append(ExternalOrderLine(external_id=ln.external_id or str(i + 1), sku=ln.sku, quantity=ln.quantity,
-                                           unit_price=price))
+            lines.append(ExternalOrderLine(
+                external_id=ln.external_id or str(i + 1), sku=ln.sku, quantity=ln.quantity, unit_price=price,
+                discount=_amount(ln.discount, body.currency, f"lines.{i}.discount"),
+                tax=_amount(ln.tax, body.currency, f"lines.{i}.tax")))
         ext = ExternalOrder(
             external_id=body.external_id,
             currency=body.currency,
@@ -207,6 +215,9 @@ def create_app(app_ctx) -> FastAPI:
             ship_to=Address(**body.ship_to.model_dump()),
             shipping_price=Money.parse(body.shipping_price, body.currency, field="shipping_price"),
             lines=lines,
+            total_tax=_amount(body.total_tax, body.currency, "total_tax"),
+            total_discounts=_amount(body.total_discounts, body.currency, "total_discounts"),
+            taxes_included=body.taxes_included,
         )
         digest = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         # checked: OrderIn holds every limit of check_order (domain/limits.py), and the line totals are above.
@@ -230,9 +241,15 @@ def create_app(app_ctx) -> FastAPI:
         return detail
 
     @api.get("/api/v1/reports/margin", tags=["reports"], responses=_responses(401, 403, 422))
-    def margin(principal: Principal = read, by: str = Query("order", pattern="^(order|product|supplier|store)$")):
+    def margin(principal: Principal = read,
+               by: str = Query("order", pattern="^(order|product|supplier|store|day|week|month)$"),
+               start: date | None = Query(None, alias="from", description="first UTC day of entries counted"),
+               end: date | None = Query(None, alias="to", description="last UTC day of entries counted")):
+        """Sums of ledger entries per key and basis (realised, expected, held, unroutable, cancelled,
+        pending), with `columns` naming each figure and `totals` per basis and currency. Tax collected is
+        its own column, never revenue; by supplier the figures are costs, not margins."""
         unrestricted(principal, "the margin report")
-        return {"by": by, "rows": order_view.margin_report(ctx, by)}
+        return margin_summary(ctx, by, start, end)
 
     @api.get("/api/v1/alerts", tags=["ops"], responses=_responses(401, 403, 422))
     def alerts(principal: Principal = read, limit: int = Query(50, ge=1, le=500)):

@@ -65,8 +65,10 @@ class OrderLineIn(BaseModel):
     sku: _text(lim.SKU_MAX, min_length=1, code=True)
     quantity: StrictInt = Field(ge=1, le=lim.MAX_LINE_QUANTITY)  # strict: `true` is not 1, nor is "1" or 1.0
     unit_price: Amount
+    discount: Amount | None = Field(None, description="discount allocated to the line (its total, not per unit)")
+    tax: Amount | None = Field(None, description="tax on the line, after its discount")
 
-    @field_validator("unit_price", mode="before")
+    @field_validator("unit_price", "discount", "tax", mode="before")
     @classmethod
     def _no_float(cls, v):
         if isinstance(v, float):  # JSON numbers arrive as float: go through their shortest repr
@@ -85,8 +87,11 @@ class OrderIn(BaseModel):
     ship_to: AddressIn
     lines: list[OrderLineIn] = Field(min_length=1, max_length=lim.MAX_ORDER_LINES)
     shipping_price: Amount = Decimal("0")
+    total_tax: Amount | None = Field(None, description="the order's tax; beyond the lines' own: tax on shipping")
+    total_discounts: Amount | None = Field(None, description="beyond the lines' own: spread over the lines")
+    taxes_included: bool | None = Field(None, description="prices include tax (VAT); absent: the store's setting")
 
-    @field_validator("shipping_price", mode="before")
+    @field_validator("shipping_price", "total_tax", "total_discounts", mode="before")
     @classmethod
     def _no_float(cls, v):
         return repr(v) if isinstance(v, float) else v

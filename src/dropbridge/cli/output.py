@@ -25,8 +25,8 @@ def json_option(value: str | None, what: str) -> dict:
 
 
 
-def table(rows: list[dict], cols: list[str], title: str | None = None) -> None:
-    table = Table(*cols, title=title)
+def table(rows: list[dict], cols: list[str], title: str | None = None, headers: list[str] | None = None) -> None:
+    table = Table(*(headers or cols), title=title)
     for row in rows:
         table.add_row(*[str(row.get(c, "")) for c in cols])
     console.print(table)

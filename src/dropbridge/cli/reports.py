@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class MarginBy(StrEnum):
     PRODUCT = "product"
     SUPPLIER = "supplier"
     STORE = "store"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
 
 
 class Format(StrEnum):
@@ -45,19 +49,28 @@ class Format(StrEnum):
 
 @report_app.command("margin")
 def report_margin(by: MarginBy = typer.Option(MarginBy.ORDER, help="what to group by"),
+                  start: datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"],
+                                                        help="first day (UTC) of ledger entries counted"),
+                  end: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"],
+                                                      help="last day (UTC) of ledger entries counted"),
                   fmt: Format = typer.Option(Format.TABLE, "--format", help="how to print it")):
-    """Margins from the ledger."""
+    """Margins from the ledger: realised (shipped, net of refunds) apart from expected (routed, not yet
+    shipped), and held, unroutable, cancelled or unrouted orders apart from both. Tax collected is never
+    revenue. By supplier: what each supplier costs, not a margin."""
     from dropbridge.services.exports import write_csv
-    from dropbridge.services.order_view import margin_report
+    from dropbridge.services.margin_report import TOTAL, margin_summary
 
-    rows = margin_report(load_app().ctx, by.value)
-    cols = [by.value, "currency", "revenue", "costs", "margin", "margin_pct"]
+    report = margin_summary(load_app().ctx, by.value, start.date() if start else None, end.date() if end else None)
+    totals = [{**row, by.value: TOTAL} for row in report["totals"]]
+    cols = list(report["columns"])
     if fmt is Format.JSON:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        sys.stdout.write(json.dumps(report["rows"] + totals, indent=2) + "\n")
     elif fmt is Format.CSV:
-        write_csv(sys.stdout, cols, ([row.get(c, "") for c in cols] for row in rows))
+        write_csv(sys.stdout, cols, ([row.get(c, "") for c in cols] for row in report["rows"] + totals))
     else:
-        table(rows, cols, title=f"margin by {by.value}")
+        span = f" {report['from'] or '…'} to {report['to'] or '…'}" if start or end else ""
+        title = f"{'supplier costs' if by is MarginBy.SUPPLIER else 'margin'} by {by.value}{span}"
+        table(report["rows"] + totals, cols, title=title, headers=list(report["columns"].values()))
 
 
 def alerts(limit: int = 20):

@@ -60,7 +60,12 @@ class SupplierConfig(Model):
     buffer: Annotated[int, Field(ge=0)] | None = Field(None, description="units held back from what we promise")
     shipping_per_order: Amount | None = None
     shipping_rates: dict[str, Amount] | None = Field(None, description='per country, "*" for the rest')
-    order_fee: Amount | None = None
+    order_fee: Amount | None = Field(None, description="the supplier's fee per order (ledger: supplier_fee)")
+    handling_fee_per_unit: Amount | None = Field(
+        None, description="the supplier's handling fee per unit shipped (ledger: supplier_fee)")
+    commission_percent: Percent | None = Field(
+        None, description="an agent's or marketplace's commission on this supplier's goods (ledger: commission)")
+    commission_fixed: Amount | None = Field(None, description="a fixed commission per supplier order")
     ships_to: list[CountryCode] | None = Field(None, description="countries served; absent means anywhere")
     lead_time_days: Annotated[int, Field(ge=0, le=365)] | None = None
     stale_after_hours: Annotated[float, Field(gt=0)] | None = None
@@ -96,8 +101,16 @@ class StoreConfig(Model):
     """Keys every store understands (README: store --config)."""
 
     currency: CurrencyCode | None = None
-    payment_fee_percent: Percent | None = None
-    payment_fee_fixed: Amount | None = None
+    payment_fee_percent: Percent | None = Field(None, description="the payment gateway's percent of the charge")
+    payment_fee_fixed: Amount | None = Field(None, description="the payment gateway's fixed fee per order")
+    platform_fee_percent: Percent | None = Field(
+        None, description="the store platform's transaction fee, percent of the charge (ledger: platform_fee)")
+    platform_fee_fixed: Amount | None = Field(None, description="the platform's fixed fee per order")
+    commission_percent: Percent | None = Field(
+        None, description="a marketplace's commission on net revenue, tax excluded (ledger: commission)")
+    commission_fixed: Amount | None = Field(None, description="a marketplace's fixed commission per order")
+    taxes_included: bool | None = Field(
+        None, description="prices include tax (VAT, JCT) when the platform does not say so on the order")
     pricing: dict[str, Any] | None = Field(None, description="markup_percent, ending, min_margin_percent, ...")
     routing: dict[str, Any] | None = Field(None, description="pins, exclude, priority, margin_floor_percent, ...")
     timeout: Annotated[float, Field(gt=0, le=300)] | None = None

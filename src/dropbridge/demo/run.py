@@ -156,10 +156,12 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         from rich.table import Table
 
         ours = {d["external_id"] for d in (order_detail(ctx, i) for i, _ in ids)}
-        table = Table("order", "revenue", "costs", "margin", "margin %")
+        # Realised (shipped) apart from expected; held or unroutable orders are never counted as earned.
+        table = Table("order", "basis", "revenue (net of tax)", "tax collected", "costs", "margin", "margin %")
         for row in margin_report(ctx, "order"):
             if row["order"] in ours:
-                table.add_row(row["order"], row["revenue"], row["costs"], row["margin"], row["margin_pct"])
+                table.add_row(row["order"], row["basis"], row["revenue"], row["tax_collected"], row["costs"],
+                              row["margin"], row["margin_pct"])
         console.print(table)
         if not done:
             console.print("[bold red]not every order reached the store in time[/]")

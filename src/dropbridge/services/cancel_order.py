@@ -39,15 +39,22 @@ def cancel_order(ctx, order_id: int, reason: str = "cancelled by the store") -> 
                 res.status = "released"
                 uow.offers.release(res.offer_id, res.quantity)
             line.status = LineStatus.CANCELLED
-        # The customer gets back what they paid for what never shipped.
-        refund = 0
+        # The customer gets back what they paid for what never shipped, and the tax on it (which then is
+        # no longer owed: a tax entry the other way, never part of the refund's cost).
+        refund, tax = 0, 0
         for entry in uow.ledger.for_order(order.id):
-            unshipped_line = entry.kind == EntryKind.REVENUE and entry.order_line_id not in shipped_lines
-            if unshipped_line or (entry.kind == EntryKind.SHIPPING_REVENUE and not shipped_lines):
+            unshipped = entry.order_line_id not in shipped_lines if entry.order_line_id else not shipped_lines
+            if entry.kind in (EntryKind.REVENUE, EntryKind.SHIPPING_REVENUE) and unshipped:
                 refund += entry.amount_minor
+            elif entry.kind == EntryKind.TAX_COLLECTED and unshipped:
+                tax += entry.amount_minor
         if refund:
             uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, kind=EntryKind.REFUND,
                                 amount_minor=-refund, currency=order.currency, memo=reason[:200], created_at=now))
+        if tax:
+            uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, kind=EntryKind.TAX_COLLECTED,
+                                amount_minor=-tax, currency=order.currency, memo=f"tax refunded: {reason}"[:200],
+                                created_at=now))
         if shipped_lines:
             raise_alert(uow, ctx, "order.cancel_after_shipping",
                         f"order {order.external_id} was cancelled but {len(shipped_lines)} line(s) already "

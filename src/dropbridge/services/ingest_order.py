@@ -17,7 +17,7 @@ import structlog
 
 from dropbridge.domain import limits as lim
 from dropbridge.domain.errors import Conflict, DuplicateKey, NotFound, StorageError, ValidationError
-from dropbridge.domain.ledger import EntryKind, signed
+from dropbridge.domain.ledger import FeeTerms, SaleLine, sale_entries
 from dropbridge.domain.model import Order
 from dropbridge.domain.money import MAX_AMOUNT_MINOR, Money, known_currency, out_of_range
 from dropbridge.services.ports import ExternalOrder
@@ -294,31 +294,34 @@ def _audit_detail(ext: ExternalOrder, source: str) -> dict:
 
 
 def _revenue_rows(store_id: int, config: dict, ext: ExternalOrder, cur: str, now) -> list[dict]:
-    """The revenue side of the ledger at intake; each entry names its line by `line_no` (None: the order)."""
-    rows: list[dict] = []
+    """The sale's side of the ledger at intake (domain.ledger.sale_entries): revenue net of discounts and
+    tax, tax collected, and the store's fees; each entry names its line by `line_no` (None: the order)."""
+    lines = [SaleLine(no, Money(ln.unit_price.amount, cur) * ln.quantity, _in(ln.discount, cur), _in(ln.tax, cur))
+             for no, ln in enumerate(ext.lines, start=1)]
+    included = ext.taxes_included if ext.taxes_included is not None else bool(config.get("taxes_included"))
+    entries = sale_entries(
+        lines, cur, shipping=_in(ext.shipping_price, cur), order_tax=_in(ext.total_tax, cur),
+        order_discount=_in(ext.total_discounts, cur), taxes_included=included,
+        payment=fee_terms(config, "payment_fee", cur), platform=fee_terms(config, "platform_fee", cur),
+        commission=fee_terms(config, "commission", cur),
+        memos={no: f"{ln.quantity} x {ln.sku}" for no, ln in enumerate(ext.lines, start=1)})
+    return [{"line_no": e.line_no, "store_id": store_id, "supplier_id": None, "kind": e.kind.value,
+             "amount_minor": e.amount.amount, "currency": cur, "memo": e.memo, "created_at": now}
+            for e in entries]
 
-    def entry(kind: EntryKind, amount: Money, line_no=None, memo=""):
-        if amount.amount:
-            rows.append({"line_no": line_no, "store_id": store_id, "supplier_id": None, "kind": kind.value,
-                         "amount_minor": signed(kind, amount).amount, "currency": cur, "memo": memo,
-                         "created_at": now})
 
-    gross = Money.zero(cur)
-    for no, ext_line in enumerate(ext.lines, start=1):
-        revenue = Money(ext_line.unit_price.amount, cur) * ext_line.quantity
-        if ext_line.discount:
-            revenue = revenue - ext_line.discount
-        entry(EntryKind.REVENUE, revenue, no, f"{ext_line.quantity} x {ext_line.sku}")
-        gross = gross + revenue
-    if ext.shipping_price:
-        entry(EntryKind.SHIPPING_REVENUE, ext.shipping_price, memo="shipping charged to the customer")
-        gross = gross + ext.shipping_price
-    # Payment processing fee as the store configures it, e.g. 2.9% + 0.30.
-    pct = Decimal(str(config.get("payment_fee_percent", "0")))
-    fixed = Money.parse(str(config.get("payment_fee_fixed", "0")), cur)
-    fee = gross.percent(pct) + fixed
-    entry(EntryKind.PAYMENT_FEE, fee, memo=f"{pct}% + {fixed}")
-    return rows
+def _in(amount: Money | None, cur: str) -> Money | None:
+    """Amounts the connector parsed in the order's currency (one in another currency is refused by Money)."""
+    return amount
+
+
+def fee_terms(config: dict, prefix: str, cur: str) -> FeeTerms | None:
+    """`<prefix>_percent` and `<prefix>_fixed` from a store's or supplier's configuration (None: neither set).
+    The fixed part is in `cur`, rounded to its decimals: a "0.30" fee must not refuse a yen order."""
+    pct, fixed = config.get(f"{prefix}_percent"), config.get(f"{prefix}_fixed")
+    if pct is None and fixed is None:
+        return None
+    return FeeTerms(Decimal(str(pct or "0")), Money.from_decimal_rounded(Decimal(str(fixed or "0")), cur))
 
 
 def _address_dict(address) -> dict:

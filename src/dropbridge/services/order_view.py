@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection
 
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.ledger import margin
 from dropbridge.domain.model import Order, Store, Supplier, SyncRun
 from dropbridge.domain.money import Money
+
+from .margin_report import margin_summary
 
 
 def _money(amount: int, currency: str) -> str:
@@ -101,33 +102,12 @@ def list_orders(ctx, limit: int = 50, status: str | None = None, stores: Collect
                 for o in uow.orders.recent(limit, status, store_ids=only)]
 
 
-def margin_report(ctx, by: str = "order") -> list[dict]:
-    """Revenue, costs and margin per order | product | supplier | store, from ledger entries only.
+def margin_report(ctx, by: str = "order", start=None, end=None) -> list[dict]:
+    """The margin report's rows (services/margin_report.py): one per key and basis, from ledger entries only.
 
     By supplier or product, only entries tied to that supplier or line count (order-level fees and
     shipping revenue have no supplier or product)."""
-    if by not in ("order", "product", "supplier", "store"):
-        raise ValueError("by is one of order, product, supplier, store")
-    with ctx.uow(read_only=True) as uow:
-        rows = uow.ledger.totals(by)
-    grouped: dict[tuple[str, str], list] = defaultdict(list)
-    for key, kind, currency, amount in rows:
-        if key is None:
-            continue
-        grouped[(key, currency)].append((kind, Money(int(amount), currency)))
-    report = []
-    for (key, currency), entries in grouped.items():
-        t = margin(entries, currency)
-        rev = t["revenue_total"]
-        report.append({
-            by: key,
-            "currency": currency,
-            "revenue": str(rev.to_decimal()),
-            "costs": str(t["cost_total"].to_decimal()),
-            "margin": str(t["margin"].to_decimal()),
-            "margin_pct": f"{(t['margin'].amount / rev.amount * 100):.1f}" if rev.amount else "",
-        })
-    return report
+    return margin_summary(ctx, by, start, end)["rows"]
 
 
 def list_alerts(ctx, limit: int = 50) -> list[dict]:

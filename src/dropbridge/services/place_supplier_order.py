@@ -26,6 +26,7 @@ from dropbridge.services.ports import (
 )
 from dropbridge.services.ports import PrintFile as PrintFileSpec
 
+from .cost_variance import record_cost_variance
 from .records import audit, raise_alert, schedule
 from .supplier_replies import return_lines_to_routing
 
@@ -92,6 +93,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
         so.placement = str(placed.placement)
         record_stated_cost(so, placed.cost, placed.shipping_cost)
         order = uow.get_for_update(Order, so.order_id)
+        record_cost_variance(uow, so, order, now)
         _maybe_mark_submitted(uow, order, now)
         if placed.placement == Placement.AWAITING_PAYMENT:
             raise_alert(uow, ctx, "supplier_order.awaiting_payment",

@@ -50,8 +50,8 @@ class ExternalOrderLine:
     unit_price: Money
     title: str = ""
     external_variant_id: str | None = None
-    discount: Money | None = None  # total discount on the line
-    tax: Money | None = None
+    discount: Money | None = None  # total discount on the line, as the platform allocated it
+    tax: Money | None = None  # tax on the line (after its discount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,9 @@ class ExternalOrder:
     financial_status: str | None = None
     cancelled: bool = False
     created_at: datetime | None = None
+    # Whether line prices and shipping_price include the tax in `tax` / `total_tax` (VAT, JCT); None: the
+    # platform does not say, the store's `taxes_included` setting decides.
+    taxes_included: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 from statistics import median
 
-from dropbridge.domain.ledger import EntryKind, margin, signed
+from dropbridge.domain.ledger import EntryKind, FeeTerms, margin, signed
 from dropbridge.domain.model import LedgerEntry, Order, Reservation, Store, SupplierOrder, SupplierOrderLine
 from dropbridge.domain.money import Money
 from dropbridge.domain.routing import Candidate, LineRequest, Rules, convert, plan_order
@@ -30,6 +30,7 @@ from dropbridge.services.ports import (
 )
 
 from .fx import rate_table
+from .ingest_order import fee_terms
 from .records import audit, log, raise_alert, schedule
 
 ROUTABLE = {OrderStatus.ACCEPTED, OrderStatus.ON_HOLD, OrderStatus.ROUTED, OrderStatus.SUBMITTED,
@@ -49,6 +50,8 @@ class SupplierTerms:
     lead_time_days: int | None
     shipping_method: str | None = None  # the quoted method behind `shipping`, when a quote priced it
     note: str | None = None  # how shipping was priced, for the candidate's reason
+    handling_per_unit: Money | None = None
+    commission: FeeTerms | None = None  # an agent's cut of this supplier's goods
 
 
 def supplier_terms(supplier, destination: str | None, currency: str) -> SupplierTerms:
@@ -64,6 +67,9 @@ def supplier_terms(supplier, destination: str | None, currency: str) -> Supplier
         ships_to=frozenset(ships_to) if ships_to else None,
         stale_after_hours=float(cfg["stale_after_hours"]) if cfg.get("stale_after_hours") else None,
         lead_time_days=int(cfg["lead_time_days"]) if cfg.get("lead_time_days") is not None else None,
+        handling_per_unit=Money.parse(str(cfg["handling_fee_per_unit"]), cur)
+        if cfg.get("handling_fee_per_unit") else None,
+        commission=fee_terms(cfg, "commission", cur),
     )
 
 
@@ -313,19 +319,35 @@ def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates) -> Sup
     uow.flush()
     # What we expect to pay, recorded at order time in the order's currency (at the stored rate);
     # supplier invoices are reconciled against these.
+    goods = Money.zero(order.currency)
     for line, offer in items:
         cost, _ = convert(offer.cost * line.quantity, order.currency, rates)
+        goods = goods + cost
         uow.add(LedgerEntry(order_id=order.id, order_line_id=line.id, store_id=order.store_id,
                             supplier_id=supplier.id, kind=EntryKind.SUPPLIER_COST,
                             amount_minor=signed(EntryKind.SUPPLIER_COST, cost).amount, currency=cost.currency,
                             memo=f"{so.idempotency_key}: {line.quantity} x {offer.supplier_sku}"
                                  + (f" ({offer.cost * line.quantity})" if offer.currency != order.currency else ""),
                             created_at=now))
-    if shipping.amount:
-        ship, _ = convert(shipping, order.currency, rates)
-        uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, supplier_id=supplier.id,
-                            kind=EntryKind.SUPPLIER_SHIPPING,
-                            amount_minor=signed(EntryKind.SUPPLIER_SHIPPING, ship).amount,
-                            currency=ship.currency, memo=so.idempotency_key, created_at=now))
+    # Each charge as its own kind, in the order's currency; memos start with the key, so a cancellation or
+    # a refusal reverses them (supplier_replies.reverse_expected_costs).
+    cur = terms.shipping.currency
+    units = sum(line.quantity for line, _ in items)
+    fee = (terms.fees or Money.zero(cur)) + (terms.handling_per_unit or Money.zero(cur)) * units
+    commission = Money.zero(order.currency)
+    if terms.commission:  # on the goods as recorded above, plus the fixed part at the order's rate
+        fixed = terms.commission.fixed
+        commission = goods.percent(terms.commission.percent) + (
+            convert(fixed, order.currency, rates)[0] if fixed.amount else Money.zero(order.currency))
+    charges = [(EntryKind.SUPPLIER_SHIPPING, terms.shipping, so.idempotency_key),
+               (EntryKind.SUPPLIER_FEE, fee, f"{so.idempotency_key}: order and handling fees"),
+               (EntryKind.COMMISSION, commission,
+                f"{so.idempotency_key}: commission {terms.commission.describe() if terms.commission else ''}")]
+    for kind, amount, memo in charges:
+        if amount.amount:
+            converted = amount if amount.currency == order.currency else convert(amount, order.currency, rates)[0]
+            uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, supplier_id=supplier.id, kind=kind,
+                                amount_minor=signed(kind, converted).amount, currency=converted.currency,
+                                memo=memo, created_at=now))
     schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id})
     return so

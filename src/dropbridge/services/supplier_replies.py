@@ -11,6 +11,7 @@ from dropbridge.domain.states import LineStatus, SupplierOrderStatus, advance
 from dropbridge.services.ports import CostReported, OrderAcknowledged, OrderFailed, ReceiptConfirmed
 from dropbridge.services.ports import SupplierInvoice as InvoiceFact
 
+from .cost_variance import belongs_to, record_cost_variance
 from .records import audit, raise_alert, schedule
 
 CLOSED = (SupplierOrderStatus.REJECTED, SupplierOrderStatus.CANCELLED, SupplierOrderStatus.FAILED)
@@ -52,6 +53,9 @@ def acknowledge_supplier_order(ctx, supplier_id: int, fact: OrderAcknowledged) -
                 or "rejected by the supplier"
             return_lines_to_routing(uow, ctx, order, so, rejected, reason)
             outcome = f"acknowledged; {len(rejected)} line(s) rejected and re-routed"
+        if fact.cost is not None and so.status != SupplierOrderStatus.REJECTED:
+            uow.flush()  # the reversals of rejected lines first: the stated cost is for the lines kept
+            record_cost_variance(uow, so, order, now)
         if backordered and first:
             raise_alert(uow, ctx, "supplier_order.backordered",
                         f"{so.idempotency_key}: backordered at the supplier: "
@@ -112,14 +116,18 @@ def return_lines_to_routing(uow, ctx, order: Order, so: SupplierOrder, so_lines:
     schedule(uow, ctx, "route_order", key, {"order_id": order.id})
 
 
+# What a supplier order costs beyond its goods; reversed with the whole order, never line by line.
+ORDER_CHARGES = {EntryKind.SUPPLIER_SHIPPING, EntryKind.SUPPLIER_FEE, EntryKind.COMMISSION, EntryKind.COST_VARIANCE}
+
+
 def reverse_expected_costs(uow, so: SupplierOrder, now, why: str, only_lines: set[int] | None = None) -> None:
     """Append entries that cancel the costs recorded for a supplier order (or some of its lines) we will not
     pay (append-only: the originals stay, so the ledger shows what was expected and why it no longer is)."""
     for entry in uow.ledger.for_order(so.order_id):
-        if entry.supplier_id != so.supplier_id or not entry.memo.startswith(so.idempotency_key):
+        if not belongs_to(entry, so):
             continue
         wanted = (entry.kind == EntryKind.SUPPLIER_COST and (only_lines is None or entry.order_line_id in only_lines)) \
-            or (entry.kind == EntryKind.SUPPLIER_SHIPPING and only_lines is None)
+            or (entry.kind in ORDER_CHARGES and only_lines is None)
         if not wanted:
             continue
         uow.add(LedgerEntry(order_id=entry.order_id, order_line_id=entry.order_line_id, store_id=entry.store_id,
@@ -168,6 +176,7 @@ def record_supplier_cost(ctx, supplier_id: int, fact: CostReported) -> str:
         if fact.shipping_cost is not None and fact.shipping_cost.currency == fact.cost.currency:
             so.stated_shipping_minor = fact.shipping_cost.amount
         so.updated_at = ctx.clock()
+        record_cost_variance(uow, so, uow.get(Order, so.order_id), so.updated_at)
         audit(uow, ctx, "supplier_order.cost_stated", f"supplier_order:{so.id}",
               {"cost": str(fact.cost), "shipping": str(fact.shipping_cost) if fact.shipping_cost else None},
               supplier_id=supplier_id)

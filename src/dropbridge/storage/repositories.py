@@ -307,6 +307,47 @@ class LedgerRepo(_Repo):
         return self.session.execute(q).all()
 
 
+    def report(self, group: str, since: datetime | None = None, until: datetime | None = None):
+        """Sum entries by (group key, basis, kind, currency) for entries dated since <= created_at < until.
+
+        group: order | supplier | store | product | day (the entry's UTC day, 'YYYY-MM-DD'). basis: where the
+        entry's order stands: realised (shipped, delivered, refunded), expected (routed, submitted, partly
+        shipped), unroutable (on hold with a line no supplier can take), held (on hold otherwise), cancelled,
+        pending (not routed yet)."""
+        e, o, ln = t.ledger_entries, t.orders, t.order_lines
+        unroutable = select(ln.c.id).where(ln.c.order_id == o.c.id, ln.c.status == "unroutable").exists()
+        basis = case(
+            (o.c.status.in_(("shipped", "delivered", "refunded")), "realised"),
+            (o.c.status.in_(("routed", "submitted", "partially_shipped")), "expected"),
+            (o.c.status == "cancelled", "cancelled"),
+            (and_(o.c.status == "on_hold", unroutable), "unroutable"),
+            (o.c.status == "on_hold", "held"),
+            else_="pending",
+        ).label("basis")
+        # Per order first: PostgreSQL refuses a correlated subquery on an ungrouped column in GROUP BY.
+        ob = select(o.c.id, o.c.external_id, basis).subquery("ob")
+        if group == "day":
+            key = (func.substr(e.c.created_at, 1, 10) if self.session.get_bind().dialect.name == "sqlite"
+                   else func.to_char(func.timezone("UTC", e.c.created_at), "YYYY-MM-DD"))
+        else:
+            key = {"order": ob.c.external_id, "store": t.stores.c.name, "supplier": t.suppliers.c.name,
+                   "product": ln.c.sku}[group]
+        q = (
+            select(key.label("key"), ob.c.basis, e.c.kind, e.c.currency, func.sum(e.c.amount_minor).label("amount"))
+            .select_from(e)
+            .join(ob, ob.c.id == e.c.order_id)
+            .join(t.stores, t.stores.c.id == e.c.store_id)
+            .outerjoin(t.suppliers, t.suppliers.c.id == e.c.supplier_id)
+            .outerjoin(ln, ln.c.id == e.c.order_line_id)
+            .group_by(key, ob.c.basis, e.c.kind, e.c.currency)
+        )
+        if since is not None:
+            q = q.where(e.c.created_at >= since)
+        if until is not None:
+            q = q.where(e.c.created_at < until)
+        return [tuple(r) for r in self.session.execute(q).all()]
+
+
 class TokenRepo(_Repo):
     def by_hash(self, token_hash: str) -> m.ApiToken | None:
         return self.session.scalar(select(m.ApiToken).where(t.api_tokens.c.token_hash == token_hash))

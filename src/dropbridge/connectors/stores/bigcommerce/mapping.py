@@ -219,7 +219,9 @@ def order_from_bc(
                 external_id=str(p["id"]),
                 sku=p.get("sku") or "",
                 quantity=int(p["quantity"]),
-                unit_price=decimal_money(_dec(p.get("base_price")), currency, "products.base_price"),
+                # price_ex_tax: base_price includes tax in stores that enter prices with tax
+                unit_price=decimal_money(_dec(p.get("price_ex_tax", p.get("base_price"))), currency,
+                                         "products.price_ex_tax"),
                 title=p.get("name") or "",
                 external_variant_id=str(p["variant_id"]) if p.get("variant_id") else None,
                 discount=decimal_money(discount, currency, "products.applied_discounts"),
@@ -242,6 +244,7 @@ def order_from_bc(
         financial_status=financial_status(status_id),
         cancelled=status_id == CANCELLED,
         created_at=parse_date(order.get("date_created")),
+        taxes_included=False,  # prices ex tax and shipping_cost_ex_tax above; the tax is in total_tax
     )
 
 

@@ -198,4 +198,5 @@ def order_from_payload(payload: dict[str, Any], cancelled: bool = False) -> Exte
         total_price=_optional_money(payload, "total_price", currency, "total_price"),
         cancelled=cancelled or payload.get("cancelled") is True,
         created_at=_time(payload.get("created_at"), "created_at"),
+        taxes_included=payload["taxes_included"] if isinstance(payload.get("taxes_included"), bool) else None,
     )

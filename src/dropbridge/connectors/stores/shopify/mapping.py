@@ -108,6 +108,7 @@ def order_from_rest(body: dict[str, Any]) -> ExternalOrder:
         financial_status=body.get("financial_status"),
         cancelled=body.get("cancelled_at") is not None,
         created_at=parse_time(body.get("created_at")),
+        taxes_included=body.get("taxes_included") if isinstance(body.get("taxes_included"), bool) else None,
     )
 
 
@@ -117,7 +118,7 @@ MONEY = "shopMoney { amount currencyCode }"
 
 # https://shopify.dev/docs/api/admin-graphql/2026-01/objects/Order (fields selected for mapping)
 ORDER_FIELDS = f"""
-  id name email createdAt updatedAt cancelledAt displayFinancialStatus currencyCode
+  id name email createdAt updatedAt cancelledAt displayFinancialStatus currencyCode taxesIncluded
   totalPriceSet {{ {MONEY} }} totalTaxSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }}
   shippingAddress {{ name firstName lastName company address1 address2 city provinceCode zip countryCodeV2 phone }}
   shippingLines(first: 5) {{ nodes {{ title originalPriceSet {{ {MONEY} }} }} }}
@@ -195,6 +196,7 @@ def order_from_graphql(node: dict[str, Any], line_nodes: list[dict[str, Any]]) -
         financial_status=status.lower() if status else None,
         cancelled=node.get("cancelledAt") is not None,
         created_at=parse_time(node.get("createdAt")),
+        taxes_included=node.get("taxesIncluded") if isinstance(node.get("taxesIncluded"), bool) else None,
     )
 
 

@@ -118,6 +118,8 @@ def order_from_wc(data: dict[str, Any]) -> ExternalOrder:
         financial_status=financial_status(data),
         cancelled=data.get("status") == "cancelled",
         created_at=parse_gmt(data.get("date_created_gmt")),
+        # WooCommerce reports line totals and shipping without tax whatever `prices_include_tax` says.
+        taxes_included=False,
     )
 
 
