@@ -44,6 +44,10 @@ def test_report_margin_ranges_periods_totals_and_headers(tmp_path, monkeypatch, 
                        "DROPBRIDGE_SECRET_KEYS": settings.secret_keys}.items():
         monkeypatch.setenv(key, value)
 
+    # Logging stays as the suite set it: configured here it would write to this test's captured stderr,
+    # closed once the test ends, under every later test.
+    monkeypatch.setattr("dropbridge.bootstrap.configure_logging", lambda *a, **k: None)
+
     def cli(*args):
         """The command in this process (as `dropbridge report margin ...`): (exit code, stdout, stderr)."""
         monkeypatch.setattr(sys, "argv", ["dropbridge", "report", "margin", *args])
