@@ -32,6 +32,7 @@ from dropbridge.services.inbound_events import WebhookDelivery, receive_webhooks
 from dropbridge.services.ingest_order import IntakeRequest, ingest_orders
 from dropbridge.services.margin_report import margin_summary
 from dropbridge.services.ports import REQUEST_QUERY, Address, ExternalOrder, ExternalOrderLine
+from dropbridge.services.queries.vendors import vendor_performance
 from dropbridge.services.records import correlation_id, new_correlation_id
 from dropbridge.services.sync_feed import rejects_csv, sync_feed
 from dropbridge.services.tokens import Principal, TokenCache, check_token, hash_token
@@ -250,6 +251,17 @@ def create_app(app_ctx) -> FastAPI:
         its own column, never revenue; by supplier the figures are costs, not margins."""
         unrestricted(principal, "the margin report")
         return margin_summary(ctx, by, start, end)
+
+    @api.get("/api/v1/reports/vendors", tags=["reports"], responses=_responses(401, 403, 422))
+    def vendors(principal: Principal = read,
+                start: date | None = Query(None, alias="from", description="first UTC day of supplier orders placed"),
+                end: date | None = Query(None, alias="to", description="last UTC day of supplier orders placed")):
+        """Per supplier: orders placed, fill rate, refusal rate, on-time ship rate against the promised lead time,
+        lead time median and 90th percentile, time from shipment to tracking upload, invoice accuracy (null
+        until invoices are matched: see `notes`), cost variance and defective shipments; `columns` names each
+        figure. Rates are percentages; a figure without data is null."""
+        unrestricted(principal, "the vendor report")
+        return vendor_performance(ctx, start, end)
 
     @api.get("/api/v1/alerts", tags=["ops"], responses=_responses(401, 403, 422))
     def alerts(principal: Principal = read, limit: int = Query(50, ge=1, le=500)):

@@ -1,15 +1,17 @@
-"""Orders: list, show, retry, reroute, cancel."""
+"""Orders: list, show, retry, reroute, cancel, report-defect."""
 
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 
 import typer
 
 from dropbridge.domain.states import OrderStatus
+from dropbridge.services.report_defect import DEFECT_KINDS
 
 from .output import console, print_order, table
-from .runtime import load_app
+from .runtime import load_app, person_ctx
 
 orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
 
@@ -60,3 +62,20 @@ def orders_cancel(order_id: int, reason: str = typer.Option("cancelled by the me
 
     console.print(cancel_order(load_app().ctx, order_id, reason))
 
+
+
+DefectKind = StrEnum("DefectKind", {k: k for k in DEFECT_KINDS})
+
+
+@orders_app.command("report-defect")
+def orders_report_defect(order_id: int,
+                         supplier: str = typer.Option(..., help="the supplier whose shipment it was"),
+                         kind: DefectKind = typer.Option(..., help="what was wrong"),
+                         note: str = typer.Option("", help="what the customer said")):
+    """Record that a supplier's shipment on this order arrived with a wrong item, an item missing, or damaged
+    (the supplier's newest shipment on the order); counted in `report vendors`."""
+    from dropbridge.services.report_defect import report_defect
+
+    done = report_defect(person_ctx(), order_id, supplier, kind.value, note)
+    console.print(f"defect {done['id']} recorded: {done['kind']} on shipment {done['shipment_id']} "
+                  f"of {done['supplier']} (order {done['order_id']})")

@@ -31,6 +31,15 @@ def fx_import(path: Path = typer.Argument(..., exists=True, dir_okay=False, help
     console.print(f"{added} rates added")
 
 
+@fx_app.command("fetch")
+def fx_fetch():
+    """Import ECB reference rates now from DROPBRIDGE_FX_URL (the scheduler does it every
+    DROPBRIDGE_FX_IMPORT_SECONDS)."""
+    from dropbridge.services.fx import fetch_fx
+
+    console.print(f"{fetch_fx(load_app().ctx)} rates added")
+
+
 class MarginBy(StrEnum):
     ORDER = "order"
     PRODUCT = "product"
@@ -71,6 +80,31 @@ def report_margin(by: MarginBy = typer.Option(MarginBy.ORDER, help="what to grou
         span = f" {report['from'] or '…'} to {report['to'] or '…'}" if start or end else ""
         title = f"{'supplier costs' if by is MarginBy.SUPPLIER else 'margin'} by {by.value}{span}"
         table(report["rows"] + totals, cols, title=title, headers=list(report["columns"].values()))
+
+
+@report_app.command("vendors")
+def report_vendors(start: datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"],
+                                                         help="first day (UTC) of supplier orders placed"),
+                   end: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"],
+                                                       help="last day (UTC) of supplier orders placed"),
+                   fmt: Format = typer.Option(Format.TABLE, "--format", help="how to print it")):
+    """Per supplier: orders placed, fill rate, refusals, on-time shipping against its promised lead time, lead
+    time median and 90th percentile, time to carry tracking to the store, invoice accuracy (n/a until invoices
+    are matched), cost variance and defective shipments. Figures without data read n/a."""
+    from dropbridge.services.exports import write_csv
+    from dropbridge.services.queries.vendors import vendor_performance
+
+    report = vendor_performance(load_app().ctx, start.date() if start else None, end.date() if end else None)
+    cols = list(report["columns"])
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(report["rows"], indent=2) + "\n")
+        return
+    rows = [{c: "n/a" if row[c] is None else row[c] for c in cols} for row in report["rows"]]
+    if fmt is Format.CSV:
+        write_csv(sys.stdout, cols, ([row[c] for c in cols] for row in rows))
+    else:
+        span = f" {report['from'] or '…'} to {report['to'] or '…'}" if start or end else ""
+        table(rows, cols, title=f"vendor performance{span}", headers=list(report["columns"].values()))
 
 
 def alerts(limit: int = 20):

@@ -18,3 +18,15 @@ def load_app(migrate: bool = True, log_level: str = "WARNING"):
         upgrade(built.engine)
     return built
 
+
+
+def person_ctx():
+    """The app's context with the person at the terminal as the actor the audit trail records."""
+    import dataclasses
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):
+        who = "unknown"
+    return dataclasses.replace(load_app().ctx, actor=f"cli:{who}")

@@ -97,6 +97,11 @@ def return_lines_to_routing(uow, ctx, order: Order, so: SupplierOrder, so_lines:
         routing["rejected_by"] = [*routing.get("rejected_by", []), {"key": so.idempotency_key,
                                                                      "reason": reason[:300]}]
         line.routing, line.status, line.offer_id = routing, LineStatus.PENDING, None
+    # Kept apart: partly refused lines leave the supplier order, and the vendor report counts them.
+    uow.vendors.add_refusals([{"supplier_order_id": so.id, "supplier_id": so.supplier_id,
+                               "order_line_id": sl.order_line_id, "supplier_sku": sl.supplier_sku,
+                               "quantity": sl.quantity, "reason": reason[:300], "created_at": now}
+                              for sl in so_lines])
     whole = len(so_lines) == len(so.lines)
     partial = None if whole else {sl.order_line_id for sl in so_lines}
     reverse_expected_costs(uow, so, now, "rejected", only_lines=partial)

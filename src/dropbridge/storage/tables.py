@@ -326,6 +326,8 @@ supplier_orders = Table(
 )
 Index("ix_supplier_orders_order", supplier_orders.c.order_id)
 Index("ix_supplier_orders_status", supplier_orders.c.status)
+# The vendor report reads supplier orders placed in a date range.
+Index("ix_supplier_orders_created", supplier_orders.c.created_at)
 
 supplier_order_lines = Table(
     "supplier_order_lines",
@@ -360,6 +362,37 @@ shipments = Table(
 # Tracking not yet at the store: a handful of rows among every shipment ever made.
 Index("ix_shipments_unpushed", shipments.c.created_at, sqlite_where=shipments.c.pushed_at.is_(None),
       postgresql_where=shipments.c.pushed_at.is_(None))
+
+# Lines a supplier refused (the whole order, or some lines of it): partly refused lines leave their supplier
+# order, so this is the record a fill rate counts them from (storage/vendor_queries.py).
+supplier_line_refusals = Table(
+    "supplier_line_refusals",
+    metadata,
+    pk(),
+    fk("supplier_order_id", "supplier_orders"),
+    fk("supplier_id", "suppliers"),
+    fk("order_line_id", "order_lines"),
+    Column("supplier_sku", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("reason", String(300), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_supplier_line_refusals_supplier_order", supplier_line_refusals.c.supplier_order_id)
+
+# A shipment the merchant says arrived wrong: a wrong item, an item missing, or damaged (`orders report-defect`).
+shipment_defects = Table(
+    "shipment_defects",
+    metadata,
+    pk(),
+    fk("order_id", "orders"),
+    fk("supplier_id", "suppliers"),
+    fk("shipment_id", "shipments"),
+    Column("kind", String(20), nullable=False),  # wrong_item | missing_item | damaged
+    Column("note", String(1000), nullable=False, default=""),
+    Column("reported_by", String(100), nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+)
+Index("ix_shipment_defects_supplier_reported", shipment_defects.c.supplier_id, shipment_defects.c.reported_at)
 
 ledger_entries = Table(
     "ledger_entries",

@@ -22,6 +22,7 @@ from .jobs import JobAdminRepo, JobRepo
 from .listing_queries import ListingRepo
 from .people import UserRepo
 from .price_changes import PriceChangeRepo
+from .vendor_queries import VendorRepo
 
 
 def translate(exc: SQLAlchemyError) -> StorageError:
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.dashboard = DashboardRepo(session)
         self.connector_secrets = r.ConnectorSecretRepo(session)
         self.price_changes = PriceChangeRepo(session)
+        self.vendors = VendorRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:
