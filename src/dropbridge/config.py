@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # Decompressed size a feed may reach (XLSX: its XML parts); a bigger file is refused, naming the limit.
     feed_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     worker_threads: int = 4
+    # Currency rates: the ECB reference CSV (or its zip) fetched from this URL every fx_import_seconds (and when
+    # the scheduler starts); an order needing a rate older than fx_max_age_hours is held (alert fx.stale).
+    fx_url: str | None = None
+    fx_import_seconds: float = Field(default=86400.0, gt=0)
+    fx_max_age_hours: float = Field(default=72.0, gt=0)
     # Fetch from loopback and private addresses too where merchant data steers the fetch (feed URLs, images):
     # a supplier on the same network; tests. The older name, for images only, still works and means the same.
     allow_private_hosts: bool = False

@@ -16,6 +16,7 @@ from dropbridge.services.acknowledgement_deadlines import check_acknowledgement_
 from dropbridge.services.alert_checks import run_checks
 from dropbridge.services.collect_documents import collect_documents
 from dropbridge.services.feed_sources import fetch_due_feeds
+from dropbridge.services.fx import scheduled_fx_import
 from dropbridge.services.pull_orders import pull_all
 from dropbridge.services.reconcile_stock import reconcile_all
 from dropbridge.services.record_shipment import poll_tracking
@@ -128,6 +129,10 @@ def register_tasks(huey: Huey, ctx):
     def purge_webhooks_task():
         return purge_webhook_bodies(ctx)
 
+    @huey.task(name="dropbridge.import_fx")
+    def import_fx_task():
+        return scheduled_fx_import(ctx)
+
     def enqueue(job_id: int, delay: float = 0) -> None:
         if delay and delay > 0:
             run_job_task.schedule((job_id,), delay=delay)
@@ -156,7 +161,11 @@ def register_tasks(huey: Huey, ctx):
         "alert_check_seconds": alert_checks_task,
         "stock_reconcile_seconds": reconcile_stock_task,
         "webhook_purge_seconds": purge_webhooks_task,
+        "fx_import_seconds": import_fx_task,
     }
+    # Run once when the ticker starts as well: a day-long period would otherwise leave a restarted deployment
+    # on old rates until the next day.
+    huey.dropbridge_at_start = {"fx_import_seconds"}
     return enqueue
 
 
@@ -182,7 +191,8 @@ class Ticker:
     def _run(self) -> None:
         settings = self.ctx.settings
         periodic = self.huey.dropbridge_periodic
-        due = {name: time.monotonic() + getattr(settings, name) for name in periodic}
+        at_start = getattr(self.huey, "dropbridge_at_start", set())
+        due = {name: time.monotonic() + (0 if name in at_start else getattr(settings, name)) for name in periodic}
         while not self._stop.is_set():
             try:
                 runner.sweep(self.ctx)

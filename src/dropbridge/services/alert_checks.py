@@ -156,7 +156,7 @@ def check_supplier_orders(ctx) -> int:
         _settle(uow, ctx, "tracking.late", late)
         # Held or unroutable orders: over once the order is no longer on hold.
         over = [alert_id for alert_id, _, status in uow.alerts.open_for_orders(
-            ["order.unroutable", "order.margin_below_floor"]) if status != OrderStatus.ON_HOLD]
+            ["order.unroutable", "order.margin_below_floor", "fx.stale"]) if status != OrderStatus.ON_HOLD]
         uow.alerts.resolve(over, now, "system", "the order is no longer on hold")
         raised = len(failed) + len(ack) + len(late_pos) + len(ship) + len(late)
         uow.commit()

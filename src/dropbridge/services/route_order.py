@@ -29,7 +29,7 @@ from dropbridge.services.ports import (
     SupplierOrderItem,
 )
 
-from .fx import rate_table
+from .fx import rate_table, stale_rates
 from .ingest_order import fee_terms
 from .records import audit, log, raise_alert, schedule
 
@@ -138,6 +138,9 @@ def route_order(ctx, order_id: int) -> str:
                     audit(uow, ctx, "order.held", f"order:{order.id}", {"reason": held}, store_id=order.store_id)
                     uow.commit()
                     return "on hold: margin"
+            stale = _stale_conversions(ctx, uow, order, plan, context, now)
+            if stale:
+                return _hold_for_fx(ctx, uow, order, pending, plan, stale, now)
             raced = False
             for req in requests:
                 line = next(ln for ln in pending if ln.id == req.line_id)
@@ -294,6 +297,35 @@ def _margin_hold(uow, order, plan, floor: Decimal) -> str | None:
     if pct < floor:
         return f"expected margin {pct:.1f}% ({totals['margin']}) is below the {floor}% floor"
     return None
+
+
+def _stale_conversions(ctx, uow, order, plan, context, now) -> list[str]:
+    """The conversions the plan needs (goods, shipping and fees of each chosen offer into the order's
+    currency) whose newest rate is older than DROPBRIDGE_FX_MAX_AGE_HOURS."""
+    pairs = set()
+    for line_id, decision in plan.items():
+        if decision.offer_id is None:
+            continue
+        offer, _, terms = context[line_id][decision.offer_id]
+        pairs |= {(c, order.currency) for c in (offer.currency, terms.shipping.currency) if c != order.currency}
+    return stale_rates(uow, pairs, now, ctx.settings.fx_max_age_hours) if pairs else []
+
+
+def _hold_for_fx(ctx, uow, order, pending, plan, stale: list[str], now) -> str:
+    """Hold rather than buy at a stale rate: the lines stay pending, and a fresh import routes them again."""
+    for line in pending:
+        line.routing = {**(plan[line.id].as_dict() if line.id in plan else {}),
+                        "excluded": (line.routing or {}).get("excluded", [])}
+    reason = (f"FX rate older than {ctx.settings.fx_max_age_hours:g} h: {', '.join(stale)}; import fresh rates "
+              "(`dropbridge fx fetch` or `fx import`)")
+    order.hold_reason = reason[:500]
+    order.status = advance("order", order.status, OrderStatus.ON_HOLD)
+    order.updated_at = now
+    raise_alert(uow, ctx, "fx.stale", f"order {order.external_id}: {reason}"[:1000], order_id=order.id,
+                store_id=order.store_id, dedupe_key=f"fx.stale:{order.id}")
+    audit(uow, ctx, "order.held", f"order:{order.id}", {"reason": reason[:300]}, store_id=order.store_id)
+    uow.commit()
+    return "on hold: fx"
 
 
 def _note_fx(order, currency, rates, sources) -> None:
