@@ -157,6 +157,13 @@ def test_an_order_needing_a_stale_rate_is_held_then_routed_on_fresh_rates(app, h
         o = uow.orders.by_external_id(1, "N-2")
         assert o.fx["EUR->USD"]["rate"] == "1.0800" and o.hold_reason is None
         assert [so.status for so in uow.supplier_orders.for_order(held)] == ["pending"]
+    # The periodic checks close the alert: the order is no longer held.
+    from dropbridge.services.alert_checks import check_supplier_orders
+
+    check_supplier_orders(app.ctx)
+    with app.ctx.uow(read_only=True) as uow:
+        (alert,) = [a for a in uow.alerts.recent() if a.kind == "fx.stale"]
+    assert alert.resolved_at is not None
 
 
 def test_the_scheduler_imports_rates_when_it_starts(app, host):

@@ -167,6 +167,8 @@ def test_the_vendor_report_over_http(vendors):
         r = client.get("/api/v1/reports/vendors", params={"from": "2025-03-01", "to": "2025-03-31"})
         assert r.status_code == 200
         assert r.json()["rows"] == [{**ACME, "defects": 0}, BETA]
+        assert client.get("/api/v1/reports/vendors", params={"to": "9999-12-31"}).json()["rows"][0]["late"] == 2
+        assert client.get("/api/v1/reports/margin", params={"to": "9999-12-31"}).status_code == 200
         assert client.get("/api/v1/reports/vendors", params={"from": "2025-13-01"}).status_code == 422
         assert client.get("/api/v1/reports/vendors", params={"from": "2025-03-02", "to": "2025-03-01"}
                           ).status_code == 422

@@ -37,7 +37,8 @@ def date_range(start: date | None, end: date | None) -> tuple[datetime | None, d
     if start and end and end < start:
         raise ValidationError("--to is before --from", "to")
     since = datetime.combine(start, time(), UTC) if start else None
-    until = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
+    # The last day there is has no next day to stop before: it bounds nothing.
+    until = datetime.combine(end + timedelta(days=1), time(), UTC) if end and end < date.max else None
     return since, until
 
 
