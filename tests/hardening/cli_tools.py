@@ -1,6 +1,10 @@
 """Helpers for the hardening tests (beside conftest.py's fixtures): the `dropbridge` command as a subprocess
-on a prepared data directory,
-with its peak memory (ru_maxrss of that one child, not of every child the test run ever had)."""
+on a prepared data directory, with its own peak memory.
+
+Linux carries a parent's RSS high-water mark into a forked child across exec, so a child of a test process
+grown to 600 MB reports at least 600 MB whatever it used. The command therefore runs under a small launcher
+process: the launcher's child starts from the launcher's few megabytes, and the launcher reports that
+child's ru_maxrss (wait4) in a file."""
 
 from __future__ import annotations
 
@@ -29,31 +33,28 @@ def cli_env(settings, **extra) -> dict[str, str]:
     return env
 
 
+LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_cli(args, env: dict[str, str], timeout: float = 120) -> Ran:
-    """Run `dropbridge ARGS`; measure the child's own peak RSS with wait4."""
+    """Run `dropbridge ARGS`; measure its own peak RSS (see the module's docstring)."""
     out_path = Path(env["DROPBRIDGE_DATA_DIR"]) / f".out-{os.getpid()}"
-    err_path = out_path.with_suffix(".err")
+    err_path, rss_path = out_path.with_suffix(".err"), out_path.with_suffix(".rss")
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "dropbridge.cli", *args], env=env, stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(rss_path), sys.executable, "-m",
+                                 "dropbridge.cli", *args], env=env, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            _, status, usage = _wait4(proc.pid, timeout)
-        except TimeoutError:
-            proc.kill()
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)  # the launcher and the command
             proc.wait()
-            raise
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return Ran(proc.returncode, out_path.read_text(), err_path.read_text(), usage.ru_maxrss / 1024)
-
-
-def _wait4(pid: int, timeout: float):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        got, status, usage = os.wait4(pid, os.WNOHANG)
-        if got:
-            return got, status, usage
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"dropbridge did not finish within {timeout}s")
-        time.sleep(0.05)
+            raise TimeoutError(f"dropbridge did not finish within {timeout}s") from None
+    return Ran(proc.returncode, out_path.read_text(), err_path.read_text(), int(rss_path.read_text()) / 1024)

@@ -114,9 +114,20 @@ class _Watcher(asyncssh.SSHClient):
 
     def __init__(self):
         self.lost: BaseException | None = None
+        self.closed = asyncio.Event()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = exc
+        self.closed.set()
+
+    def cause(self, loop: asyncio.AbstractEventLoop, exc: BaseException) -> BaseException:
+        """What to classify: the server's disconnect reason where it sent one. A request that saw the channel
+        close can fail before the loop ran the connection's own `connection_lost` (under load, often): give
+        the loop a moment to deliver it, or a busy server would read as a failed one."""
+        if self.lost is None and isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.ConnectionLost):
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.wait_for(self.closed.wait(), 1.0))
+        return self.lost if isinstance(self.lost, asyncssh.DisconnectError) else exc
 
 
 class SftpClient:
@@ -157,8 +168,7 @@ class SftpClient:
                     connect_timeout=self.timeout), self.timeout))
                 sftp = loop.run_until_complete(asyncio.wait_for(conn.start_sftp_client(), self.timeout))
             except Exception as exc:
-                raise _classify(watcher.lost if isinstance(watcher.lost, asyncssh.DisconnectError) else exc,
-                                what, self.timeout) from exc
+                raise _classify(watcher.cause(loop, exc), what, self.timeout) from exc
             yield _SftpSession(loop, sftp, what, self.timeout, watcher)
         finally:
             if sftp is not None:
@@ -178,9 +188,7 @@ class _SftpSession:
         self._watcher = watcher
 
     def _error(self, exc: BaseException, action: str) -> Exception:
-        lost = self._watcher.lost
-        cause = lost if isinstance(lost, asyncssh.DisconnectError) else exc
-        return _classify(cause, f"{self._what}: {action}", self._timeout)
+        return _classify(self._watcher.cause(self._loop, exc), f"{self._what}: {action}", self._timeout)
 
     def _run(self, coro, action: str):
         try:
