@@ -163,6 +163,18 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                 table.add_row(row["order"], row["basis"], row["revenue"], row["tax_collected"], row["costs"],
                               row["margin"], row["margin_pct"])
         console.print(table)
+
+        console.rule("[bold]5. vendor performance")
+        from dropbridge.services.queries.vendors import vendor_performance
+
+        vendors = Table("supplier", "orders", "fill rate %", "refusal rate %", "on time %", "lead time median (days)",
+                        "tracking median (hours)", "defects")
+        for row in vendor_performance(ctx)["rows"]:
+            if row["orders_placed"]:
+                vendors.add_row(*(str(row[c]) if row[c] is not None else "n/a" for c in (
+                    "supplier", "orders_placed", "fill_rate", "refusal_rate", "on_time_rate",
+                    "lead_time_median_days", "tracking_median_hours", "defects")))
+        console.print(vendors)
         if not done:
             console.print("[bold red]not every order reached the store in time[/]")
             return 1
