@@ -29,8 +29,8 @@ from dropbridge.services.sync_feed import sync_feed
 
 from .cli_tools import cli_env
 
-# 10 random kill points per database in the suite; DROPBRIDGE_CRASH_TRIALS=200 for a soak.
-TRIALS = int(os.environ.get("DROPBRIDGE_CRASH_TRIALS", "10"))
+# At least 20 random kill points per database (issue #10); DROPBRIDGE_CRASH_TRIALS=200 for a soak.
+TRIALS = int(os.environ.get("DROPBRIDGE_CRASH_TRIALS", "20"))
 SKUS = 400
 
 
