@@ -15,8 +15,10 @@ from dropbridge.domain.money import Money
 from dropbridge.domain.routing import Candidate, route_line
 from dropbridge.services.connections import add_supplier
 from dropbridge.services.offer_drift import confirm_offer, remap_offer
+from dropbridge.services.ports import OfferRow
 from dropbridge.services.publish_listings import available_to_promise
 from dropbridge.services.queries.offers import list_offers
+from dropbridge.services.sync_catalog import apply_offer_rows
 from dropbridge.services.sync_feed import sync_feed
 
 HEADER = "sku,qty,cost,gtin,title,parent sku,option1 name,option1 value\n"
@@ -165,3 +167,18 @@ def test_routing_refuses_a_quarantined_offer():
     decision = route_line(1, "USD", [cand])
     assert decision.offer_id is None
     assert decision.candidates[0].reason == "quarantined: GTIN a -> b"
+
+
+def test_api_pulls_are_checked_like_feed_files(app):
+    """Catalog pulls and supplier events reach the same engine as pages of OfferRows (sync_catalog.py)."""
+    add_supplier(app.ctx, "acme", "feed", "", {}, {"currency": "USD"})
+
+    def pull(gtin, color):
+        rows = [OfferRow("AE-1", 4, Money(500, "USD"), gtin=gtin,
+                         catalog={"title": "Cap", "parent_sku": "AE-P1", "options": {"Color": color}})]
+        return apply_offer_rows(app.ctx, "acme", rows, full=True, source="catalog:acme")
+
+    assert pull(TEE_GTIN, "Red").status == "applied"
+    assert pull(TEE_GTIN, "Red ").status == "applied" and offers(app)["AE-1"].quarantined_at is None
+    pull(TEE_GTIN, "Blue")
+    assert offers(app)["AE-1"].drift == {"options": ["color=red", "color=blue"]}

@@ -35,14 +35,22 @@ def option_signature(options: Mapping[str, Any] | None) -> str | None:
     return "; ".join(sorted(pairs)) or None
 
 
-def row_identity(gtin: str | None, catalog: Mapping[str, Any] | None) -> Identity:
+def gtin14(gtin: str | None, *, verified: bool = False) -> str | None:
+    """The GTIN-14 of a GTIN; `verified`: it already is digits with a checked check digit (as feed rows carry
+    it), so padding is enough (a tenth of the time, which a million-row feed notices)."""
+    if not gtin:
+        return None
+    return gtin.zfill(14) if verified and len(gtin) <= 14 else gtin_key(gtin)
+
+
+def row_identity(gtin: str | None, catalog: Mapping[str, Any] | None, *, verified: bool = False) -> Identity:
     """What a feed row states about the item: its GTIN (as GTIN-14) and, from its catalog data, the parent
     SKU and the option values."""
     parent = options = None
     if catalog:
         parent = str(catalog.get("parent_sku") or "").strip() or None
         options = option_signature(catalog.get("options"))
-    return Identity(gtin_key(gtin) if gtin else None, parent, options)
+    return Identity(gtin14(gtin, verified=verified), parent, options)
 
 
 def changes(mapped: Identity, seen: Identity) -> dict[str, list[str]]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dropbridge.domain.drift import Identity, row_identity
+from dropbridge.domain.drift import Identity, gtin14, row_identity
 
 from . import run_owner
 from .run_owner import RUN_LOCK_CLASS
@@ -150,6 +150,7 @@ _plain = itemgetter(1, 2, 3, 0)
 _full = itemgetter(1, 2, 3, 4, 5, 6, 0)
 _extras = itemgetter(4, 5, 6)
 _states_identity = itemgetter(6, 7)  # a row's GTIN and catalog data
+_catalog = itemgetter(7)
 _cost = itemgetter(3)
 _STAGE_COLUMN = {"sku": "sku", "qty": "stock", "cost": "cost_minor"}
 
@@ -279,7 +280,10 @@ class FeedStage:
         if identity:
             self._identity = True
             cols = "sku, stock, cost_minor, currency, lead_time_days, gtin, line, gtin_key, parent_sku, options"
-            data = (_full(r) + row_identity(r[6], r[7]) for r in rows)
+            if any(map(_catalog, rows)):
+                data = (_full(r) + row_identity(r[6], r[7], verified=True) for r in rows)
+            else:  # GTINs alone (verified by the reader: padded, not checked again)
+                data = (_full(r) + (gtin14(r[6], verified=True), None, None) for r in rows)
         if self.pg:  # one transaction for the whole load; psycopg opened it
             self._end_copy()
             with cur.copy(f"COPY feed_stage ({cols}) FROM STDIN") as copy:
