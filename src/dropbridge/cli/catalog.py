@@ -1,7 +1,9 @@
-"""Offers from suppliers and print-on-demand designs: `offers list`, `designs attach|list`."""
+"""Offers from suppliers and print-on-demand designs: `offers list|confirm|remap`, `designs attach|list`."""
 
 from __future__ import annotations
 
+import dataclasses
+import getpass
 import json
 import sys
 from enum import StrEnum
@@ -26,15 +28,56 @@ def offers_list(supplier: str = typer.Option(None, help="one supplier"),
                 sku: str = typer.Option(None, help="a supplier SKU or our variant SKU"),
                 limit: int = typer.Option(100, min=1, max=10_000),
                 fmt: Format = typer.Option(Format.table, "--format", help="table or json")):
-    """Offers with cost, stock, reserved and available units."""
+    """Offers with cost, stock, reserved and available units; a quarantined offer (its supplier SKU now names
+    another item) shows what changed and promises nothing."""
     from dropbridge.services.queries.offers import list_offers
 
     rows = list_offers(load_app().ctx, supplier=supplier, sku=sku, limit=limit)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table(rows, ["supplier", "supplier_sku", "variant_sku", "cost", "currency", "stock", "reserved", "available"],
-          title="offers")
+    shown = [{**r, "quarantined": f"yes: {r['drift']}" if r["quarantined"] else ""} for r in rows]
+    table(shown, ["supplier", "supplier_sku", "variant_sku", "cost", "currency", "stock", "reserved", "available",
+                  "quarantined"], title="offers")
+
+
+def _ctx():
+    """The app's context with the person at the terminal as the actor the audit trail records."""
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):
+        who = "unknown"
+    return dataclasses.replace(load_app().ctx, actor=f"cli:{who}")
+
+
+def _held(held: list[int]) -> None:
+    if held:
+        console.print(f"orders on hold for this item: {', '.join(map(str, held))} "
+                      "(`dropbridge orders retry ID` routes one again)")
+
+
+@offers_app.command("confirm")
+def offers_confirm(supplier: str, sku: str = typer.Argument(..., help="the supplier's SKU")):
+    """Accept what a quarantined supplier SKU now is: the mapping takes the new GTIN, parent or options, and
+    the offer is routed to and promises stock again (pushed to the stores)."""
+    from dropbridge.services.offer_drift import confirm_offer
+
+    done = confirm_offer(_ctx(), supplier, sku)
+    console.print(f"{supplier} {sku}: confirmed ({done['accepted']}); stock and prices are pushed next",
+                  markup=False, highlight=False)
+    _held(done["held_orders"])
+
+
+@offers_app.command("remap")
+def offers_remap(supplier: str, sku: str = typer.Argument(..., help="the supplier's SKU"),
+                 variant: str = typer.Option(..., "--variant", help="our variant SKU the supplier SKU now is")):
+    """Map a supplier SKU to another of our variants (what it now sells under that SKU), and release it."""
+    from dropbridge.services.offer_drift import remap_offer
+
+    done = remap_offer(_ctx(), supplier, sku, variant)
+    console.print(f"{supplier} {sku}: now {done['to']} (was {done['from'] or 'unmapped'}); stock and prices are "
+                  "pushed next", markup=False, highlight=False)
+    _held(done["held_orders"])
 
 
 @designs_app.command("attach")

@@ -128,10 +128,22 @@ class SupplierOffer:
     ships_from: str | None = None
     as_of: datetime | None = None
     updated_at: datetime | None = None
+    # What the supplier last said the SKU is (domain/drift.py): checked on every feed or catalog pull.
+    gtin: str | None = None
+    parent_sku: str | None = None
+    options: str | None = None
+    # Set when the supplier stated another identity for the SKU: no routing, nothing promised, until a
+    # person confirms or remaps. `drift` is {field: [mapped value, value now stated]}.
+    quarantined_at: datetime | None = None
+    drift: dict[str, Any] | None = None
 
     @property
     def cost(self) -> Money:
         return Money(self.cost_minor, self.currency)
+
+    @property
+    def quarantined(self) -> bool:
+        return self.quarantined_at is not None
 
 
 @entity

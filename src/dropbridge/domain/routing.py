@@ -2,7 +2,8 @@
 
 Per line, every candidate offer is first checked for eligibility (merchant exclusions and pins, a refusal
 earlier on this line, ships-to coverage of the destination, a currency we hold a rate for, stock available
-to promise after buffer and reservations), then eligible offers are ranked by:
+to promise after buffer and reservations, an offer not quarantined for mapping drift), then eligible offers
+are ranked by:
 
 1. the merchant's supplier priority list, when one is set;
 2. fresh stock before stale stock (a feed older than the supplier's limit is trusted less);
@@ -43,6 +44,7 @@ class Candidate:
     reliability: float | None = None  # share of orders placed that were not refused or failed (0..1)
     order_path: str | None = None  # None: the supplier takes orders; else why it cannot (a feed-only supplier)
     note: str | None = None  # how its shipping was priced, when that needs saying (a quote, or why not one)
+    quarantined: str | None = None  # why the offer may not be used: its supplier SKU now names another item
 
     @property
     def available(self) -> int:
@@ -154,6 +156,8 @@ def route_line(
     for c in candidates:
         if c.order_path is not None:
             rejected[c.offer_id] = c.order_path
+        elif c.quarantined is not None:
+            rejected[c.offer_id] = f"quarantined: {c.quarantined}"
         elif c.offer_id in excluded:
             rejected[c.offer_id] = "excluded: this supplier already refused the line"
         elif c.supplier in rules.excluded:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -129,9 +129,11 @@ class ImportReport:
 
 
 def import_catalog(ctx, supplier_name: str, rows: Iterable[Any], *, fetch_images: bool = True,
-                   chunk_rows: int = CHUNK_ROWS) -> ImportReport:
+                   chunk_rows: int = CHUNK_ROWS, skip_skus: Collection[str] = ()) -> ImportReport:
     """Create or update Products and Variants from `rows` (ParsedRow-like: line, sku, gtin, currency,
-    catalog) of one supplier. Rows without `catalog` are skipped; they carry stock and cost only."""
+    catalog) of one supplier. Rows without `catalog` are skipped; they carry stock and cost only. So are
+    rows of `skip_skus`: SKUs that now name another item than they were mapped to (services/offer_drift.py),
+    whose rows must not rewrite that variant."""
     with ctx.uow(read_only=True) as uow:
         supplier = uow.suppliers.by_name(supplier_name)
         if supplier is None:
@@ -146,7 +148,7 @@ def import_catalog(ctx, supplier_name: str, rows: Iterable[Any], *, fetch_images
     report = ImportReport()
     run = _Run(ctx, supplier.id, supplier.name, rules, policy, report)
     try:
-        for chunk in _chunks(rows, chunk_rows, report):
+        for chunk in _chunks(rows, chunk_rows, report, skip_skus):
             groups, issues = group_rows(chunk)
             report.problems.extend(ImportProblem(i.line, i.field, i.reason) for i in issues)
             work = run.import_groups(groups)
@@ -169,11 +171,17 @@ def _image_policy(ctx, cfg: dict) -> ImagePolicy:
     return ImagePolicy.from_config(cfg.get("images"), **defaults)
 
 
-def _chunks(rows: Iterable[Any], size: int, report: ImportReport) -> Iterator[list[CatalogRow]]:
+def _chunks(rows: Iterable[Any], size: int, report: ImportReport,
+            skip_skus: Collection[str] = ()) -> Iterator[list[CatalogRow]]:
     chunk: list[CatalogRow] = []
     for row in rows:
         if not row.catalog:
             report.rows_skipped += 1
+            continue
+        if row.sku in skip_skus:
+            report.rows_skipped += 1
+            report.problems.append(ImportProblem(row.line, "sku", f"{row.sku} names another item than it was "
+                                                 "mapped to: offer quarantined, catalog data not imported"))
             continue
         report.rows_read += 1
         chunk.append(_catalog_row(row))

@@ -1,7 +1,8 @@
 """Publish: products and stock out to stores.
 
 Stock pushed is *available to promise*: for each listed variant, the sum over its offers of supplier stock
-minus the supplier's buffer minus units reserved by orders the feed has not reflected yet. Prices come from
+minus the supplier's buffer minus units reserved by orders the feed has not reflected yet; an offer
+quarantined for mapping drift (services/offer_drift.py) promises nothing and sets no price. Prices come from
 the store's pricing rules applied to the cheapest landed cost. Only changes are pushed; each platform's
 connector batches them to its limits within its rate budget."""
 
@@ -42,7 +43,7 @@ def available_to_promise(offers) -> dict[int, int]:
     atp: dict[int, int] = defaultdict(int)
     for offer, supplier in offers:
         buffer = int((supplier.config or {}).get("buffer", 0))
-        atp[offer.variant_id] += max(0, offer.stock - offer.reserved - buffer)
+        atp[offer.variant_id] += 0 if offer.quarantined_at else max(0, offer.stock - offer.reserved - buffer)
     return atp
 
 
@@ -51,6 +52,8 @@ def cheapest_landed(offers, currency: str, rates) -> dict[int, tuple[Money, Mone
     pairs; an offer that cannot be converted to `currency` is left out."""
     cheapest: dict[int, tuple[Money, Money]] = {}
     for offer, supplier in offers:
+        if offer.quarantined_at:  # its cost may be another item's
+            continue
         terms = supplier_terms(supplier, None, currency)
         landed = convert(offer.cost + terms.shipping, currency, rates)
         if landed and (offer.variant_id not in cheapest or landed[0].amount < cheapest[offer.variant_id][0].amount):

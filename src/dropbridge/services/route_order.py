@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 from statistics import median
 
+from dropbridge.domain.drift import describe
 from dropbridge.domain.ledger import EntryKind, FeeTerms, margin, signed
 from dropbridge.domain.model import LedgerEntry, Order, Reservation, Store, SupplierOrder, SupplierOrderLine
 from dropbridge.domain.money import Money
@@ -225,7 +226,7 @@ def shipping_quotes(ctx, order_id: int) -> dict[int, ShippingOption | str]:
                 variant = uow.catalog.variant_by_sku(line.sku)
                 variant_id = variant.id if variant else None
             for offer, supplier in uow.offers.candidates(variant_id) if variant_id else []:
-                if ctx.supplier_can(supplier, Capability.SHIPPING_QUOTE):
+                if offer.quarantined_at is None and ctx.supplier_can(supplier, Capability.SHIPPING_QUOTE):
                     wanted.setdefault(supplier.id, (supplier, []))[1].append(
                         SupplierOrderItem(offer.supplier_sku, line.quantity))
         currency = order.currency
@@ -278,6 +279,8 @@ def _candidates(ctx, uow, order, line, destination, outcomes, measured, now, quo
             feed_age_hours=age, stale_after_hours=terms.stale_after_hours,
             # four notional good orders first, so one early refusal does not condemn a new supplier
             reliability=(good + 4) / (good + bad + 4), note=terms.note,
+            quarantined=(f"the supplier SKU now names another item ({describe(offer.drift or {})}); "
+                         f"`dropbridge offers confirm` or `remap` it" if offer.quarantined_at else None),
             order_path=None if orderable else f"{supplier.kind} supplier takes no orders (no order path)"))
         by_offer[offer.id] = (offer, supplier, terms)
     return cands, by_offer

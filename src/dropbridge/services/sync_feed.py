@@ -17,6 +17,7 @@ from dropbridge.domain.model import SyncRun
 from dropbridge.domain.money import exponent
 
 from .feed_port import FeedBatch, FeedFormatError, RowError
+from .offer_drift import quarantine_changes
 from .records import audit, log, raise_alert, schedule, schedule_repricing
 
 # Every rejected row of a run is stored (line, field, reason, raw) up to this many; the run keeps the total
@@ -141,19 +142,23 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
         read = good + rejected
 
         reason = _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg)
+        # SKUs that now name another item (or are quarantined for it): their catalog rows are not imported
+        drifting = stage.conflicting_skus(supplier_id)
+        reason = reason or _mass_drift_reason(sum(drifting.values()), good, cfg)
         if reason:
             return _finish(ctx, run_id, supplier_id, "quarantined", reason, errors, rejected, read=read)
         if catalog.count:
             # Before the offers: new offers then attach to the variants the catalog created or matched by GTIN.
             from .import_catalog import import_catalog
 
-            report = import_catalog(ctx, supplier_name, catalog.rows())
+            report = import_catalog(ctx, supplier_name, catalog.rows(), skip_skus=drifting)
             errors.extend(RowError(p.line, p.field, p.reason, p.url or "") for p in report.problems[:1000])
         if on_stage:
             on_stage("apply")
         outcome: list[SyncOutcome] = []
 
         def finish(uow, counts):  # inside the transaction that writes the offers
+            quarantine_changes(uow, ctx, supplier_id, supplier_name, stage.identity_changes)
             changed = counts["updated"] + counts["inserted"]
             outcome.append(_record(uow, ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read,
                                    changed=changed, unchanged=good - changed, zeroed=counts["zeroed"],
@@ -239,6 +244,16 @@ def _quarantine_reason(ctx, supplier_id, mode, good, rejected, cfg) -> str:
     if baseline and good < baseline * min_share:
         return (f"{good} rows, below {min_share:.0%} of the last good run's {baseline}: "
                 "looks truncated, so absent SKUs were not zeroed and nothing was applied")
+    return ""
+
+
+def _mass_drift_reason(drifting: int, good: int, cfg) -> str:
+    """Many SKUs changing identity at once is a changed feed layout (a GTIN column swapped, options renamed),
+    not suppliers reusing SKUs: quarantining every offer would zero the store, so the run stops instead."""
+    share = float(cfg.get("feed_max_drift_share", 0.2))
+    if drifting > max(20, good * share):
+        return (f"{drifting} of {good} SKUs state another GTIN, parent or options than they were mapped with, "
+                f"above the {share:.0%} threshold: looks like a changed feed layout, so nothing was applied")
     return ""
 
 

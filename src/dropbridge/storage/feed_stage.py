@@ -26,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from dropbridge.domain.drift import Identity, gtin14, row_identity
+
 from . import run_owner
 from .run_owner import RUN_LOCK_CLASS
 
@@ -40,6 +42,9 @@ CREATE TEMP TABLE feed_stage (
     currency VARCHAR(3),
     lead_time_days INTEGER,
     gtin VARCHAR(14),
+    gtin_key VARCHAR(14),
+    parent_sku VARCHAR(200),
+    options TEXT,
     line {line}
 )"""
 LINE_COLUMN = {"postgresql": "INTEGER DEFAULT nextval('feed_stage_line')",
@@ -53,45 +58,79 @@ CREATE TEMP TABLE feed_diff (
     currency VARCHAR(3) NOT NULL,
     lead_time_days INTEGER,
     gtin VARCHAR(14),
+    gtin_key VARCHAR(14),
+    parent_sku VARCHAR(200),
+    options TEXT,
     absent BOOLEAN NOT NULL DEFAULT FALSE
 )"""
-# A staged row (s) differs from its offer (o) in what the feed sets: stock, and cost and lead time when given.
+# A staged row (s) differs from its offer (o) in what the feed sets: stock, and cost and lead time when given;
+# when some row states what the item is ({identity}: _IDENTITY_DIFFERS), that too.
 _DIFFERS = """(o.stock <> s.stock
     OR (s.cost_minor IS NOT NULL AND (o.cost_minor <> s.cost_minor OR o.currency <> COALESCE(s.currency, :cur)))
-    OR (s.lead_time_days IS NOT NULL AND o.lead_time_days IS DISTINCT FROM s.lead_time_days))"""
+    OR (s.lead_time_days IS NOT NULL AND o.lead_time_days IS DISTINCT FROM s.lead_time_days){identity})"""
+_IDENTITY_DIFFERS = """
+    OR (s.gtin_key IS NOT NULL AND o.gtin IS DISTINCT FROM s.gtin_key)
+    OR (s.parent_sku IS NOT NULL AND o.parent_sku IS DISTINCT FROM s.parent_sku)
+    OR (s.options IS NOT NULL AND o.options IS DISTINCT FROM s.options)"""
+# A staged identity that contradicts the offer's (o) stored one: both state a field, differently (drift).
+_CONTRADICTS = """(({s}.gtin_key IS NOT NULL AND o.gtin IS NOT NULL AND o.gtin <> {s}.gtin_key)
+    OR ({s}.parent_sku IS NOT NULL AND o.parent_sku IS NOT NULL AND o.parent_sku <> {s}.parent_sku)
+    OR ({s}.options IS NOT NULL AND o.options IS NOT NULL AND o.options <> {s}.options))"""
 # Staged rows that are new or changed; {where} picks which.
 DIFF_FROM_STAGE = """
-    INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin)
-    SELECT o.id, s.sku, s.stock, s.cost_minor, COALESCE(s.currency, :cur), s.lead_time_days, s.gtin
+    INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, gtin_key, parent_sku,
+                           options)
+    SELECT o.id, s.sku, s.stock, s.cost_minor, COALESCE(s.currency, :cur), s.lead_time_days, s.gtin, s.gtin_key,
+           s.parent_sku, s.options
     FROM feed_stage s
     LEFT JOIN supplier_offers o ON o.supplier_id = :sid AND o.supplier_sku = s.sku
     WHERE {where}"""
 # The supplier's offers that changed or are absent from the feed (all of them, so they can be counted).
 DIFF_FROM_OFFERS = f"""
-    INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, absent)
+    INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, gtin_key, parent_sku,
+                           options, absent)
     SELECT o.id, o.supplier_sku, COALESCE(s.stock, 0), s.cost_minor, COALESCE(s.currency, :cur), s.lead_time_days,
-           s.gtin, s.sku IS NULL
+           s.gtin, s.gtin_key, s.parent_sku, s.options, s.sku IS NULL
     FROM supplier_offers o
     LEFT JOIN feed_stage s ON s.sku = o.supplier_sku
     WHERE o.supplier_id = :sid AND (s.sku IS NULL OR {_DIFFERS})"""
 # PostgreSQL: changed, new and absent (with stock to zero) in one join, hash or merge (see _diff); compared
-# as bytes ("C"), which is how the stage's SKU index is sorted.
+# as bytes ("C"), which is how the stage's SKU index is sorted. The offers' identity columns are read only
+# when some staged row states an identity ({identity_columns}).
 DIFF_FULL_JOIN = f"""
-    INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, absent)
+    INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, gtin_key, parent_sku,
+                           options, absent)
     SELECT o.id, COALESCE(s.sku, o.supplier_sku), COALESCE(s.stock, 0), s.cost_minor, COALESCE(s.currency, :cur),
-           s.lead_time_days, s.gtin, s.sku IS NULL
+           s.lead_time_days, s.gtin, s.gtin_key, s.parent_sku, s.options, s.sku IS NULL
     FROM feed_stage s
-    FULL JOIN (SELECT id, supplier_sku, stock, cost_minor, currency, lead_time_days
+    FULL JOIN (SELECT id, supplier_sku, stock, cost_minor, currency, lead_time_days{{identity_columns}}
                FROM supplier_offers WHERE supplier_id = :sid) o ON o.supplier_sku COLLATE "C" = s.sku COLLATE "C"
     WHERE (s.sku IS NULL AND o.stock <> 0) OR (s.sku IS NOT NULL AND (o.id IS NULL OR {_DIFFERS}))"""
 UPDATE_CHANGED = """
     UPDATE supplier_offers SET stock = d.stock,
         cost_minor = COALESCE(d.cost_minor, supplier_offers.cost_minor),
         currency = CASE WHEN d.cost_minor IS NULL THEN supplier_offers.currency ELSE d.currency END,
-        lead_time_days = COALESCE(d.lead_time_days, supplier_offers.lead_time_days),
+        lead_time_days = COALESCE(d.lead_time_days, supplier_offers.lead_time_days),{identity_set}
         as_of = :now, updated_at = :now
     FROM feed_diff d
     WHERE supplier_offers.id = d.offer_id AND NOT d.absent"""
+_IDENTITY_SET = """
+        gtin = COALESCE(d.gtin_key, supplier_offers.gtin),
+        parent_sku = COALESCE(d.parent_sku, supplier_offers.parent_sku),
+        options = COALESCE(d.options, supplier_offers.options),"""
+# Changed offers whose staged identity contradicts the stored one (few rows: read back for the service to
+# quarantine): what was stored and what the feed now states.
+IDENTITY_CHANGES = f"""
+    SELECT d.offer_id, d.sku, o.gtin, o.parent_sku, o.options, d.gtin_key, d.parent_sku, d.options
+    FROM feed_diff d JOIN supplier_offers o ON o.id = d.offer_id
+    WHERE NOT d.absent AND {_CONTRADICTS.format(s="d")}
+    ORDER BY d.sku"""
+# Before the catalog import: staged SKUs whose offer is quarantined or whose identity changed. Their rows
+# describe another item, so they must not rewrite the variant the SKU was mapped to.
+CONFLICTING_SKUS = f"""
+    SELECT s.sku, CASE WHEN o.quarantined_at IS NULL THEN 1 ELSE 0 END
+    FROM feed_stage s JOIN supplier_offers o ON o.supplier_id = :sid AND o.supplier_sku = s.sku
+    WHERE o.quarantined_at IS NOT NULL OR {_CONTRADICTS.format(s="s")}"""
 ZERO_ABSENT = """
     UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
     FROM feed_diff d
@@ -110,6 +149,8 @@ PG_TEMP_BUFFERS = "256MB"  # for the stage, its index and the diff of a million-
 _plain = itemgetter(1, 2, 3, 0)
 _full = itemgetter(1, 2, 3, 4, 5, 6, 0)
 _extras = itemgetter(4, 5, 6)
+_states_identity = itemgetter(6, 7)  # a row's GTIN and catalog data
+_catalog = itemgetter(7)
 _cost = itemgetter(3)
 _STAGE_COLUMN = {"sku": "sku", "qty": "stock", "cost": "cost_minor"}
 
@@ -146,6 +187,10 @@ class FeedStage:
         self._ready = False
         self._saved: dict[str, str] = {}
         self._null_cost = False  # some staged row has no cost (a stock-only feed)
+        self._identity = False  # some staged row states what the item is (GTIN, parent, options)
+        # Offers whose stated identity changed, read in apply() for its `finish`: (offer id, sku, stored
+        # Identity, staged Identity); see domain/drift.py.
+        self.identity_changes: list[tuple[int, str, Identity, Identity]] = []
         self._dedupe_checked = False
         self._run_id: int | None = None
         # The database writes one batch on this thread (the drivers release the GIL meanwhile) while the
@@ -226,18 +271,26 @@ class FeedStage:
     def _add_rows(self, rows, cur) -> None:
         if not self._null_cost and None in map(_cost, rows):
             self._null_cost = True
+        identity = any(g or c for g, c in map(_states_identity, rows))
         # Most feeds carry sku, stock and cost only, in one currency: stage four columns, not seven.
-        plain = set(map(_extras, rows)) == {(self.currency, None, None)}
+        plain = not identity and set(map(_extras, rows)) == {(self.currency, None, None)}
         cols = ("sku, stock, cost_minor, line" if plain
                 else "sku, stock, cost_minor, currency, lead_time_days, gtin, line")
         data = map(_plain if plain else _full, rows)
+        if identity:
+            self._identity = True
+            cols = "sku, stock, cost_minor, currency, lead_time_days, gtin, line, gtin_key, parent_sku, options"
+            if any(map(_catalog, rows)):
+                data = (_full(r) + row_identity(r[6], r[7], verified=True) for r in rows)
+            else:  # GTINs alone (verified by the reader: padded, not checked again)
+                data = (_full(r) + (gtin14(r[6], verified=True), None, None) for r in rows)
         if self.pg:  # one transaction for the whole load; psycopg opened it
             self._end_copy()
             with cur.copy(f"COPY feed_stage ({cols}) FROM STDIN") as copy:
                 for row in data:
                     copy.write_row(row)
         else:
-            marks = ", ".join("?" * (4 if plain else 7))
+            marks = ", ".join("?" * (cols.count(",") + 1))
             cur.executemany(f"INSERT INTO feed_stage ({cols}) VALUES ({marks})", data)
 
     def _text_loader(self, rows, text: str) -> Callable | None:
@@ -454,7 +507,11 @@ class FeedStage:
             # offer, the planner's pick: about a quarter less for 80k of 1M offers.
             few = self.pg and full and diff_rows * 8 <= self.count
             with self._planner(cur, few, enable_hashjoin="off", enable_mergejoin="off"):
-                cur.execute(self._sql(UPDATE_CHANGED), params)
+                if self._identity:  # before the update below overwrites what was stored
+                    cur.execute(self._sql(IDENTITY_CHANGES))
+                    self.identity_changes = [(r[0], r[1], Identity(*r[2:5]), Identity(*r[5:8]))
+                                             for r in cur.fetchall()]
+                cur.execute(self._fill(UPDATE_CHANGED), params)
                 updated = cur.rowcount
                 cur.execute(self._sql(ZERO_ABSENT), params)
                 zeroed = cur.rowcount
@@ -518,17 +575,17 @@ class FeedStage:
         """Fill feed_diff: changed offers, new SKUs (no offer_id) and, for a full feed, absent offers to zero
         (absent). Returns its row count."""
         if not full:
-            cur.execute(self._sql(DIFF_FROM_STAGE.format(where="o.id IS NULL OR " + _DIFFERS)), params)
+            cur.execute(self._fill(DIFF_FROM_STAGE.format(where="o.id IS NULL OR " + _DIFFERS)), params)
             return cur.rowcount
         if self.pg:
             # A stage in SKU order (a feed exported sorted, the usual case) merges with the offers sorted
             # likewise in about three quarters of the time of the hash join; out of order, the hash join wins.
             with self._planner(cur, self._in_sku_order(cur), enable_hashjoin="off"):
-                cur.execute(self._sql(DIFF_FULL_JOIN), params)
+                cur.execute(self._fill(DIFF_FULL_JOIN), params)
             return cur.rowcount
         # SQLite: one pass over the supplier's offers in SKU order finds the changed and the absent; the new
         # SKUs need a second pass over the stage, run only when the counts show some.
-        cur.execute(self._sql(DIFF_FROM_OFFERS), params)
+        cur.execute(self._fill(DIFF_FROM_OFFERS), params)
         rows = cur.rowcount
         cur.execute(self._sql("""SELECT (SELECT COUNT(*) FROM supplier_offers WHERE supplier_id = :sid)
                                         - (SELECT COUNT(*) FROM feed_diff WHERE absent)"""), params)
@@ -573,11 +630,12 @@ class FeedStage:
             params)
         cur.execute(self._sql("""
             INSERT INTO supplier_offers (supplier_id, supplier_sku, variant_id, cost_minor, currency, stock,
-                                         reserved, lead_time_days, as_of, updated_at)
+                                         reserved, lead_time_days, as_of, updated_at, gtin, parent_sku, options)
             SELECT :sid, d.sku,
                    COALESCE((SELECT MIN(v.id) FROM variants v WHERE d.gtin IS NOT NULL AND v.gtin = d.gtin),
                             (SELECT v.id FROM variants v WHERE v.sku = d.sku)),
-                   d.cost_minor, d.currency, d.stock, 0, d.lead_time_days, :now, :now
+                   d.cost_minor, d.currency, d.stock, 0, d.lead_time_days, :now, :now, d.gtin_key, d.parent_sku,
+                   d.options
             FROM feed_diff d
             WHERE d.offer_id IS NULL AND d.cost_minor IS NOT NULL"""), params)
         return cur.rowcount
@@ -603,6 +661,29 @@ class FeedStage:
             cur.close()
         finally:
             self.conn.close()
+
+    def _fill(self, sql: str) -> str:
+        """`sql` for this dialect, comparing identities only when some staged row states one: a feed of stock
+        and costs alone pays nothing for the drift check."""
+        if self._identity:
+            return self._sql(sql.format(identity=_IDENTITY_DIFFERS, identity_set=_IDENTITY_SET,
+                                        identity_columns=", gtin, parent_sku, options"))
+        return self._sql(sql.format(identity="", identity_set="", identity_columns=""))
+
+    def conflicting_skus(self, supplier_id: int) -> dict[str, bool]:
+        """Staged SKUs whose offer is quarantined or whose stated identity changed (read before the catalog
+        import, which must not let them rewrite the variant they were mapped to), each with whether it is new
+        (not quarantined yet). Empty, without a query, when no staged row states an identity."""
+        self._finish_load()
+        if not self._identity:
+            return {}
+        cur = self.dbapi.cursor()
+        cur.execute(self._sql(CONFLICTING_SKUS), {"sid": supplier_id})
+        out = {sku: bool(new) for sku, new in cur.fetchall()}
+        cur.close()
+        if self.pg:
+            self.dbapi.commit()
+        return out
 
     # Named parameters: psycopg wants %(name)s, sqlite3 takes :name.
     def _sql(self, sql: str) -> str:

@@ -75,7 +75,7 @@ class OfferRepo(_Repo):
         """Offers with their supplier and variant SKU, for people: filtered, in id order, a page at a time."""
         o, s, v = t.supplier_offers.c, t.suppliers.c, t.variants.c
         q = (select(o.id, s.name.label("supplier"), o.supplier_sku, v.sku.label("variant_sku"), o.cost_minor,
-                    o.currency, o.stock, o.reserved, o.lead_time_days, o.as_of)
+                    o.currency, o.stock, o.reserved, o.lead_time_days, o.as_of, o.gtin, o.quarantined_at, o.drift)
              .join(t.suppliers, s.id == o.supplier_id).outerjoin(t.variants, v.id == o.variant_id)
              .where(o.id > after_id).order_by(o.id).limit(limit))
         if supplier:
@@ -83,6 +83,18 @@ class OfferRepo(_Repo):
         if sku:
             q = q.where(or_(o.supplier_sku == sku, v.sku == sku))
         return [dict(row._mapping) for row in self.session.execute(q)]
+
+    def by_ids(self, ids: list[int]) -> dict[int, m.SupplierOffer]:
+        q = select(m.SupplierOffer).where(t.supplier_offers.c.id.in_(ids))
+        return {o.id: o for o in self.session.scalars(q)}
+
+    def held_orders(self, variant_id: int) -> list[int]:
+        """Orders on hold with an unroutable line of this variant: what a released offer could serve now."""
+        q = (select(t.orders.c.id).distinct()
+             .join(t.order_lines, t.order_lines.c.order_id == t.orders.c.id)
+             .where(t.orders.c.status == "on_hold", t.order_lines.c.status == "unroutable",
+                    t.order_lines.c.variant_id == variant_id).order_by(t.orders.c.id))
+        return list(self.session.scalars(q))
 
     def candidates(self, variant_id: int) -> list[tuple[m.SupplierOffer, m.Supplier]]:
         rows = self.session.execute(

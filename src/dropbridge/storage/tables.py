@@ -189,6 +189,12 @@ supplier_offers = Table(
     Column("ships_from", String(2)),
     Column("as_of", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The identity the supplier states for the SKU, and a quarantine when it changed (domain/drift.py).
+    Column("gtin", String(14)),
+    Column("parent_sku", String(200)),
+    Column("options", Text),
+    Column("quarantined_at", UTCDateTime),
+    Column("drift", JSON),
     UniqueConstraint("supplier_id", "supplier_sku"),
     *integers_only("cost_minor", "stock", "reserved", nullable=("lead_time_days",)),
 )

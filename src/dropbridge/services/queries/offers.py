@@ -1,7 +1,9 @@
-"""Supplier offers as people read them: supplier, SKUs, cost, stock, what is reserved and available."""
+"""Supplier offers as people read them: supplier, SKUs, cost, stock, what is reserved and available, and
+whether the offer is quarantined because its supplier SKU now names another item (domain/drift.py)."""
 
 from __future__ import annotations
 
+from dropbridge.domain.drift import describe
 from dropbridge.domain.money import Money
 
 
@@ -12,5 +14,8 @@ def list_offers(ctx, *, supplier: str | None = None, sku: str | None = None, lim
     return [{"id": r["id"], "supplier": r["supplier"], "supplier_sku": r["supplier_sku"],
              "variant_sku": r["variant_sku"], "cost": f"{Money(r['cost_minor'], r['currency']).to_decimal()}",
              "currency": r["currency"], "stock": r["stock"], "reserved": r["reserved"],
-             "available": max(0, r["stock"] - r["reserved"]), "lead_time_days": r["lead_time_days"],
-             "as_of": r["as_of"].isoformat() if r["as_of"] else None} for r in rows]
+             "available": 0 if r["quarantined_at"] else max(0, r["stock"] - r["reserved"]),
+             "lead_time_days": r["lead_time_days"], "as_of": r["as_of"].isoformat() if r["as_of"] else None,
+             "gtin": r["gtin"], "quarantined": r["quarantined_at"] is not None,
+             "quarantined_at": r["quarantined_at"].isoformat() if r["quarantined_at"] else None,
+             "drift": describe(r["drift"]) if r["quarantined_at"] and r["drift"] else None} for r in rows]

@@ -22,7 +22,8 @@ def products_page(ctx, q: str | None = None, page: int | None = 1) -> dict:
         shipping = (supplier.config or {}).get("shipping_per_order")
         by_variant[offer.variant_id].append({
             "supplier": supplier.name, "supplier_sku": offer.supplier_sku, "stock": offer.stock,
-            "atp": max(0, offer.stock - offer.reserved - buffer), "currency": offer.currency,
+            "atp": 0 if offer.quarantined_at else max(0, offer.stock - offer.reserved - buffer),
+            "quarantined": offer.quarantined_at is not None, "currency": offer.currency,
             "cost_minor": offer.cost_minor, "cost": f"{money(offer.cost_minor, offer.currency)} {offer.currency}",
             "landed_minor": offer.cost_minor + _minor(shipping, offer.currency)})
     listed = defaultdict(list)

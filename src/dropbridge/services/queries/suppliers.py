@@ -64,7 +64,9 @@ def supplier_page(ctx, name: str, q: str | None = None, page: int | None = 1) ->
         rows, total = uow.dashboard.offers_page(s.id, (q or "").strip() or None, paging.size, paging.offset)
     buffer = int((s.config or {}).get("buffer", 0))
     offers = [{"supplier_sku": o.supplier_sku, "sku": sku, "stock": o.stock, "reserved": o.reserved,
-               "atp": max(0, o.stock - o.reserved - buffer), "cost": f"{money(o.cost_minor, o.currency)} {o.currency}",
+               "atp": 0 if o.quarantined_at else max(0, o.stock - o.reserved - buffer),
+               "quarantined": o.quarantined_at is not None,
+               "cost": f"{money(o.cost_minor, o.currency)} {o.currency}",
                "lead_time_days": o.lead_time_days, "as_of": o.as_of} for o, sku in rows]
     return {"name": s.name, "kind": s.kind, "base_url": s.base_url, "connected": _info(ctx, s) is not None,
             "capabilities": capabilities(ctx, s), "catalog_pull": catalog_pull_available(ctx, s), "buffer": buffer,

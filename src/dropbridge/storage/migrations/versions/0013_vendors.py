@@ -3,7 +3,7 @@ rate needs this record), shipments the merchant reports as wrong, missing an ite
 for reading supplier orders by the date they were placed.
 
 Revision ID: 0013_vendors
-Revises: 0011_prices
+Revises: 0012_drift
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from dropbridge.storage.types import UTCDateTime
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = "0013_vendors"
-down_revision = "0011_prices"
+down_revision = "0012_drift"
 branch_labels = None
 depends_on = None
 
