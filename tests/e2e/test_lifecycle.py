@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -76,14 +77,15 @@ def test_cancellation_before_submission_never_reaches_the_supplier(world):
 
 def test_fx_rates_price_a_euro_supplier_and_are_recorded(world):
     app, api, http, store, sups = world
-    import_ecb_csv(app.ctx, "Date, USD, JPY, GBP, \n20 November 2026, 1.0850, 162.30, 0.8400, \n")
+    today = datetime.now(UTC).date()  # rates older than DROPBRIDGE_FX_MAX_AGE_HOURS would hold the order
+    import_ecb_csv(app.ctx, f"Date, USD, JPY, GBP, \n{today:%d %B %Y}, 1.0850, 162.30, 0.8400, \n")
     add_supplier(app.ctx, "globex", "rest", sups["globex"].url, {}, {"currency": "EUR", "shipping_per_order": "2.00"})
     load_feed(app.ctx, "globex", [("TEE", 30, "6.00"), ("MUG", 40, "3.90"), ("CAP", 12, "6.00")])
     order_id = http.post("/api/v1/orders", json=order_body("FX-1", [("TEE", 1, "24.00")])).json()["id"]
     d = wait_for(status_is(app, order_id, "submitted"))
     chosen = next(c for c in d["lines"][0]["routing"]["candidates"] if c["chosen"])
     assert (chosen["supplier"], chosen["landed_cost"], chosen["rate"]) == ("globex", "8.68 USD", "1.0850")
-    assert d["fx"] == {"EUR->USD": {"rate": "1.0850", "source": "ECB reference rates 2026-11-20"}}
+    assert d["fx"] == {"EUR->USD": {"rate": "1.0850", "source": f"ECB reference rates {today.isoformat()}"}}
     costs = sorted(e["amount"] for e in d["ledger"] if e["supplier"] == "globex")
     assert costs == ["-2.17", "-6.51"]  # EUR 2.00 and 6.00 at 1.085, half-even, in the order's currency
 
