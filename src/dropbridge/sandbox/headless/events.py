@@ -64,39 +64,31 @@ def fulfillment(body: dict[str, Any]) -> dict[str, Any]:
             "lines": lines, "notify_customer": notify}
 
 
-def stock_updates(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _updates(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The batch's updates, each an object, with the path that names it in errors."""
     updates = listed(body, "updates", "updates")
     if len(updates) > MAX_STOCK_BATCH:
         raise TooLarge(f"{len(updates)} updates; at most {MAX_STOCK_BATCH} per call")
-    clean = []
     for i, update in enumerate(updates):
         if not isinstance(update, dict):
             raise Invalid("update must be an object", f"updates[{i}]")
-        clean.append({
-            "sku": string(update, "sku", f"updates[{i}].sku"),
-            "external_variant_id": string(update, "external_variant_id", f"updates[{i}].external_variant_id"),
-            "quantity": integer(update, "quantity", f"updates[{i}].quantity", 0),
-        })
-    return clean
+    return [(f"updates[{i}]", update) for i, update in enumerate(updates)]
+
+
+def stock_updates(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"sku": string(u, "sku", f"{at}.sku"),
+             "external_variant_id": string(u, "external_variant_id", f"{at}.external_variant_id"),
+             "quantity": integer(u, "quantity", f"{at}.quantity", 0)} for at, u in _updates(body)]
 
 
 def price_updates(body: dict[str, Any]) -> list[dict[str, Any]]:
-    updates = listed(body, "updates", "updates")
-    if len(updates) > MAX_STOCK_BATCH:
-        raise TooLarge(f"{len(updates)} updates; at most {MAX_STOCK_BATCH} per call")
-    clean = []
-    for i, update in enumerate(updates):
-        if not isinstance(update, dict):
-            raise Invalid("update must be an object", f"updates[{i}]")
-        clean.append({
-            "sku": string(update, "sku", f"updates[{i}].sku"),
-            "external_variant_id": string(update, "external_variant_id", f"updates[{i}].external_variant_id"),
-            "price": decimal_text(update, "price", f"updates[{i}].price"),
-            "currency": string(update, "currency", f"updates[{i}].currency"),
-            "compare_at_price": (None if update.get("compare_at_price") is None
-                                 else decimal_text(update, "compare_at_price", f"updates[{i}].compare_at_price")),
-        })
-    return clean
+    return [{"sku": string(u, "sku", f"{at}.sku"),
+             "external_variant_id": string(u, "external_variant_id", f"{at}.external_variant_id"),
+             "price": decimal_text(u, "price", f"{at}.price"),
+             "currency": string(u, "currency", f"{at}.currency"),
+             "compare_at_price": (None if u.get("compare_at_price") is None
+                                  else decimal_text(u, "compare_at_price", f"{at}.compare_at_price"))}
+            for at, u in _updates(body)]
 
 
 def decimal_text(body: dict, key: str, path: str) -> str:

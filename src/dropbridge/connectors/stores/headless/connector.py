@@ -111,25 +111,18 @@ class HeadlessStore:
 
     def push_stock(self, updates: list[StockUpdate], idempotency_key: str) -> PushResult:
         """One call per 500 updates, keyed f"{key}:{n}" (n from 1) so a repeated push re-applies nothing."""
-        calls = applied = 0
-        for start in range(0, len(updates), STOCK_BATCH):
-            calls += 1
-            batch = updates[start : start + STOCK_BATCH]
-            result = self.client.send_event(
-                "stock.updated", f"{idempotency_key}:{calls}", mapping.stock_batch_to_json(batch)
-            )
-            applied += int(result.get("applied", 0))
-        return PushResult(calls=calls, applied=applied)
+        return self._send_batches("stock.updated", updates, idempotency_key, mapping.stock_batch_to_json)
 
     def push_prices(self, updates: list[PriceUpdate], idempotency_key: str) -> PushResult:
-        """`prices.updated`, one call per 500 updates, keyed f"{key}:{n}" like stock."""
+        """`prices.updated`, one call per 500 updates, keyed like stock."""
+        return self._send_batches("prices.updated", updates, idempotency_key, mapping.price_batch_to_json)
+
+    def _send_batches(self, topic: str, updates: list, idempotency_key: str, to_json) -> PushResult:
         calls = applied = 0
         for start in range(0, len(updates), STOCK_BATCH):
             calls += 1
-            batch = updates[start : start + STOCK_BATCH]
-            result = self.client.send_event(
-                "prices.updated", f"{idempotency_key}:{calls}", mapping.price_batch_to_json(batch)
-            )
+            result = self.client.send_event(topic, f"{idempotency_key}:{calls}",
+                                            to_json(updates[start : start + STOCK_BATCH]))
             applied += int(result.get("applied", 0))
         return PushResult(calls=calls, applied=applied)
 
