@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
 import json
 import sys
 from enum import StrEnum
@@ -11,7 +9,7 @@ from enum import StrEnum
 import typer
 
 from .output import console, table
-from .runtime import load_app
+from .runtime import load_app, person_ctx
 
 offers_app = typer.Typer(help="Supplier offers: what each supplier sells, at what cost, with what stock.",
                          no_args_is_help=True)
@@ -41,13 +39,6 @@ def offers_list(supplier: str = typer.Option(None, help="one supplier"),
                   "quarantined"], title="offers")
 
 
-def _ctx():
-    """The app's context with the person at the terminal as the actor the audit trail records."""
-    try:
-        who = getpass.getuser()
-    except (OSError, KeyError):
-        who = "unknown"
-    return dataclasses.replace(load_app().ctx, actor=f"cli:{who}")
 
 
 def _held(held: list[int]) -> None:
@@ -62,7 +53,7 @@ def offers_confirm(supplier: str, sku: str = typer.Argument(..., help="the suppl
     the offer is routed to and promises stock again (pushed to the stores)."""
     from dropbridge.services.offer_drift import confirm_offer
 
-    done = confirm_offer(_ctx(), supplier, sku)
+    done = confirm_offer(person_ctx(), supplier, sku)
     console.print(f"{supplier} {sku}: confirmed ({done['accepted']}); stock and prices are pushed next",
                   markup=False, highlight=False)
     _held(done["held_orders"])
@@ -74,7 +65,7 @@ def offers_remap(supplier: str, sku: str = typer.Argument(..., help="the supplie
     """Map a supplier SKU to another of our variants (what it now sells under that SKU), and release it."""
     from dropbridge.services.offer_drift import remap_offer
 
-    done = remap_offer(_ctx(), supplier, sku, variant)
+    done = remap_offer(person_ctx(), supplier, sku, variant)
     console.print(f"{supplier} {sku}: now {done['to']} (was {done['from'] or 'unmapped'}); stock and prices are "
                   "pushed next", markup=False, highlight=False)
     _held(done["held_orders"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
 import json
 import sys
 from enum import StrEnum
@@ -13,7 +11,7 @@ import typer
 from dropbridge.domain.errors import ValidationError
 
 from .output import console, table
-from .runtime import load_app
+from .runtime import load_app, person_ctx
 
 prices_app = typer.Typer(help="Price changes waiting for approval (beyond the tolerance, zero cost, under a floor).",
                          no_args_is_help=True)
@@ -26,13 +24,6 @@ class Format(StrEnum):
     json = "json"
 
 
-def _ctx():
-    """The app's context with the person at the terminal as the actor the audit trail records."""
-    try:
-        who = getpass.getuser()
-    except (OSError, KeyError):
-        who = "unknown"
-    return dataclasses.replace(load_app().ctx, actor=f"cli:{who}")
 
 
 @prices_app.command("pending")
@@ -53,7 +44,7 @@ def _decide(ids: list[int] | None, every: bool, store: str | None, approve: bool
 
     if bool(ids) == every:
         raise ValidationError("give the ids of price changes, or --all (not both)", "id")
-    decided = decide_prices(_ctx(), None if every else list(ids or []), approve=approve, store_name=store)
+    decided = decide_prices(person_ctx(), None if every else list(ids or []), approve=approve, store_name=store)
     verb = "approved" if approve else "rejected"
     for row in decided:
         console.print(f"{row['id']}: {row['store']} {row['sku']} {row['old_price']} -> {row['new_price']} {verb}")
