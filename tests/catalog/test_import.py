@@ -287,3 +287,31 @@ def test_two_suppliers_importing_one_new_parent_sku_at_once_both_land(app):
         "HOODIE": False, "globex:HOODIE": True}
     hoodie = after["products"]["globex:HOODIE"]
     assert {v.sku for v in after["variants"].values() if v.product_id == hoodie.id} == {"GX-H-S", "GX-H-M"}
+
+
+def test_a_feed_import_queues_its_pictures_for_a_job_and_skips_unchanged_rows_next_time(app, images):
+    from dropbridge.jobs.runner import run_job
+
+    supplier(app, "acme")
+    images.files["red.png"] = image_bytes((200, 100))
+    rows = [prow(2, "SOCK-R", parent="SOCK", title="Sock", options={"Color": "Red"}, images=[images.url("red.png")]),
+            prow(3, "SOCK-B", parent="SOCK", title="Sock", options={"Color": "Blue"}, images=[images.url("red.png")])]
+    report = import_catalog(app.ctx, "acme", rows, fetch_images=False, queue_images="run:1")
+    assert counts(report) == {"rows_read": 2, "products_created": 1, "variants_created": 2, "images_queued": 1}
+    assert everything(app)["links"] == [] and images.hits == {}  # nothing fetched while importing
+    with app.ctx.uow(read_only=True) as uow:
+        job = uow.jobs.by_key("run:1:1")
+    assert job.kind == "catalog_images"
+    assert run_job(app.ctx, job.id) == "done"
+    db = everything(app)
+    assert [(li[0], li[2], li[4]) for li in db["links"]] == [(db["products"]["SOCK"].id, None, images.url("red.png"))]
+    assert len(db["images"]) == 1 and images.hits == {"red.png": 1}
+
+    # The same rows again: nothing re-imported, nothing queued. One changed row re-imports its product.
+    assert counts(import_catalog(app.ctx, "acme", rows, fetch_images=False, queue_images="run:2")) == {
+        "rows_read": 2}
+    changed = [rows[0]._replace(catalog={**rows[0].catalog, "title": "Sock v2"}), rows[1]]
+    again = import_catalog(app.ctx, "acme", changed, fetch_images=False, queue_images="run:3")
+    assert counts(again) == {"rows_read": 2, "products_updated": 1, "images_queued": 1}
+    with app.ctx.uow(read_only=True) as uow:
+        assert uow.jobs.by_key("run:2:1") is None and uow.jobs.by_key("run:3:1") is not None

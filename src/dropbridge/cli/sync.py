@@ -20,7 +20,8 @@ class Mode(StrEnum):
     DELTA = "delta"
 
 
-STAGES = {"parse": "parse", "stage": "stage (duplicates, indexes)", "apply": "apply (one transaction)"}
+STAGES = {"parse": "parse", "stage": "stage (duplicates, indexes)", "catalog": "catalog (products, variants)",
+          "images": "images queued", "apply": "apply (one transaction)"}
 
 
 @sync_app.command("feed")

@@ -85,6 +85,7 @@ class VariantSource:
     gtin: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    content_hash: int | None = None  # of the catalog content the row last had; None: always re-imported
 
 
 @entity

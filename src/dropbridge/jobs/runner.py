@@ -16,6 +16,7 @@ from dropbridge.domain.errors import ConfigurationError, ExternalError, is_perma
 from dropbridge.domain.model import Job
 from dropbridge.services.alert_delivery import deliver_alert, deliver_digest
 from dropbridge.services.cancel_order import cancel_supplier_order
+from dropbridge.services.import_catalog import import_catalog_images
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.place_supplier_order import place_supplier_order
 from dropbridge.services.publish_listings import push_stock
@@ -35,6 +36,7 @@ HANDLERS = {
     "push_prices": lambda ctx, p, attempt: reprice_store(ctx, p["store"]).changes,
     "cancel_supplier_order": lambda ctx, p, attempt: cancel_supplier_order(ctx, p["supplier_order_id"],
                                                                            p.get("late", False)),
+    "catalog_images": lambda ctx, p, attempt: import_catalog_images(ctx, p["supplier"], p["work"]).images_stored,
     "deliver_alert": lambda ctx, p, attempt: deliver_alert(ctx, p["delivery_id"]),
     "deliver_digest": lambda ctx, p, attempt: deliver_digest(ctx, p["recipient_id"], p["up_to"]),
 }

@@ -67,7 +67,9 @@ def sync_feed(ctx, supplier_name: str, stream: BinaryIO | None, name: str, *, mo
     """Sync one feed file, or `batches` already parsed from another source (an API supplier's catalog
     pages), through the same staged engine: quarantine rules, catalog import, changed rows only, one recorded
     run. `progress(n)` is told of rows read; `on_stage(name)` of each stage as it starts: "parse", "stage"
-    (duplicates and indexes), "apply" (the one transaction that writes the changes and records the run).
+    (duplicates and indexes), "catalog" (products and variants, for a feed with catalog columns), "images"
+    (their pictures handed to background jobs), "apply" (the one transaction that writes the changes and
+    records the run).
     `remote`: the file came from a URL, so failure reasons do not quote its content."""
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", field="mode")
@@ -149,10 +151,16 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
             return _finish(ctx, run_id, supplier_id, "quarantined", reason, errors, rejected, read=read)
         if catalog.count:
             # Before the offers: new offers then attach to the variants the catalog created or matched by GTIN.
+            # Pictures are fetched by background jobs afterwards: the run never waits on image hosts.
             from .import_catalog import import_catalog
 
-            report = import_catalog(ctx, supplier_name, catalog.rows(), skip_skus=drifting)
+            if on_stage:
+                on_stage("catalog")
+            report = import_catalog(ctx, supplier_name, catalog.rows(), skip_skus=drifting, fetch_images=False,
+                                    queue_images=f"catalog_images:run:{run_id}")
             errors.extend(RowError(p.line, p.field, p.reason, p.url or "") for p in report.problems[:1000])
+            if on_stage and report.images_queued:
+                on_stage("images")
         if on_stage:
             on_stage("apply")
         outcome: list[SyncOutcome] = []

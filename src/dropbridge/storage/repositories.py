@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -509,6 +509,64 @@ class SupplierStatsRepo(_Repo):
 
 class CatalogImportRepo(_Repo):
     """Catalog import (services/import_catalog.py): supplier SKU -> variant links, GTIN lookups, images."""
+
+    # Bulk form (plain dicts, Core statements: no ORM object per row), what the import uses for rows.
+    PRODUCT_COLUMNS = ("id", "sku", "supplier_id", "title", "description_html", "description", "brand",
+                       "supplier_category", "category", "option_names")
+    VARIANT_COLUMNS = ("id", "product_id", "sku", "title", "gtin", "options", "position", "mpn", "msrp_minor",
+                       "map_minor", "currency", "weight", "weight_unit", "status")
+    _BULK = {"products": t.products, "variants": t.variants, "variant_sources": t.variant_sources}
+
+    def source_rows(self, supplier_id: int, skus: list[str]) -> dict[str, dict]:
+        c = t.variant_sources.c
+        q = select(c.id, c.supplier_sku, c.variant_id, c.matched_by, c.gtin, c.content_hash).where(
+            c.supplier_id == supplier_id, c.supplier_sku.in_(skus))
+        return {r["supplier_sku"]: dict(r) for r in self.session.execute(q).mappings()}
+
+    def source_hashes(self, supplier_id: int, skus: list[str]) -> dict[str, int | None]:
+        c = t.variant_sources.c
+        q = select(c.supplier_sku, c.content_hash).where(c.supplier_id == supplier_id, c.supplier_sku.in_(skus))
+        return dict(self.session.execute(q).all())
+
+    def has_sources(self, supplier_id: int) -> bool:
+        c = t.variant_sources.c
+        return self.session.execute(select(c.id).where(c.supplier_id == supplier_id).limit(1)).first() is not None
+
+    def variant_rows(self, column: str, values: list) -> list[dict]:
+        if not values:
+            return []
+        cols = [t.variants.c[n] for n in self.VARIANT_COLUMNS]
+        q = select(*cols).where(t.variants.c[column].in_(values)).order_by(t.variants.c.id)
+        return [dict(r) for r in self.session.execute(q).mappings()]
+
+    def product_rows(self, column: str, values: list) -> list[dict]:
+        if not values:
+            return []
+        cols = [t.products.c[n] for n in self.PRODUCT_COLUMNS]
+        return [dict(r) for r in self.session.execute(select(*cols).where(t.products.c[column].in_(values)))
+                .mappings()]
+
+    def insert_rows(self, table: str, rows: list[dict], key: str | None = None) -> list[int]:
+        """One executemany INSERT; with `key` (a unique column) the new ids in the order of `rows`, read back
+        by that key in one SELECT (RETURNING in a given order makes SQLite insert row by row)."""
+        if not rows:
+            return []
+        tab = self._BULK[table]
+        self.session.connection().execute(insert(tab), rows)
+        if key is None:
+            return []
+        ids = dict(self.session.connection().execute(
+            select(tab.c[key], tab.c.id).where(tab.c[key].in_([r[key] for r in rows]))).all())
+        return [ids[r[key]] for r in rows]
+
+    def update_rows(self, table: str, rows: list[dict]) -> None:
+        """One executemany UPDATE by id; every row a dict with "id" and the same other keys."""
+        if not rows:
+            return
+        tab = self._BULK[table]
+        names = [k for k in rows[0] if k != "id"]
+        q = update(tab).where(tab.c.id == bindparam("b_id")).values({n: bindparam(n) for n in names})
+        self.session.connection().execute(q, [{**{n: r[n] for n in names}, "b_id": r["id"]} for r in rows])
 
     def sources(self, supplier_id: int, skus: list[str]) -> dict[str, m.VariantSource]:
         q = select(m.VariantSource).where(t.variant_sources.c.supplier_id == supplier_id,

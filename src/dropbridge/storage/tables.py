@@ -129,6 +129,8 @@ variant_sources = Table(
     Column("gtin", String(14)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Hash of the catalog content the row last had (services/import_catalog.py): unchanged rows are skipped.
+    Column("content_hash", BigInteger),
     UniqueConstraint("supplier_id", "supplier_sku"),
 )
 Index("ix_variant_sources_variant", variant_sources.c.variant_id)
