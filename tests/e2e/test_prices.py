@@ -131,12 +131,17 @@ def test_prices_follow_costs_and_wait_for_approval(app, store):
     assert "beyond the 30% tolerance" in waiting["reason"]
     assert reprice_store(app.ctx, "shop").changes == 0  # held until a person decides; not asked twice
     assert len(pending_prices(app.ctx)) == 1
+    from dropbridge.services.queries.overview import overview
+
+    needs = {n["label"]: n["count"] for n in overview(app.ctx)["needs_action"]}
+    assert needs["Prices awaiting approval"] == 1  # the dashboard's overview says so
 
     assert "1 approved" in _cli(app, "prices", "approve", str(waiting["id"]))
     assert prices(vid["TEE"]) == ("22.99", "28.99")  # not live until the push runs
     assert _drain(app, "push_prices") == 1
     assert prices(vid["TEE"]) == _expected("16.00") == ("34.99", "43.99")
     assert pending_prices(app.ctx) == []
+    assert {n["label"]: n["count"] for n in overview(app.ctx)["needs_action"]}["Prices awaiting approval"] == 0
     with app.ctx.uow(read_only=True) as uow:
         listing = next(ls for ls in uow.listings.for_store(1) if ls.external_variant_id == vid["TEE"])
         assert (listing.price_minor, listing.compare_at_minor) == (3499, 4399)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dropbridge.domain import model as m
@@ -26,6 +26,10 @@ class PriceChangeRepo:
         q = (select(m.PriceChange).where(t.price_changes.c.store_id == store_id,
                                          t.price_changes.c.status == "rejected").order_by(t.price_changes.c.id))
         return list(self.session.scalars(q))
+
+    def count_pending(self) -> int:
+        q = select(func.count()).select_from(t.price_changes).where(t.price_changes.c.status == "pending")
+        return int(self.session.execute(q).scalar_one())
 
     def pending(self, store_id: int | None = None, ids: list[int] | None = None,
                 limit: int = 10_000) -> list[tuple[m.PriceChange, str, str]]:

@@ -29,6 +29,7 @@ def overview(ctx) -> dict:
         pushes = d.pending_jobs(["push_stock", "push_fulfillment"])
         unpushed = d.unpushed_shipments()
         failed_orders = d.supplier_orders_with_status(["failed"], limit=5)
+        prices_pending = uow.price_changes.count_pending()
     feeds = []
     for s in suppliers:
         applied, last_id = fresh.get(s.id, (None, None))
@@ -46,6 +47,8 @@ def overview(ctx) -> dict:
             {"label": "Purchase orders overdue", "count": overdue, "href": "/alerts?kind=supplier_order.not_shipped"},
             {"label": "Awaiting payment", "count": status_counts.get("awaiting_payment", 0),
              "href": "/orders?status=awaiting_payment"},
+            # Approved or rejected with `dropbridge prices approve|reject` or the API; the alert says which store.
+            {"label": "Prices awaiting approval", "count": prices_pending, "href": "/alerts?kind=prices.pending"},
         ],
         "held": [{"id": o.id, "external_id": o.external_id, "store": stores.get(o.store_id), "reason": o.hold_reason,
                   "created_at": o.created_at} for o in held],
