@@ -8,7 +8,7 @@ import dataclasses
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from dropbridge.api.schemas import query_text
+from dropbridge.api.schemas import Country, query_country, query_text
 from dropbridge.domain import limits as lim
 from dropbridge.services.designs import attach_design, list_designs
 from dropbridge.services.offer_drift import confirm_offer, remap_offer
@@ -40,14 +40,16 @@ def add_catalog_routes(router: APIRouter, ctx, read, admin, for_supplier) -> Non
     def offers(supplier: str | None = query_text(lim.STORE_NAME_MAX),
                sku: str | None = query_text(lim.SKU_MAX, code=True),
                limit: int = Query(100, ge=1, le=1000), after_id: int = Query(0, ge=0, le=2**63 - 1),
-               principal=read):
+               country: Country | None = query_country(), principal=read):
         """Supplier offers (cost, stock, reserved, available), in id order; page with `after_id`. A token
-        limited to named suppliers must name one of them."""
+        limited to named suppliers must name one of them. `delivery_days`: [min, max] calendar days from
+        placing an order to delivery in `country` (absent: the suppliers' "*" transit)."""
         if principal.restricted:
             if supplier is None:
                 raise HTTPException(403, f"token {principal.name!r} is limited to named suppliers: pass ?supplier=")
             for_supplier(principal, supplier)
-        return {"offers": list_offers(ctx, supplier=supplier, sku=sku, limit=limit, after_id=after_id)}
+        return {"offers": list_offers(ctx, supplier=supplier, sku=sku, limit=limit, after_id=after_id,
+                                         country=country)}
 
     def _as(principal, supplier: str):
         for_supplier(principal, supplier)

@@ -41,6 +41,14 @@ def _currency(value: str) -> str:
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_country),
                     Field(description="ISO 3166-1 alpha-2")]
+
+
+def query_country():
+    """An optional country query parameter (annotate it `Country | None`): a code outside ISO 3166 is a 422
+    naming the parameter, as in bodies."""
+    return Query(None, description="ISO 3166-1 alpha-2")
+
+
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency),
                      Field(description="ISO 4217")]
 Amount = Annotated[Decimal, Field(ge=0, description="decimal string, e.g. \"19.99\"; at most 10**15 minor units")]

@@ -38,6 +38,24 @@ CountryCode = Annotated[str, BeforeValidator(_code(2, "ISO 3166-1 alpha-2 countr
 Percent = Annotated[Decimal, Field(ge=0, le=100)]
 
 
+def _destination(value: Any) -> str:
+    return value if value == "*" else _code(2, "ISO 3166-1 alpha-2 country")(value)
+
+
+def _day_range(value: Any) -> tuple[int, int]:
+    """[min, max] whole days, 0..365, min <= max."""
+    if (not isinstance(value, list | tuple) or len(value) != 2
+            or any(isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 365 for d in value)):
+        raise ValueError("must be [min, max] whole days from 0 to 365")
+    if value[0] > value[1]:
+        raise ValueError("min must not exceed max")
+    return int(value[0]), int(value[1])
+
+
+Destination = Annotated[str, BeforeValidator(_destination)]
+DayRange = Annotated[tuple[int, int], BeforeValidator(_day_range)]
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
 
@@ -68,6 +86,9 @@ class SupplierConfig(Model):
     commission_fixed: Amount | None = Field(None, description="a fixed commission per supplier order")
     ships_to: list[CountryCode] | None = Field(None, description="countries served; absent means anywhere")
     lead_time_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    transit_days: dict[Destination, DayRange] | None = Field(
+        None, description='[min, max] days in transit per destination country, "*" for the rest '
+                          '(default [5, 10]); with the lead time it gives delivery estimates')
     stale_after_hours: Annotated[float, Field(gt=0)] | None = None
     feed: dict[str, Any] | None = Field(None, description="a feed spec: format, delimiter, encoding, mapping")
     feed_max_error_rate: Annotated[float, Field(ge=0, le=1)] | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dropbridge.domain.delivery import DEFAULT_LEAD_TIME_DAYS
 from dropbridge.domain.model import Alert
 from dropbridge.domain.states import OrderStatus
 
@@ -16,7 +17,6 @@ from .records import log, raise_alert
 
 DEFAULT_ACK_HOURS = 24.0
 DEFAULT_PO_HOURS = 24.0
-DEFAULT_LEAD_TIME_DAYS = 7
 SHIP_GRACE_DAYS = 2
 
 

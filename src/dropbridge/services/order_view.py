@@ -9,6 +9,7 @@ from dropbridge.domain.ledger import margin
 from dropbridge.domain.model import Order, Store, Supplier, SyncRun
 from dropbridge.domain.money import Money
 
+from .delivery_estimates import order_estimates
 from .margin_report import margin_summary
 
 
@@ -22,12 +23,14 @@ def order_detail(ctx, order_id: int) -> dict:
         if order is None:
             raise NotFound(f"no order {order_id}")
         store = uow.get(Store, order.store_id)
-        suppliers = {s.id: s.name for s in uow.suppliers.all()}
+        records = {s.id: s for s in uow.suppliers.all()}
+        suppliers = {i: s.name for i, s in records.items()}
         entries = uow.ledger.for_order(order.id)
         cur = order.currency
         totals = margin([(e.kind, e.amount) for e in entries], cur)
         sos = uow.supplier_orders.for_order(order.id)
         shipments = uow.shipments.for_order(order.id)
+        estimates, estimate = order_estimates(uow, ctx.clock(), order, sos, records)
         return {
             "id": order.id,
             "store": store.name,
@@ -39,6 +42,7 @@ def order_detail(ctx, order_id: int) -> dict:
             "email": order.email,
             "ship_to": order.ship_to,
             "created_at": order.created_at.isoformat(),
+            "delivery_estimate": estimate,  # None until routed
             "lines": [
                 {
                     "line_no": ln.line_no,
@@ -69,6 +73,7 @@ def order_detail(ctx, order_id: int) -> dict:
                                                None),
                                "supplier_sku": sl.supplier_sku, "quantity": sl.quantity,
                                "unit_cost": _money(sl.unit_cost_minor, sl.currency)} for sl in so.lines],
+                    "delivery_estimate": estimates.get(so.id),
                 }
                 for so in sos
             ],

@@ -48,13 +48,18 @@ def _in(seconds: Decimal, unit: int) -> str:
     return str((seconds / unit).quantize(Decimal("0.01"), ROUND_HALF_EVEN))
 
 
+def median_p90(ranks: dict[int, int]) -> tuple[Decimal, Decimal]:
+    """Median (the mean of the two middle values for an even count) and 90th percentile (nearest rank) of the
+    ranks a VendorRepo `*_ranks` query returns for one supplier."""
+    n = ranks[0]
+    return Decimal(ranks[(n + 1) // 2] + ranks[(n + 2) // 2]) / 2, Decimal(ranks[(n * 9 + 9) // 10])
+
+
 def _median_p90(ranks: dict[int, int] | None, unit: int) -> tuple[str | None, str | None]:
-    """Median (the mean of the two middle values for an even count) and 90th percentile (nearest rank)."""
     if not ranks:
         return None, None
-    n = ranks[0]
-    median = Decimal(ranks[(n + 1) // 2] + ranks[(n + 2) // 2]) / 2
-    return _in(median, unit), _in(Decimal(ranks[(n * 9 + 9) // 10]), unit)
+    median, p90 = median_p90(ranks)
+    return _in(median, unit), _in(p90, unit)
 
 
 def vendor_performance(ctx, start: date | None = None, end: date | None = None) -> dict:
