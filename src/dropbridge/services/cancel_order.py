@@ -16,6 +16,11 @@ from .supplier_replies import reverse_expected_costs
 
 def cancel_order(ctx, order_id: int, reason: str = "cancelled by the store") -> str:
     with ctx.uow() as uow:
+        # Locks in the order every other writer takes them (placement, replies, shipments): the order's
+        # supplier orders first, by id, then the order. The other way round deadlocked on PostgreSQL against
+        # a placement finishing at the same moment.
+        for so in sorted(uow.supplier_orders.for_order(order_id), key=lambda so: so.id):
+            uow.get_for_update(SupplierOrder, so.id)
         order: Order = uow.get_for_update(Order, order_id)
         if order is None:
             raise NotFound(f"no order {order_id}")
