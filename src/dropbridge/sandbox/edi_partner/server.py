@@ -141,8 +141,14 @@ class _FaultySftp(asyncssh.SFTPServer):
             raise asyncssh.SFTPFailure("gateway timeout")
         if fault.mode == "rate_limit":
             conn = self._chan.get_connection()
-            conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS,
-                            f"too many connections, retry after {fault.retry_after:g} seconds")
+            # Say why, then let the client hang up. `conn.disconnect()` closes the channel and aborts the
+            # socket at once; a client that has not read the DISCONNECT yet loses it to the TCP reset, and
+            # "busy, come back in N seconds" reads as a dropped connection.
+            conn._send_disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS,  # noqa: SLF001 (no public send-only)
+                                  f"too many connections, retry after {fault.retry_after:g} seconds", "en-US")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(conn.wait_closed(), 5)
+            conn.abort()
             raise asyncssh.SFTPFailure("too many connections")
         self._armed[path] = fault  # hang_after_accept, hang_during_upload: act later in the upload
         return fault
