@@ -14,10 +14,13 @@ MEASURE_DAYS = 90  # recent enough to follow a supplier that got faster or slowe
 _NO_ESTIMATE = ("rejected", "failed", "cancelled")  # nothing of this supplier order is coming
 
 
-def measured_lead_times(uow, now) -> dict[int, Measured]:
-    """Per supplier id: its shipped orders' lead-time figures (any count; the domain decides when enough)."""
+def measured_lead_times(uow, now, supplier_ids=None) -> dict[int, Measured]:
+    """Per supplier id (of `supplier_ids`, or every one): its shipped orders' lead-time figures (any count;
+    the domain decides when enough)."""
     out = {}
-    for supplier_id, ranks in uow.vendors.lead_time_ranks(now - timedelta(days=MEASURE_DAYS), None).items():
+    # From the start of that day: the same range all day long, so the storage layer can keep the answer.
+    since = (now - timedelta(days=MEASURE_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
+    for supplier_id, ranks in uow.vendors.lead_time_ranks(since, None, supplier_ids).items():
         median, p90 = median_p90(ranks)
         out[supplier_id] = Measured(ranks[0], float(median), float(p90))
     return out
@@ -39,7 +42,7 @@ def order_estimates(uow, now, order, supplier_orders, suppliers: dict) -> tuple[
     live = [so for so in supplier_orders if so.status not in _NO_ESTIMATE]
     if not live:
         return {}, None
-    measured = measured_lead_times(uow, now)
+    measured = measured_lead_times(uow, now, {so.supplier_id for so in live})
     country = (order.ship_to or {}).get("country_code")
     per = {}
     for so in live:
