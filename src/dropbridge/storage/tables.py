@@ -333,7 +333,8 @@ supplier_orders = Table(
     *integers_only("shipping_cost_minor", nullable=("stated_cost_minor", "stated_shipping_minor")),
 )
 Index("ix_supplier_orders_order", supplier_orders.c.order_id)
-Index("ix_supplier_orders_status", supplier_orders.c.status)
+# Status, then age: "pending for over 15 minutes" without reading every order through the creation index.
+Index("ix_supplier_orders_status_created", supplier_orders.c.status, supplier_orders.c.created_at)
 # The vendor report reads supplier orders placed in a date range.
 Index("ix_supplier_orders_created", supplier_orders.c.created_at)
 
