@@ -19,7 +19,7 @@ from dropbridge.domain.model import Listing
 from dropbridge.domain.money import Money
 from dropbridge.domain.pricing import PricingRules, price_for
 from dropbridge.domain.routing import convert
-from dropbridge.services.ports import ProductDraft, ProductVariantDraft, StockUpdate
+from dropbridge.services.ports import Capability, ProductDraft, ProductVariantDraft, StockUpdate
 
 from .fx import rate_table
 from .records import audit
@@ -36,6 +36,16 @@ class PushSummary:
     calls: int = 0
     applied: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+# A variant whose supplier status says one of these is dropped: nothing promised, and by the store's setting
+# `dropped_variants` taken off sale (services/follow_variants.py).
+DROPPED_STATUSES = frozenset({"discontinued", "deleted", "removed", "archived", "inactive", "disabled", "retired"})
+
+
+def is_dropped(variant, offer_count: int = 1) -> bool:
+    """The supplier dropped the variant: its status says so, or no supplier offers it any more."""
+    return offer_count == 0 or (variant.status or "").strip().casefold() in DROPPED_STATUSES
 
 
 def available_to_promise(offers) -> dict[int, int]:
@@ -75,7 +85,12 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
         store = _store(uow, store_name)
         currency = (store.config or {}).get("currency", "USD")
         rules = PricingRules.from_config((store.config or {}).get("pricing"))
-        variants = uow.listings.unlisted_variants(store.id, limit)
+        variants = [v for v in uow.listings.unlisted_variants(store.id, limit) if not is_dropped(v)]
+        if ctx.connectors.info("store", store.platform).has(Capability.VARIANTS):
+            # A product the store lists already gets its new variants beside the live ones (follow_variants);
+            # publishing them as a product of their own would replace or duplicate it.
+            listed = uow.listings.listed_products(store.id, [v.product_id for v in variants if v.product_id])
+            variants = [v for v in variants if v.product_id not in listed]
         products = uow.listings.products([v.product_id for v in variants if v.product_id])
         images = uow.listings.image_urls(list(products))
         offers = uow.listings.offers_for([v.id for v in variants])
@@ -108,7 +123,8 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
         draft = ProductDraft(sku=product_sku, title=(product.title if product else "") or members[0].title
                              or product_sku, description_html=(product.description_html or "") if product else "",
                              images=images.get(product.id, []) if product else [], variants=drafts,
-                             vendor=(product.brand or "") if product else "")
+                             vendor=(product.brand or "") if product else "",
+                             category=product.category if product else None)
         result = connector.publish_product(draft, f"db-publish-{store.id}-{product_sku}")
         with ctx.uow() as uow:
             now = ctx.clock()
@@ -140,7 +156,11 @@ def listed_stock(ctx, store_name: str):
         listings = uow.listings.for_store(store.id)
         offers = uow.listings.offers_for([ls.variant_id for ls in listings])
         variants = uow.catalog.variants_by_id([ls.variant_id for ls in listings])
-    return store, listings, available_to_promise(offers), variants
+    atp = available_to_promise(offers)
+    for vid, v in variants.items():
+        if is_dropped(v):
+            atp[vid] = 0
+    return store, listings, atp, variants
 
 
 def stock_key(store, changed) -> str:
@@ -158,7 +178,8 @@ def send_stock(ctx, store, listings, changed, variants, action: str = "stock.pus
     summary.changes = len(changed)
     if not changed:
         return summary
-    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=variants[ls.variant_id].sku, quantity=q)
+    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=variants[ls.variant_id].sku, quantity=q,
+                           external_product_id=ls.external_product_id)
                for ls, q in changed]
     result = ctx.store_connector(store).push_stock(updates, stock_key(store, changed))
     failed = {vid for vid, _ in result.failed}

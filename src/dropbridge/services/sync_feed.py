@@ -149,6 +149,7 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
         reason = reason or _mass_drift_reason(sum(drifting.values()), good, cfg)
         if reason:
             return _finish(ctx, run_id, supplier_id, "quarantined", reason, errors, rejected, read=read)
+        catalog_changed = False
         if catalog.count:
             # Before the offers: new offers then attach to the variants the catalog created or matched by GTIN.
             # Pictures are fetched by background jobs afterwards: the run never waits on image hosts.
@@ -159,6 +160,8 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
             report = import_catalog(ctx, supplier_name, catalog.rows(), skip_skus=drifting, fetch_images=False,
                                     queue_images=f"catalog_images:run:{run_id}")
             errors.extend(RowError(p.line, p.field, p.reason, p.url or "") for p in report.problems[:1000])
+            catalog_changed = bool(report.products_created or report.products_updated or report.variants_created
+                                   or report.variants_updated)
             if on_stage and report.images_queued:
                 on_stage("images")
         if on_stage:
@@ -171,6 +174,9 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
             outcome.append(_record(uow, ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read,
                                    changed=changed, unchanged=good - changed, zeroed=counts["zeroed"],
                                    inserted=counts["inserted"]))
+            if catalog_changed:  # published products follow their variants (after commit)
+                for store_id, store_name in uow.listings.stores_with_listings():
+                    schedule(uow, ctx, "follow_variants", f"variants:{store_id}:run:{run_id}", {"store": store_name})
 
         stage.apply(supplier_id, ctx.clock(), full=(mode == "full"), finish=finish)
         return outcome[0]

@@ -28,6 +28,15 @@ class ListingRepo:
             out.setdefault(v.product_id, []).append(v)
         return out
 
+    def listed_products(self, store_id: int, product_ids: list[int]) -> set[int]:
+        """Which of these products the store lists (some variant of it has a listing there)."""
+        if not product_ids:
+            return set()
+        q = (select(t.variants.c.product_id).distinct()
+             .join(t.listings, t.listings.c.variant_id == t.variants.c.id)
+             .where(t.listings.c.store_id == store_id, t.variants.c.product_id.in_(set(product_ids))))
+        return set(self.session.scalars(q))
+
     def products(self, ids: list[int]) -> dict[int, m.Product]:
         return {p.id: p for p in self.session.scalars(select(m.Product).where(t.products.c.id.in_(ids)))}
 

@@ -35,6 +35,14 @@ PRODUCTS = "/v3/catalog/products"
 PRODUCT_VARIANTS = "/v3/catalog/products/{product_id}/variants"
 # https://developer.bigcommerce.com/docs/rest-catalog/product-variants#update-variants-batch
 VARIANTS_BATCH = "/v3/catalog/variants"
+# https://developer.bigcommerce.com/docs/rest-catalog/products#update-a-product
+PRODUCT = "/v3/catalog/products/{product_id}"
+# https://developer.bigcommerce.com/docs/rest-catalog/product-variants/product-variant-options
+PRODUCT_OPTIONS = "/v3/catalog/products/{product_id}/options"
+OPTION_VALUES = "/v3/catalog/products/{product_id}/options/{option_id}/values"
+OPTION_VALUE = "/v3/catalog/products/{product_id}/options/{option_id}/values/{value_id}"
+# https://developer.bigcommerce.com/docs/rest-catalog/categories
+CATEGORIES = "/v3/catalog/categories"
 # https://developer.bigcommerce.com/docs/rest-management/inventory/adjustments#absolute-adjustment
 INVENTORY_ABSOLUTE = "/v3/inventory/adjustments/absolute"
 # https://developer.bigcommerce.com/docs/integrations/webhooks#create-a-webhook
