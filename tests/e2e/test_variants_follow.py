@@ -298,3 +298,50 @@ def _delete_product(store, pid):
         else:
             for v in emu.products.pop(int(pid))["variants"]:
                 emu.variants.pop(v)
+
+
+def _catalog_feed(app, rows):
+    """(sku, parent, title, supplier category) rows, one variant each."""
+    text = "sku,qty,cost,parent_sku,title,option1_name,option1_value,category\n" + "".join(
+        f"{sku},5,8.00,{parent},{title},Size,M,{category}\n" for sku, parent, title, category in rows)
+    assert sync_feed(app.ctx, "acme", io.BytesIO(text.encode()), "acme.csv").status == "applied"
+
+
+def _category_ids(store) -> dict[str, int]:
+    """Category name -> how many the store has by that name (created once, never duplicated)."""
+    if store.name == "shopify":
+        return {}
+    counts: dict[str, int] = {}
+    for c in store.emu.categories.values():
+        counts[c["name"]] = counts.get(c["name"], 0) + 1
+    return counts
+
+
+def test_categories_reach_the_store_created_once_and_follow_the_rules(app, store):
+    add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"},
+                 {"category_rules": [{"path": "tees", "category": "Apparel > Tees"},
+                                     {"keyword": "mug", "category": "Kitchen > Mugs"}]})
+    rows = [("TEE-M", "TEE", "Tee", "tees"), ("TANK-M", "TANK", "Tank", "tees"), ("MUG-M", "MUG", "Big mug", "cups")]
+    _catalog_feed(app, rows)
+    publish_products(app.ctx, "shop")
+    listed = _listings(app)
+    tee, tank, mug = (listed[s][0] for s in ("TEE-M", "TANK-M", "MUG-M"))
+    if store.name == "shopify":  # a flat product type: the leaf
+        assert [store.category(p) for p in (tee, tank, mug)] == ["Tees", "Tees", "Mugs"]
+    else:  # the path, parents first, each created once and shared
+        assert [store.category(p) for p in (tee, tank, mug)] == ["Apparel > Tees", "Apparel > Tees", "Kitchen > Mugs"]
+        counts = _category_ids(store)
+        assert (counts["Apparel"], counts["Tees"], counts["Kitchen"], counts["Mugs"]) == (1, 1, 1, 1)
+
+    # The merchant changes a rule: the next feed re-maps the products and the store files them anew.
+    add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"},
+                 {"category_rules": [{"path": "tees", "category": "Apparel > Shirts"},
+                                     {"keyword": "mug", "category": "Kitchen > Mugs"}]})
+    _catalog_feed(app, rows)
+    assert _drain(app, "follow_variants") == 1
+    want = "Shirts" if store.name == "shopify" else "Apparel > Shirts"
+    assert [store.category(p) for p in (tee, tank)] == [want, want]
+    assert store.category(mug) == ("Mugs" if store.name == "shopify" else "Kitchen > Mugs")
+    if store.name != "shopify":
+        assert _category_ids(store)["Apparel"] == 1
+    assert follow_variants(app.ctx, "shop").recategorized == 0  # in step now

@@ -49,6 +49,7 @@ class VariantSyncSummary:
     retired: int = 0
     restored: int = 0
     retitled: int = 0
+    recategorized: int = 0
     repointed: int = 0  # listings whose store variant id was gone, now naming the live variant with their SKU
     republished: int = 0  # products the store had lost, published again
     failed: list[tuple[str, str]] = field(default_factory=list)  # (product, reason)
@@ -192,12 +193,16 @@ def _follow_product(ctx, store, connector, product, group, members, drafts, drop
     every_dropped = bool(members) and all(v.id in dropped for v in members)
     retire_product = mode is DroppedVariants.ARCHIVE and every_dropped and not live.retired
     restore_product = mode is DroppedVariants.ARCHIVE and live.retired and not every_dropped
+    leaf = category_leaf(product.category)
     changes = VariantChanges(external_product_id=live.external_product_id, product=wanted, add=add, rename=rename,
                              retire=retire, restore=restore, dropped=mode, retire_product=retire_product,
                              restore_product=restore_product,
-                             retitle=bool(product.title) and live.title != product.title)
+                             retitle=bool(product.title) and live.title != product.title,
+                             recategorize=bool(leaf) and leaf.casefold() not in {c.casefold() for c in live.categories})
+    touched = bool(add or rename or retire or restore or retire_product or restore_product or changes.retitle
+                   or changes.recategorize)
     added: dict[str, str] = {}
-    if add or rename or retire or restore or retire_product or restore_product or changes.retitle:
+    if touched:
         added = connector.apply_variant_changes(changes, _key(store, product, changes))
         late = [added[v.sku] for v in members if v.id in dropped and v.sku in added]
         if late and mode is not DroppedVariants.ZERO:  # re-added only so that its listing resolves
@@ -205,18 +210,19 @@ def _follow_product(ctx, store, connector, product, group, members, drafts, drop
                                  dropped=mode)
             connector.apply_variant_changes(off, _key(store, product, off))
             retire += late
-    if not (added or repoint or add or rename or retire or restore or retire_product or restore_product
-            or changes.retitle):
+    if not (touched or repoint):
         return
     summary.added += len(added)
     summary.renamed += len(rename)
     summary.retired += len(retire)
     summary.restored += len(restore)
     summary.retitled += int(changes.retitle)
+    summary.recategorized += int(changes.recategorize)
     summary.repointed += sum(1 for k in repoint if k > 0)
     detail = {"external_product_id": live.external_product_id, "added": sorted(added),
               "renamed": [vid for vid, _ in rename], "retired": retire, "restored": restore,
               "product_archived": retire_product, "product_restored": restore_product, "retitled": changes.retitle,
+              "category": product.category if changes.recategorize else None,
               "repointed": sorted(k for k in repoint if k > 0)}
     ids = {**added}
     for key, vid in repoint.items():
@@ -254,6 +260,11 @@ def _record(ctx, store, product, group, repoint, external_product_id, sku_ids, d
         uow.commit()
 
 
+def category_leaf(category: str | None) -> str:
+    """"Apparel > Tees" -> "Tees": the name a store files the product under (its own path above it)."""
+    return (category or "").split(">")[-1].strip()
+
+
 def _norm(options: dict[str, str]) -> dict[str, str]:
     return {str(k).strip(): str(v).strip() for k, v in (options or {}).items()}
 
@@ -262,5 +273,6 @@ def _key(store, product, changes: VariantChanges) -> str:
     """From our ids and what the call carries: a retry of the same changes is the same call."""
     state = repr((changes.external_product_id, [(d.sku, sorted(d.options.items())) for d in changes.add],
                   [(vid, sorted(d.options.items())) for vid, d in changes.rename], changes.retire, changes.restore,
-                  changes.retire_product, changes.restore_product, changes.retitle and changes.product.title))
+                  changes.retire_product, changes.restore_product, changes.retitle and changes.product.title,
+                  changes.recategorize and changes.product.category))
     return f"db-variants-{store.id}-{product.id}-{hashlib.sha256(state.encode()).hexdigest()[:20]}"

@@ -247,6 +247,7 @@ class LiveProduct:
     title: str
     variants: list[LiveVariant]
     retired: bool = False  # the whole product archived or hidden
+    categories: list[str] = field(default_factory=list)  # names the product is filed under (Shopify: its type)
 
 
 class DroppedVariants(StrEnum):
@@ -273,6 +274,7 @@ class VariantChanges:
     retire_product: bool = False  # ARCHIVE and every variant is dropped: archive the product
     restore_product: bool = False  # the product was archived and a variant is offered again
     retitle: bool = False  # set the product's title to product.title
+    recategorize: bool = False  # file the product under product.category (created when missing)
 
 
 @runtime_checkable

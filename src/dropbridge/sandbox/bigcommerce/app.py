@@ -183,6 +183,9 @@ def build_app(emu: Any) -> FastAPI:
                 items = [c for c in items if c["name"] == q["name"]]
             if q.get("parent_id") not in (None, ""):
                 items = [c for c in items if c["parent_id"] == int(q["parent_id"])]
+            if q.get("id:in"):
+                wanted = {int(x) for x in q["id:in"].split(",") if x.strip().isdigit()}
+                items = [c for c in items if c["id"] in wanted]
             return v3_page(request, copy.deepcopy(items))
 
     @app.post(p + "/v3/catalog/categories")

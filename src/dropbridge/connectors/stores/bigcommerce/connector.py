@@ -252,7 +252,13 @@ class BigCommerceStore:
             raise
         if not data or not data.get("data"):
             return None
-        return mapping.live_product(data["data"])
+        names: list[str] = []
+        ids = [int(c) for c in data["data"].get("categories") or []]
+        if ids:
+            found = self.client.get(api.CATEGORIES, what="bigcommerce product categories",
+                                    params={"id:in": ",".join(map(str, ids)), "limit": 250})
+            names = [str(c.get("name")) for c in (found or {}).get("data") or []]
+        return mapping.live_product(data["data"], names)
 
     def apply_variant_changes(self, changes: VariantChanges, idempotency_key: str) -> dict[str, str]:
         """The product (name, categories, is_visible), then option values the new variants need (created on
@@ -265,7 +271,7 @@ class BigCommerceStore:
         product: dict[str, Any] = {}
         if changes.retitle:
             product["name"] = changes.product.title
-        if changes.product.category:
+        if changes.recategorize and changes.product.category:
             mapped = self._category_ids(changes.product.category)
             product["categories"] = list(dict.fromkeys([*self.categories, *mapped]))
         if changes.retire_product:

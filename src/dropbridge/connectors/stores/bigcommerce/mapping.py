@@ -366,10 +366,10 @@ def category_path(category: str) -> list[str]:
     return [part.strip() for part in category.split(">") if part.strip()]
 
 
-def live_product(data: dict[str, Any]) -> LiveProduct:
+def live_product(data: dict[str, Any], categories: list[str] | None = None) -> LiveProduct:
     return LiveProduct(
         external_product_id=str(data["id"]), title=str(data.get("name") or ""),
-        retired=not data.get("is_visible", True),
+        retired=not data.get("is_visible", True), categories=list(categories or []),
         variants=[LiveVariant(external_variant_id=str(v["id"]), sku=str(v.get("sku") or ""),
                               options={o.get("option_display_name", ""): o.get("label", "")
                                        for o in v.get("option_values") or []},

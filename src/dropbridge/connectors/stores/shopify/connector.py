@@ -154,7 +154,7 @@ query ProductVariants($id: ID!, $after: String) {
 LIVE_PRODUCT_QUERY = """
 query LiveProduct($id: ID!, $after: String) {
   product(id: $id) {
-    id title status
+    id title status productType
     variants(first: 250, after: $after) {
       pageInfo { hasNextPage endCursor }
       nodes { id sku inventoryPolicy selectedOptions { name value } }
@@ -579,7 +579,7 @@ class ShopifyStore:
         product: dict[str, Any] = {}
         if changes.retitle:
             product["title"] = changes.product.title
-        if changes.product.category:
+        if changes.recategorize and changes.product.category:
             product["productType"] = mapping.product_type(changes.product.category)
         if changes.retire_product:
             product["status"] = "ARCHIVED"

@@ -291,6 +291,7 @@ def variant_create_input(v: ProductVariantDraft, location_id: str) -> dict[str, 
 def live_product(node: dict[str, Any], variants: list[dict[str, Any]]) -> LiveProduct:
     return LiveProduct(
         external_product_id=node["id"], title=node.get("title") or "", retired=node.get("status") == "ARCHIVED",
+        categories=[node["productType"]] if node.get("productType") else [],
         variants=[LiveVariant(external_variant_id=v["id"], sku=v.get("sku") or "",
                               options={o["name"]: o["value"] for o in v.get("selectedOptions") or []
                                        if o.get("name") != "Title" or o.get("value") != "Default Title"})

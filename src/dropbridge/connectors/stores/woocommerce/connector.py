@@ -283,7 +283,7 @@ class WooCommerceStore:
         parent: dict[str, Any] = {}
         if changes.retitle:
             parent["name"] = changes.product.title
-        if changes.product.category:
+        if changes.recategorize and changes.product.category:
             parent["categories"] = [{"id": c} for c in self._category_ids(changes.product.category)]
         if changes.retire_product:
             parent["status"] = "private"

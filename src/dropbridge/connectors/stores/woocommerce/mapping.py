@@ -216,10 +216,10 @@ def live_product(data: dict[str, Any], variations: list[dict[str, Any]]) -> Live
     if data.get("type") != "variable":  # a simple product is its own only variant
         return LiveProduct(str(data["id"]), str(data.get("name") or ""), [
             LiveVariant(str(data["id"]), str(data.get("sku") or ""), {}, data.get("status") != "publish")],
-            data.get("status") != "publish")
+            data.get("status") != "publish", [str(c.get("name")) for c in data.get("categories") or []])
     return LiveProduct(
         external_product_id=str(data["id"]), title=str(data.get("name") or ""),
-        retired=data.get("status") != "publish",
+        retired=data.get("status") != "publish", categories=[str(c.get("name")) for c in data.get("categories") or []],
         variants=[LiveVariant(external_variant_id=str(v["id"]), sku=str(v.get("sku") or ""),
                               options={a.get("name", ""): a.get("option", "") for a in v.get("attributes") or []},
                               retired=v.get("status") not in (None, "publish"))
