@@ -345,3 +345,58 @@ def test_categories_reach_the_store_created_once_and_follow_the_rules(app, store
     if store.name != "shopify":
         assert _category_ids(store)["Apparel"] == 1
     assert follow_variants(app.ctx, "shop").recategorized == 0  # in step now
+
+
+def _store_images(store, pid) -> list[str]:
+    if store.name == "shopify":
+        return store.emu.product(pid)["images"]
+    if store.name == "woocommerce":
+        return [i["src"] for i in store.emu.product(pid)["images"]]
+    return [i["url_standard"] for i in store.emu.product(pid)["images"]]
+
+
+def test_processed_images_reach_the_store(app, store, monkeypatch):
+    """The resized, watermarked copies the catalog import stored: BigCommerce gets them through its own upload
+    (multipart image_file, storefronts.md §3.4); Shopify and WooCommerce, which fetch images by URL (§1.4, §2.4),
+    get dropbridge's public URL of each, which serves exactly the processed bytes."""
+    import httpx
+
+    from dropbridge.api.app import create_app
+    from dropbridge.sandbox.kit.server import start_server
+    from tests.catalog.conftest import ImageHost, image_bytes
+
+    host = ImageHost()
+    api = start_server(create_app(app))
+    try:
+        monkeypatch.setattr(app.ctx.settings, "images_allow_private_hosts", True)
+        monkeypatch.setattr(app.ctx.settings, "public_url", api.url)
+        add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {"api_key": "k"},
+                     {"images": {"max_dimension": 80, "watermark": {"text": "DB", "opacity": 1.0, "scale": 0.3}}})
+        original = image_bytes((400, 200), (200, 30, 30))
+        host.files["red.png"] = original
+        text = ("sku,qty,cost,parent_sku,title,option1_name,option1_value,image_url\n"
+                f"TEE-S,5,8.00,TEE,Tee,Size,S,{host.url('red.png')}\n")
+        assert sync_feed(app.ctx, "acme", io.BytesIO(text.encode()), "acme.csv").status == "applied"
+        assert _drain(app, "catalog_images") == 1
+        with app.ctx.uow(read_only=True) as uow:
+            [(sha, path, fmt)] = uow.listings.processed_images([1])[1]
+        stored = (app.settings.data_dir / "images" / path).read_bytes()
+        assert stored != original and fmt == "webp"  # the deployment's default format
+
+        publish_products(app.ctx, "shop")
+        [(pid, _)] = _listings(app).values()
+        [url] = _store_images(store, pid)
+        if store.name == "bigcommerce":
+            [upload] = store.emu.uploads.values()
+            assert upload["data"] == stored and upload["filename"] == f"{sha}.webp"
+            assert httpx.get(url).content == stored  # the store's own copy
+        else:
+            assert url == f"{api.url}/images/{sha}.webp"
+        served = httpx.get(f"{api.url}/images/{sha}.webp")
+        assert served.status_code == 200 and served.content == stored
+        assert served.headers["content-type"] == "image/webp"
+        assert httpx.get(f"{api.url}/images/{'0' * 64}.jpg").status_code == 404
+        assert httpx.get(f"{api.url}/images/..%2F..%2Fsecret.jpg").status_code == 404
+    finally:
+        api.stop()
+        host.server.stop()

@@ -145,6 +145,18 @@ class ProductVariantDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFile:
+    """A processed catalog image (resized, watermarked, in the data directory) for platforms that take uploads;
+    `read()` gives its bytes when the connector sends them, `url` where dropbridge serves it (None: no public
+    URL is configured)."""
+
+    name: str  # "<sha256>.jpg"
+    content_type: str
+    read: Callable[[], bytes]
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProductDraft:
     sku: str  # our parent SKU, used as the product's handle/reference
     title: str
@@ -153,6 +165,9 @@ class ProductDraft:
     variants: list[ProductVariantDraft] = field(default_factory=list)
     vendor: str = ""
     category: str | None = None  # ours (catalog category rules), "Apparel > Tees"; each platform maps it
+    # The processed images, when the catalog import stored them: a platform with an upload path of its own sends
+    # these instead of `images` (which then are their public URLs, or the supplier's originals without one).
+    image_files: list[ImageFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
 import structlog
 
@@ -19,9 +20,10 @@ from dropbridge.domain.model import Listing
 from dropbridge.domain.money import Money
 from dropbridge.domain.pricing import PricingRules, price_for
 from dropbridge.domain.routing import convert
-from dropbridge.services.ports import Capability, ProductDraft, ProductVariantDraft, StockUpdate
+from dropbridge.services.ports import Capability, ImageFile, ProductDraft, ProductVariantDraft, StockUpdate
 
 from .fx import rate_table
+from .image_port import FORMATS
 from .records import audit
 from .route_order import supplier_terms
 
@@ -93,6 +95,7 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
             variants = [v for v in variants if v.product_id not in listed]
         products = uow.listings.products([v.product_id for v in variants if v.product_id])
         images = uow.listings.image_urls(list(products))
+        processed = uow.listings.processed_images(list(products))
         offers = uow.listings.offers_for([v.id for v in variants])
         rates, _ = rate_table(uow)
     atp = available_to_promise(offers)
@@ -122,7 +125,10 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
         members = priced
         draft = ProductDraft(sku=product_sku, title=(product.title if product else "") or members[0].title
                              or product_sku, description_html=(product.description_html or "") if product else "",
-                             images=images.get(product.id, []) if product else [], variants=drafts,
+                             images=(_image_urls(ctx, processed.get(product.id, []), images.get(product.id, []))
+                                     if product else []),
+                             image_files=_image_files(ctx, processed.get(product.id, [])) if product else [],
+                             variants=drafts,
                              vendor=(product.brand or "") if product else "",
                              category=product.category if product else None)
         result = connector.publish_product(draft, f"db-publish-{store.id}-{product_sku}")
@@ -139,6 +145,26 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
             uow.commit()
         published.extend(v.sku for v in members)
     return published
+
+
+def _public_image_url(ctx, sha256: str, fmt: str) -> str | None:
+    public = getattr(ctx.settings, "public_url", None)
+    return f"{public.rstrip('/')}/images/{sha256}.{FORMATS.get(fmt, fmt)}" if public else None
+
+
+def _image_files(ctx, stored: list[tuple[str, str, str]]) -> list[ImageFile]:
+    """The product's processed images (resized, watermarked by the catalog import), read when a connector
+    uploads them."""
+    return [ImageFile(name=f"{sha}.{FORMATS.get(fmt, fmt)}", content_type=f"image/{fmt}",
+                      read=partial(ctx.images.read, path), url=_public_image_url(ctx, sha, fmt))
+            for sha, path, fmt in stored]
+
+
+def _image_urls(ctx, stored: list[tuple[str, str, str]], originals: list[str]) -> list[str]:
+    """What a platform that fetches images by URL gets: the processed copies where dropbridge serves them
+    (`public_url`), else the supplier's original URLs."""
+    urls = [_public_image_url(ctx, sha, fmt) for sha, _, fmt in stored]
+    return [u for u in urls if u] if stored and all(urls) else originals
 
 
 def push_stock(ctx, store_name: str) -> PushSummary:

@@ -49,6 +49,19 @@ class ListingRepo:
             out.setdefault(pid, []).append(url)
         return out
 
+    def processed_images(self, product_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+        """Product id -> its stored images as (sha256, path under the image store, format), in order."""
+        q = (select(t.product_images.c.product_id, t.catalog_images.c.sha256, t.catalog_images.c.path,
+                    t.catalog_images.c.format)
+             .join(t.catalog_images, t.catalog_images.c.id == t.product_images.c.image_id)
+             .where(t.product_images.c.product_id.in_(product_ids))
+             .order_by(t.product_images.c.product_id, t.product_images.c.position, t.product_images.c.id))
+        out: dict[int, list[tuple[str, str, str]]] = {}
+        for pid, sha, path, fmt in self.session.execute(q).all():
+            if all(sha != s for s, _, _ in out.get(pid, [])):
+                out.setdefault(pid, []).append((sha, path, fmt))
+        return out
+
     def for_store(self, store_id: int) -> list[m.Listing]:
         return list(self.session.scalars(select(m.Listing).where(t.listings.c.store_id == store_id)
                                           .order_by(t.listings.c.id)))

@@ -290,6 +290,57 @@ class CatalogMixin:
         self._touch_product(product)
         return self._variant_view(self.variants[vid])
 
+    # ---- images ------------------------------------------------------------------------------------
+
+    MAX_IMAGE_BYTES = 8 * 1024 * 1024  # §3.4
+
+    def _add_image(self, pid: int, body: dict[str, Any], data: bytes | None, filename: str,
+                   content_type: str) -> dict[str, Any]:
+        """An image from `image_url` or an uploaded `image_file` (kept in `uploads`, served at the CDN-like
+        URL the image answers with); a file that is not an image, or over 8 MB, is refused."""
+        product = self._product_or_404(pid)
+        if data is None and not body.get("image_url"):
+            raise BcError(422, "JSON data is missing or invalid", {"image_url": "image_url or image_file is required"})
+        if data is not None:
+            if len(data) > self.MAX_IMAGE_BYTES:
+                raise BcError(413, "The image file is larger than the 8 MB limit")
+            if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG") or data[8:12] == b"WEBP"
+                    or data[:6] in (b"GIF87a", b"GIF89a")):
+                raise BcError(422, "JSON data is missing or invalid", {"image_file": "not a supported image"})
+        image_id = self._next_id()
+        if data is not None:
+            url = f"{self.url}/_cdn/products/{pid}/images/{image_id}/{filename}"
+            self.uploads[image_id] = {"data": data, "filename": filename, "content_type": content_type}
+        else:
+            url = str(body["image_url"])
+        now = datetime.now(UTC)
+        image = {"id": image_id, "product_id": pid, "image_url": url if data is None else "",
+                 "is_thumbnail": str(body.get("is_thumbnail", "")).lower() in ("1", "true") or not product["_images"],
+                 "sort_order": int(body.get("sort_order") or len(product["_images"])),
+                 "description": str(body.get("description") or ""), "image_file": filename if data is not None else "",
+                 "url_zoom": url, "url_standard": url, "url_thumbnail": url, "url_tiny": url,
+                 "date_modified": _iso(now)}
+        if image["is_thumbnail"]:
+            for other in product["_images"]:
+                other["is_thumbnail"] = False
+        product["_images"].append(image)
+        self._touch_product(product)
+        return copy.deepcopy(image)
+
+    def _update_image(self, pid: int, image_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        product = self._product_or_404(pid)
+        image = next((i for i in product["_images"] if i["id"] == image_id), None)
+        if image is None:
+            raise BcError(404, "The requested image was not found.")
+        if body.get("is_thumbnail"):
+            for other in product["_images"]:
+                other["is_thumbnail"] = False
+            image["is_thumbnail"] = True
+        for name in ("sort_order", "description"):
+            if name in body:
+                image[name] = body[name]
+        return copy.deepcopy(image)
+
     # ---- categories (v3 Catalog) ------------------------------------------------------------------
 
     def _add_category(self, body: Any) -> dict[str, Any]:

@@ -226,7 +226,10 @@ class BigCommerceStore:
             body = mapping.product_body(
                 product, weight=self.product_weight, categories=categories, idempotency_key=idempotency_key
             )
+            if product.image_files:  # uploaded below (multipart `image_file`, §3.4), not fetched by URL
+                body["images"] = []
             data = self.client.post(api.PRODUCTS, body, what="bigcommerce create product")["data"]
+            self._upload_images(str(data["id"]), product)
         pid = str(data["id"])
         variants = data.get("variants") or []
         if simple:
@@ -317,6 +320,17 @@ class BigCommerceStore:
             self.client.put(api.VARIANTS_BATCH, items[start:start + VARIANT_BATCH_LIMIT],
                             what="bigcommerce variants on/off sale")
         return added
+
+    def _upload_images(self, pid: str, product: ProductDraft) -> None:
+        """The processed images through BigCommerce's own upload path: one multipart `image_file` per call
+        (storefronts.md §3.4), the first the thumbnail."""
+        for i, image in enumerate(product.image_files):
+            path = api.PRODUCT_IMAGES.format(product_id=int(pid))
+            created = self.client.upload(path, "image_file", image.name, image.read(), image.content_type,
+                                         what="bigcommerce upload image")["data"]
+            if i == 0 and not created.get("is_thumbnail"):
+                self.client.put(f"{path}/{created['id']}", {"is_thumbnail": True, "sort_order": 0},
+                                what="bigcommerce image thumbnail")
 
     def _options(self, pid: int) -> list[dict[str, Any]]:
         found = self.client.get(api.PRODUCT_OPTIONS.format(product_id=pid), what="bigcommerce product options",
