@@ -202,6 +202,9 @@ def test_add_drop_rename_and_archive_on_a_published_product(app, store):
     assert seen <= store.all_ids()
     _all_resolve(store, now)
     seen = store.all_ids()
+    calls = store.emu.api_calls()
+    _feed(app, [("TEE-S", 5, "S", "active"), ("TEE-M", 7, "M", "active"), ("TEE-L", 4, "L", "active")])
+    assert _drain(app, "follow_variants") == 0 and store.emu.api_calls() == calls  # same feed: nothing to follow
 
     # The supplier drops S (discontinued) and renames the product: S goes to zero and off sale, nothing deleted.
     _feed(app, [("TEE-S", 5, "S", "discontinued"), ("TEE-M", 7, "M", "active"), ("TEE-L", 4, "L", "active")],

@@ -64,7 +64,9 @@ def dropped_setting(store) -> DroppedVariants:
                               field="dropped_variants") from None
 
 
-def follow_variants(ctx, store_name: str) -> VariantSyncSummary:
+def follow_variants(ctx, store_name: str, product_ids: list[int] | None = None) -> VariantSyncSummary:
+    """Bring the store's published products (only those of `product_ids`, our product ids, when given: the ones a
+    catalog import changed) in step with the catalog."""
     with ctx.uow(read_only=True) as uow:
         store = _store(uow, store_name)
         summary = VariantSyncSummary(store=store.name)
@@ -76,7 +78,9 @@ def follow_variants(ctx, store_name: str) -> VariantSyncSummary:
         mode = dropped_setting(store)
         listings = [ls for ls in uow.listings.for_store(store.id) if ls.external_product_id]
         listed_variants = uow.catalog.variants_by_id([ls.variant_id for ls in listings])
-        product_ids = sorted({v.product_id for v in listed_variants.values() if v.product_id})
+        wanted = set(product_ids) if product_ids is not None else None
+        product_ids = sorted({v.product_id for v in listed_variants.values()
+                              if v.product_id and (wanted is None or v.product_id in wanted)})
         siblings = uow.listings.siblings(product_ids)
         products = uow.listings.products(product_ids)
         offers = uow.listings.offers_for([v.id for vs in siblings.values() for v in vs])
