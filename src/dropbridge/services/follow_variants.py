@@ -23,7 +23,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from dropbridge.domain.errors import ExternalError, PermanentError, ValidationError
+from dropbridge.domain.errors import PermanentError, ValidationError
 from dropbridge.domain.model import Listing
 from dropbridge.domain.money import Money
 from dropbridge.domain.pricing import PricingRules, price_for
@@ -37,7 +37,7 @@ from dropbridge.services.ports import (
 
 from .fx import rate_table
 from .publish_listings import _store, available_to_promise, cheapest_landed, is_dropped, send_stock
-from .records import audit, log
+from .records import audit, log, raise_alert
 
 
 @dataclass
@@ -115,11 +115,20 @@ def follow_variants(ctx, store_name: str, product_ids: list[int] | None = None) 
         try:
             _follow_product(ctx, store, connector, product, group, siblings.get(pid, []), drafts, dropped, mode,
                             summary)
-        except (PermanentError, ExternalError) as exc:
+        except PermanentError as exc:  # the store refuses this product's change; the others still go
+            # (a timeout or rate limit propagates: the job is retried, and reads the store again first)
             log.warning("variants not followed", store=store.name, product=product.sku, error=str(exc))
             summary.failed.append((product.sku, str(exc)))
             continue
         zero.extend((ls, 0) for ls in group if ls.variant_id in dropped and ls.pushed_stock != 0)
+    if summary.failed:
+        with ctx.uow() as uow:
+            raise_alert(uow, ctx, "variants.failed", f"store {store.name} refused variant changes for "
+                        + "; ".join(f"{sku}: {reason[:200]}" for sku, reason in summary.failed[:5]),
+                        store_id=store.id)
+            audit(uow, ctx, "variants.failed", f"store:{store.name}", {"failed": summary.failed[:20]},
+                  store_id=store.id)
+            uow.commit()
     if zero:
         with ctx.uow(read_only=True) as uow:
             fresh = {ls.id: ls for ls in uow.listings.for_store(store.id)}

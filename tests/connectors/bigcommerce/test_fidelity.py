@@ -190,3 +190,24 @@ def test_a_new_variant_names_existing_option_values_and_labels_are_renamed_in_pl
     assert cat.status_code == 200
     assert httpx.post(api(emu) + "/v3/catalog/categories", headers=AUTH,
                       json={"name": "tees", "parent_id": 0}).status_code == 409
+
+
+def test_a_rename_that_would_move_other_variants_is_refused_by_the_connector(emu):
+    """A BigCommerce variant keeps its option value ids, so renaming is renaming the value, which every variant
+    using it shows: when another variant still uses it, the connector refuses (nothing is changed)."""
+    from dropbridge.domain.errors import PermanentError
+    from dropbridge.domain.money import Money
+    from dropbridge.services.ports import ProductDraft, ProductVariantDraft, VariantChanges
+
+    product = emu.add_product({"name": "Two", "type": "physical", "weight": 1, "price": "5", "sku": "TWO",
+                               "inventory_tracking": "variant", "variants": [
+                                   {"sku": f"TWO-{c}", "price": "5", "option_values": [
+                                       {"option_display_name": "Color", "label": c},
+                                       {"option_display_name": "Size", "label": "M"}]} for c in ("Red", "Blue")]})
+    red = next(v for v in product["variants"] if v["sku"] == "TWO-Red")
+    wanted = ProductVariantDraft(sku="TWO-Red", price=Money(500, "USD"), options={"Color": "Red", "Size": "Medium"})
+    changes = VariantChanges(str(product["id"]), ProductDraft(sku="TWO", title="Two"),
+                             rename=[(str(red["id"]), wanted)])
+    with pytest.raises(PermanentError, match="TWO-Blue also uses the option value"):
+        store(emu).apply_variant_changes(changes, "k")
+    assert {v["option_values"][1]["label"] for v in emu.product(product["id"])["variants"]} == {"M"}
