@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import time
 from datetime import date
 from typing import Annotated
@@ -96,6 +97,9 @@ def _amount(value, currency: str, field: str) -> Money | None:
     return Money.parse(value, currency, field=field) if value is not None else None
 
 
+IMAGE_NAME = re.compile(r"([0-9a-f]{64})\.(jpg|webp)")
+
+
 def create_app(app_ctx) -> FastAPI:
     """`app_ctx` is the bootstrap App (settings, engine, ctx)."""
     ctx = app_ctx.ctx
@@ -174,6 +178,21 @@ def create_app(app_ctx) -> FastAPI:
     def for_supplier(principal: Principal, supplier: str) -> None:
         if not principal.may_use_supplier(supplier):
             raise HTTPException(403, f"token {principal.name!r} may not use supplier {supplier!r}")
+
+    @api.get("/images/{name}", include_in_schema=False)
+    def image(name: str):
+        """The processed catalog images (resized, watermarked), public as a store's product page shows them:
+        stores that fetch images by URL are given `{public_url}/images/<sha256>.<ext>`. Content-addressed, so
+        cached for good."""
+        found = IMAGE_NAME.fullmatch(name)
+        if found is None:
+            raise HTTPException(404, "no such image")
+        try:
+            data = ctx.images.read_named(found.group(1), found.group(2))
+        except FileNotFoundError:
+            raise HTTPException(404, "no such image") from None
+        return Response(data, media_type="image/jpeg" if found.group(2) == "jpg" else "image/webp",
+                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
     @api.get("/healthz", tags=["ops"], responses={503: {"description": "The database does not answer"}})
     def healthz():

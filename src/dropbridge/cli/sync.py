@@ -110,6 +110,7 @@ def sync_rejects(run_id: int):
 def sync_push(store: str = typer.Argument(None, help="one store; default: every store"),
               publish: bool = typer.Option(True, help="also list offered variants the store lacks")):
     """Push available-to-promise stock (only what changed) and publish new products to stores."""
+    from dropbridge.services.follow_variants import follow_variants
     from dropbridge.services.publish_listings import publish_products, push_stock
 
     ctx = load_app().ctx
@@ -119,6 +120,13 @@ def sync_push(store: str = typer.Argument(None, help="one store; default: every 
         if publish:
             skus = publish_products(ctx, name)
             console.print(f"{name}: published {len(skus)} variants")
+            followed = follow_variants(ctx, name)
+            if followed.products:
+                console.print(f"{name}: variants followed on {followed.products} products: {followed.added} added, "
+                              f"{followed.renamed} renamed, {followed.retired} retired, {followed.restored} restored, "
+                              f"{followed.repointed} listings repointed; {len(followed.failed)} failed")
+            for sku, reason in followed.failed[:20]:
+                console.print(f"   {sku}: {reason}")
         summary = push_stock(ctx, name)
         console.print(f"{name}: {summary.changes} stock changes of {summary.listings} listings in "
                       f"{summary.calls} calls; {len(summary.failed)} failed")

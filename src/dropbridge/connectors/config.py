@@ -138,5 +138,7 @@ class StoreConfig(Model):
     last_order_pull_at: str | None = None  # state: written by the periodic order pull
     packing_slip: PackingSlip | None = Field(
         None, description="store_name, logo_url, message: the packing slip suppliers put in the parcel")
+    dropped_variants: Literal["zero", "hide", "archive"] | None = Field(
+        None, description="a variant the supplier dropped: zero stock (default), hidden, or archived")
 
 

@@ -16,6 +16,7 @@ from dropbridge.domain.errors import ConfigurationError, ExternalError, is_perma
 from dropbridge.domain.model import Job
 from dropbridge.services.alert_delivery import deliver_alert, deliver_digest
 from dropbridge.services.cancel_order import cancel_supplier_order
+from dropbridge.services.follow_variants import follow_variants
 from dropbridge.services.import_catalog import import_catalog_images
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.place_supplier_order import place_supplier_order
@@ -34,6 +35,7 @@ HANDLERS = {
     "process_webhook": lambda ctx, p, attempt: process_webhook(ctx, p["event_id"]),
     "push_stock": lambda ctx, p, attempt: push_stock(ctx, p["store"]).changes,
     "push_prices": lambda ctx, p, attempt: reprice_store(ctx, p["store"]).changes,
+    "follow_variants": lambda ctx, p, attempt: follow_variants(ctx, p["store"], p.get("products")).added,
     "cancel_supplier_order": lambda ctx, p, attempt: cancel_supplier_order(ctx, p["supplier_order_id"],
                                                                            p.get("late", False)),
     "catalog_images": lambda ctx, p, attempt: import_catalog_images(ctx, p["supplier"], p["work"]).images_stored,

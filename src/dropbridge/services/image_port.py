@@ -143,3 +143,10 @@ class ImageKit(Protocol):
     def store(self, image: ProcessedImage) -> str:
         """Keep the file (content-addressed; the same content twice is one file) and return its path
         relative to the image store."""
+
+    def read(self, relative: str) -> bytes:
+        """A stored file's bytes, by the path `store` returned; raises FileNotFoundError."""
+
+    def read_named(self, sha256: str, ext: str) -> bytes:
+        """A stored file's bytes by its content hash and extension (how dropbridge serves it publicly);
+        raises FileNotFoundError."""

@@ -123,6 +123,8 @@ class ImportReport:
     images_rejected: int = 0
     images_queued: int = 0  # image references handed to background jobs (import_catalog_images)
     problems: list[ImportProblem] = field(default_factory=list)
+    # Products that existed before and whose content or variants changed (published ones follow: follow_variants).
+    changed_product_ids: set[int] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
@@ -415,6 +417,11 @@ class _Run:
                 if plan is not None:
                     plans.append(plan)
             w.write(repo)
+            touched = {i for i in w.changed_products if i > 0}
+            touched |= {v["product_id"] for v in w.new_variants if v["product_id"] and v["product_id"] > 0}
+            touched |= {v["product_id"] for i, v in w.changed_variants.items() if i > 0 and v["product_id"]
+                        and v["product_id"] > 0}
+            self.report.changed_product_ids |= touched
             work: list[_ImageWork] = []
             if self.policy is not None:
                 for product, owner, items in plans:

@@ -97,6 +97,7 @@ class StockUpdate:
     sku: str
     quantity: int
     external_inventory_id: str | None = None  # Shopify inventory item, when different from the variant
+    external_product_id: str | None = None  # the parent, where a platform writes variants per product
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,18 @@ class ProductVariantDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFile:
+    """A processed catalog image (resized, watermarked, in the data directory) for platforms that take uploads;
+    `read()` gives its bytes when the connector sends them, `url` where dropbridge serves it (None: no public
+    URL is configured)."""
+
+    name: str  # "<sha256>.jpg"
+    content_type: str
+    read: Callable[[], bytes]
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProductDraft:
     sku: str  # our parent SKU, used as the product's handle/reference
     title: str
@@ -151,6 +164,10 @@ class ProductDraft:
     images: list[str] = field(default_factory=list)  # public URLs
     variants: list[ProductVariantDraft] = field(default_factory=list)
     vendor: str = ""
+    category: str | None = None  # ours (catalog category rules), "Apparel > Tees"; each platform maps it
+    # The processed images, when the catalog import stored them: a platform with an upload path of its own sends
+    # these instead of `images` (which then are their public URLs, or the supplier's originals without one).
+    image_files: list[ImageFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +220,7 @@ class Capability(StrEnum):
     WEBHOOKS = "webhooks"  # sends us events (verified on receipt)
     PRICES = "prices"  # store: take price updates for listed variants (PriceWriter)
     STOCK_READ = "stock_read"  # store: read its stock levels back (StockReader)
+    VARIANTS = "variants"  # store: add, retire and rename variants of a published product (VariantWriter)
 
 
 # What every storefront does (the Storefront protocol): report orders, take stock, publish products, take
@@ -228,10 +246,70 @@ class StockReader(Protocol):
         """Available quantity per variant at the location we push to; variants it cannot find are absent."""
 
 
+@dataclass(frozen=True, slots=True)
+class LiveVariant:
+    """A variant as the store has it now."""
+
+    external_variant_id: str
+    sku: str
+    options: dict[str, str] = field(default_factory=dict)
+    retired: bool = False  # hidden or archived by us (or the merchant): not for sale
+
+
+@dataclass(frozen=True, slots=True)
+class LiveProduct:
+    external_product_id: str
+    title: str
+    variants: list[LiveVariant]
+    retired: bool = False  # the whole product archived or hidden
+    categories: list[str] = field(default_factory=list)  # names the product is filed under (Shopify: its type)
+
+
+class DroppedVariants(StrEnum):
+    """What a store does with a variant the supplier dropped (store setting `dropped_variants`); its stock goes
+    to zero in every case, and it is never deleted (orders and listings still name it)."""
+
+    ZERO = "zero"  # zero stock only: still shown, sold out
+    HIDE = "hide"  # also taken off sale (each platform's own switch)
+    ARCHIVE = "archive"  # hidden, and the product archived once every variant is dropped
+
+
+@dataclass(frozen=True, slots=True)
+class VariantChanges:
+    """What one published product needs to follow its supplier: variants to add (with price and stock), variants
+    to rename in place (new option values), variants to retire or bring back, and the product's title."""
+
+    external_product_id: str
+    product: ProductDraft  # the product as we would publish it now (title, category, every live variant)
+    add: list[ProductVariantDraft] = field(default_factory=list)
+    rename: list[tuple[str, ProductVariantDraft]] = field(default_factory=list)  # (store variant id, wanted)
+    retire: list[str] = field(default_factory=list)  # store variant ids
+    restore: list[str] = field(default_factory=list)  # store variant ids retired earlier, offered again
+    dropped: DroppedVariants = DroppedVariants.ZERO
+    retire_product: bool = False  # ARCHIVE and every variant is dropped: archive the product
+    restore_product: bool = False  # the product was archived and a variant is offered again
+    retitle: bool = False  # set the product's title to product.title
+    recategorize: bool = False  # file the product under product.category (created when missing)
+
+
+@runtime_checkable
+class VariantWriter(Protocol):
+    """Capability.VARIANTS: change a published product's variants without deleting or recreating live ones (a
+    live variant's id is what listings and open orders name)."""
+
+    def read_product(self, external_product_id: str) -> LiveProduct | None:
+        """The product and its variants as the store has them; None when the store no longer has it."""
+
+    def apply_variant_changes(self, changes: VariantChanges, idempotency_key: str) -> dict[str, str]:
+        """Apply them; returns our SKU -> store variant id for the variants added. Raises PermanentError when
+        the store refuses."""
+
+
 # Which protocol a store connector must implement for each capability beyond the Storefront protocol.
 STORE_PORTS: dict[Capability, type] = {
     Capability.PRICES: PriceWriter,
     Capability.STOCK_READ: StockReader,
+    Capability.VARIANTS: VariantWriter,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
 import structlog
 
@@ -19,9 +20,10 @@ from dropbridge.domain.model import Listing
 from dropbridge.domain.money import Money
 from dropbridge.domain.pricing import PricingRules, price_for
 from dropbridge.domain.routing import convert
-from dropbridge.services.ports import ProductDraft, ProductVariantDraft, StockUpdate
+from dropbridge.services.ports import Capability, ImageFile, ProductDraft, ProductVariantDraft, StockUpdate
 
 from .fx import rate_table
+from .image_port import FORMATS
 from .records import audit
 from .route_order import supplier_terms
 
@@ -36,6 +38,16 @@ class PushSummary:
     calls: int = 0
     applied: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+# A variant whose supplier status says one of these is dropped: nothing promised, and by the store's setting
+# `dropped_variants` taken off sale (services/follow_variants.py).
+DROPPED_STATUSES = frozenset({"discontinued", "deleted", "removed", "archived", "inactive", "disabled", "retired"})
+
+
+def is_dropped(variant, offer_count: int = 1) -> bool:
+    """The supplier dropped the variant: its status says so, or no supplier offers it any more."""
+    return offer_count == 0 or (variant.status or "").strip().casefold() in DROPPED_STATUSES
 
 
 def available_to_promise(offers) -> dict[int, int]:
@@ -75,9 +87,15 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
         store = _store(uow, store_name)
         currency = (store.config or {}).get("currency", "USD")
         rules = PricingRules.from_config((store.config or {}).get("pricing"))
-        variants = uow.listings.unlisted_variants(store.id, limit)
+        variants = [v for v in uow.listings.unlisted_variants(store.id, limit) if not is_dropped(v)]
+        if ctx.connectors.info("store", store.platform).has(Capability.VARIANTS):
+            # A product the store lists already gets its new variants beside the live ones (follow_variants);
+            # publishing them as a product of their own would replace or duplicate it.
+            listed = uow.listings.listed_products(store.id, [v.product_id for v in variants if v.product_id])
+            variants = [v for v in variants if v.product_id not in listed]
         products = uow.listings.products([v.product_id for v in variants if v.product_id])
         images = uow.listings.image_urls(list(products))
+        processed = uow.listings.processed_images(list(products))
         offers = uow.listings.offers_for([v.id for v in variants])
         rates, _ = rate_table(uow)
     atp = available_to_promise(offers)
@@ -107,8 +125,12 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
         members = priced
         draft = ProductDraft(sku=product_sku, title=(product.title if product else "") or members[0].title
                              or product_sku, description_html=(product.description_html or "") if product else "",
-                             images=images.get(product.id, []) if product else [], variants=drafts,
-                             vendor=(product.brand or "") if product else "")
+                             images=(_image_urls(ctx, processed.get(product.id, []), images.get(product.id, []))
+                                     if product else []),
+                             image_files=_image_files(ctx, processed.get(product.id, [])) if product else [],
+                             variants=drafts,
+                             vendor=(product.brand or "") if product else "",
+                             category=product.category if product else None)
         result = connector.publish_product(draft, f"db-publish-{store.id}-{product_sku}")
         with ctx.uow() as uow:
             now = ctx.clock()
@@ -123,6 +145,26 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
             uow.commit()
         published.extend(v.sku for v in members)
     return published
+
+
+def _public_image_url(ctx, sha256: str, fmt: str) -> str | None:
+    public = getattr(ctx.settings, "public_url", None)
+    return f"{public.rstrip('/')}/images/{sha256}.{FORMATS.get(fmt, fmt)}" if public else None
+
+
+def _image_files(ctx, stored: list[tuple[str, str, str]]) -> list[ImageFile]:
+    """The product's processed images (resized, watermarked by the catalog import), read when a connector
+    uploads them."""
+    return [ImageFile(name=f"{sha}.{FORMATS.get(fmt, fmt)}", content_type=f"image/{fmt}",
+                      read=partial(ctx.images.read, path), url=_public_image_url(ctx, sha, fmt))
+            for sha, path, fmt in stored]
+
+
+def _image_urls(ctx, stored: list[tuple[str, str, str]], originals: list[str]) -> list[str]:
+    """What a platform that fetches images by URL gets: the processed copies where dropbridge serves them
+    (`public_url`), else the supplier's original URLs."""
+    urls = [_public_image_url(ctx, sha, fmt) for sha, _, fmt in stored]
+    return [u for u in urls if u] if stored and all(urls) else originals
 
 
 def push_stock(ctx, store_name: str) -> PushSummary:
@@ -140,7 +182,11 @@ def listed_stock(ctx, store_name: str):
         listings = uow.listings.for_store(store.id)
         offers = uow.listings.offers_for([ls.variant_id for ls in listings])
         variants = uow.catalog.variants_by_id([ls.variant_id for ls in listings])
-    return store, listings, available_to_promise(offers), variants
+    atp = available_to_promise(offers)
+    for vid, v in variants.items():
+        if is_dropped(v):
+            atp[vid] = 0
+    return store, listings, atp, variants
 
 
 def stock_key(store, changed) -> str:
@@ -158,7 +204,8 @@ def send_stock(ctx, store, listings, changed, variants, action: str = "stock.pus
     summary.changes = len(changed)
     if not changed:
         return summary
-    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=variants[ls.variant_id].sku, quantity=q)
+    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=variants[ls.variant_id].sku, quantity=q,
+                           external_product_id=ls.external_product_id)
                for ls, q in changed]
     result = ctx.store_connector(store).push_stock(updates, stock_key(store, changed))
     failed = {vid for vid, _ in result.failed}

@@ -24,6 +24,7 @@ from .records import audit, log, raise_alert, schedule, schedule_repricing
 # count either way. A feed with more rejects than this is quarantined long before (error-rate threshold).
 MAX_STORED_REJECTS = 100_000
 MODES = ("full", "delta")
+FOLLOW_PRODUCTS_MAX = 20_000  # product ids a follow_variants job carries; beyond, it looks at every listed product
 
 
 @dataclass
@@ -149,6 +150,7 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
         reason = reason or _mass_drift_reason(sum(drifting.values()), good, cfg)
         if reason:
             return _finish(ctx, run_id, supplier_id, "quarantined", reason, errors, rejected, read=read)
+        catalog_changed: set[int] = set()
         if catalog.count:
             # Before the offers: new offers then attach to the variants the catalog created or matched by GTIN.
             # Pictures are fetched by background jobs afterwards: the run never waits on image hosts.
@@ -159,6 +161,7 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
             report = import_catalog(ctx, supplier_name, catalog.rows(), skip_skus=drifting, fetch_images=False,
                                     queue_images=f"catalog_images:run:{run_id}")
             errors.extend(RowError(p.line, p.field, p.reason, p.url or "") for p in report.problems[:1000])
+            catalog_changed = report.changed_product_ids
             if on_stage and report.images_queued:
                 on_stage("images")
         if on_stage:
@@ -171,6 +174,12 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
             outcome.append(_record(uow, ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read,
                                    changed=changed, unchanged=good - changed, zeroed=counts["zeroed"],
                                    inserted=counts["inserted"]))
+            if catalog_changed:  # published products follow their variants (after commit)
+                # The products to look at, unless too many for a job's payload: then every listed one.
+                products = sorted(catalog_changed) if len(catalog_changed) <= FOLLOW_PRODUCTS_MAX else None
+                for store_id, store_name in uow.listings.stores_with_listings():
+                    schedule(uow, ctx, "follow_variants", f"variants:{store_id}:run:{run_id}",
+                             {"store": store_name, "products": products})
 
         stage.apply(supplier_id, ctx.clock(), full=(mode == "full"), finish=finish)
         return outcome[0]

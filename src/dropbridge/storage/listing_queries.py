@@ -28,6 +28,15 @@ class ListingRepo:
             out.setdefault(v.product_id, []).append(v)
         return out
 
+    def listed_products(self, store_id: int, product_ids: list[int]) -> set[int]:
+        """Which of these products the store lists (some variant of it has a listing there)."""
+        if not product_ids:
+            return set()
+        q = (select(t.variants.c.product_id).distinct()
+             .join(t.listings, t.listings.c.variant_id == t.variants.c.id)
+             .where(t.listings.c.store_id == store_id, t.variants.c.product_id.in_(set(product_ids))))
+        return set(self.session.scalars(q))
+
     def products(self, ids: list[int]) -> dict[int, m.Product]:
         return {p.id: p for p in self.session.scalars(select(m.Product).where(t.products.c.id.in_(ids)))}
 
@@ -38,6 +47,19 @@ class ListingRepo:
         out: dict[int, list[str]] = {}
         for pid, url in self.session.execute(q).all():
             out.setdefault(pid, []).append(url)
+        return out
+
+    def processed_images(self, product_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+        """Product id -> its stored images as (sha256, path under the image store, format), in order."""
+        q = (select(t.product_images.c.product_id, t.catalog_images.c.sha256, t.catalog_images.c.path,
+                    t.catalog_images.c.format)
+             .join(t.catalog_images, t.catalog_images.c.id == t.product_images.c.image_id)
+             .where(t.product_images.c.product_id.in_(product_ids))
+             .order_by(t.product_images.c.product_id, t.product_images.c.position, t.product_images.c.id))
+        out: dict[int, list[tuple[str, str, str]]] = {}
+        for pid, sha, path, fmt in self.session.execute(q).all():
+            if all(sha != s for s, _, _ in out.get(pid, [])):
+                out.setdefault(pid, []).append((sha, path, fmt))
         return out
 
     def for_store(self, store_id: int) -> list[m.Listing]:

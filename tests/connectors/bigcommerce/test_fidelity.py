@@ -155,3 +155,59 @@ def test_webhook_retries_keep_the_webhook_id_and_deactivate_the_hook_after_the_l
     attempts = emu.webhook_deliveries()
     assert [a["attempt"] for a in attempts] == [0, 1] and len({a["webhook_id"] for a in attempts}) == 1
     assert emu.hooks[hook["id"]]["is_active"] is False
+
+
+def test_a_new_variant_names_existing_option_values_and_labels_are_renamed_in_place(emu):
+    """POST .../variants takes option value ids the product has (storefronts.md §3.4): an unknown one is 422, a
+    taken combination 422, a taken SKU 409; a value's label renamed in place shows on its variants."""
+    product = seed(emu)
+    pid = product["id"]
+    [size] = httpx.get(api(emu) + f"/v3/catalog/products/{pid}/options", headers=AUTH).json()["data"]
+    [m] = size["option_values"]
+    unknown = httpx.post(api(emu) + f"/v3/catalog/products/{pid}/variants", headers=AUTH,
+                         json={"sku": "FID-L", "option_values": [{"id": 999999, "option_id": size["id"]}]})
+    assert unknown.status_code == 422 and set(unknown.json()) == {"status", "title", "type", "errors"}
+    taken = httpx.post(api(emu) + f"/v3/catalog/products/{pid}/variants", headers=AUTH,
+                       json={"sku": "FID-M2", "option_values": [{"id": m["id"], "option_id": size["id"]}]})
+    assert taken.status_code == 422
+    value = httpx.post(api(emu) + f"/v3/catalog/products/{pid}/options/{size['id']}/values", headers=AUTH,
+                       json={"label": "L"}).json()["data"]
+    again = httpx.post(api(emu) + f"/v3/catalog/products/{pid}/options/{size['id']}/values", headers=AUTH,
+                       json={"label": "L"})
+    assert again.status_code == 409
+    dup_sku = httpx.post(api(emu) + f"/v3/catalog/products/{pid}/variants", headers=AUTH,
+                         json={"sku": "FID-1", "option_values": [{"id": value["id"], "option_id": size["id"]}]})
+    assert dup_sku.status_code == 409
+    made = httpx.post(api(emu) + f"/v3/catalog/products/{pid}/variants", headers=AUTH,
+                      json={"sku": "FID-L", "price": 13, "inventory_level": 3,
+                            "option_values": [{"id": value["id"], "option_id": size["id"]}]})
+    assert made.status_code == 200 and made.json()["data"]["option_values"][0]["label"] == "L"
+    httpx.put(api(emu) + f"/v3/catalog/products/{pid}/options/{size['id']}/values/{m['id']}", headers=AUTH,
+              json={"label": "Medium"}).raise_for_status()
+    labels = {v["sku"]: v["option_values"][0]["label"] for v in emu.product(pid)["variants"]}
+    assert labels == {"FID-1": "Medium", "FID-L": "L"}
+    cat = httpx.post(api(emu) + "/v3/catalog/categories", headers=AUTH, json={"name": "Tees", "parent_id": 0})
+    assert cat.status_code == 200
+    assert httpx.post(api(emu) + "/v3/catalog/categories", headers=AUTH,
+                      json={"name": "tees", "parent_id": 0}).status_code == 409
+
+
+def test_a_rename_that_would_move_other_variants_is_refused_by_the_connector(emu):
+    """A BigCommerce variant keeps its option value ids, so renaming is renaming the value, which every variant
+    using it shows: when another variant still uses it, the connector refuses (nothing is changed)."""
+    from dropbridge.domain.errors import PermanentError
+    from dropbridge.domain.money import Money
+    from dropbridge.services.ports import ProductDraft, ProductVariantDraft, VariantChanges
+
+    product = emu.add_product({"name": "Two", "type": "physical", "weight": 1, "price": "5", "sku": "TWO",
+                               "inventory_tracking": "variant", "variants": [
+                                   {"sku": f"TWO-{c}", "price": "5", "option_values": [
+                                       {"option_display_name": "Color", "label": c},
+                                       {"option_display_name": "Size", "label": "M"}]} for c in ("Red", "Blue")]})
+    red = next(v for v in product["variants"] if v["sku"] == "TWO-Red")
+    wanted = ProductVariantDraft(sku="TWO-Red", price=Money(500, "USD"), options={"Color": "Red", "Size": "Medium"})
+    changes = VariantChanges(str(product["id"]), ProductDraft(sku="TWO", title="Two"),
+                             rename=[(str(red["id"]), wanted)])
+    with pytest.raises(PermanentError, match="TWO-Blue also uses the option value"):
+        store(emu).apply_variant_changes(changes, "k")
+    assert {v["option_values"][1]["label"] for v in emu.product(product["id"])["variants"]} == {"M"}

@@ -271,3 +271,46 @@ def test_idempotency_requirement_can_be_forced_either_way(required):
              "changeFromQuantity": None}]}})
         assert ("errors" in out) is required
         assert emu.available(variant["id"]) == (1 if required else 3)
+
+
+ADD_VARIANTS = """mutation Add($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkCreate(productId: $productId, variants: $variants, strategy: DEFAULT) {
+    productVariants { id sku selectedOptions { name value } } userErrors { field code } } }"""
+CHANGE_VARIANTS = """mutation Change($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    productVariants { id } userErrors { field code } } }"""
+
+
+def test_variants_are_added_and_renamed_beside_the_live_ones():
+    """productVariantsBulkCreate keeps every variant (strategy DEFAULT) and adds the option value it brings;
+    a combination the product has is VARIANT_ALREADY_EXISTS and nothing is created (storefronts.md §1.4);
+    productVariantsBulkUpdate renames a value in place, and an unused value leaves the option."""
+    with running() as emu:
+        p = emu.seed_product("Tee", [{"sku": "T-S", "price": "10.00", "options": {"Size": "S"}},
+                                     {"sku": "T-M", "price": "10.00", "options": {"Size": "M"}}])
+        before = {v["id"] for v in p["variants"]}
+        new = {"optionValues": [{"optionName": "Size", "name": "L"}], "price": "11.00",
+               "inventoryItem": {"sku": "T-L"},
+               "inventoryQuantities": [{"locationId": emu.primary_location, "availableQuantity": 4}]}
+        dup = {**new, "optionValues": [{"optionName": "Size", "name": "M"}], "inventoryItem": {"sku": "T-X"}}
+        refused = gql(emu, ADD_VARIANTS, {"productId": p["id"], "variants": [new, dup]})["data"]
+        assert [e["code"] for e in refused["productVariantsBulkCreate"]["userErrors"]] == ["VARIANT_ALREADY_EXISTS"]
+        assert len(emu.product(p["id"])["variants"]) == 2  # all or nothing
+        missing = {**new, "optionValues": []}
+        refused = gql(emu, ADD_VARIANTS, {"productId": p["id"], "variants": [missing]})["data"]
+        assert refused["productVariantsBulkCreate"]["userErrors"][0]["code"] == "NEED_TO_ADD_OPTION_VALUES"
+        done = gql(emu, ADD_VARIANTS, {"productId": p["id"], "variants": [new]})["data"]["productVariantsBulkCreate"]
+        [created] = done["productVariants"]
+        assert (created["sku"], done["userErrors"]) == ("T-L", [])
+        after = emu.product(p["id"])
+        assert before < {v["id"] for v in after["variants"]} and emu.available(created["id"]) == 4
+        assert after["options"][0]["values"] == ["S", "M", "L"]
+        m = next(v["id"] for v in after["variants"] if v["sku"] == "T-M")
+        clash = gql(emu, CHANGE_VARIANTS, {"productId": p["id"], "variants": [
+            {"id": m, "optionValues": [{"optionName": "Size", "name": "S"}]}]})["data"]["productVariantsBulkUpdate"]
+        assert clash["userErrors"][0]["code"] == "VARIANT_ALREADY_EXISTS"
+        gql(emu, CHANGE_VARIANTS, {"productId": p["id"], "variants": [
+            {"id": m, "optionValues": [{"optionName": "Size", "name": "Medium"}]}]})
+        renamed = emu.product(p["id"])
+        assert next(v for v in renamed["variants"] if v["id"] == m)["options"] == {"Size": "Medium"}
+        assert renamed["options"][0]["values"] == ["S", "L", "Medium"]

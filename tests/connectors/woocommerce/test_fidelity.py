@@ -259,3 +259,22 @@ def test_numeric_string_stock_is_accepted_and_a_fraction_refused(http_site):
     store = from_config(http_site.url, {"consumer_key": CK, "consumer_secret": CS}, {})
     assert store.push_stock([StockUpdate(str(pid), "S-1", 4)], "k").applied == 1
     assert http_site.stock_of(pid) == 4
+
+
+def test_categories_and_variation_status(tls_site):
+    """Product categories (a WordPress term: a name taken under its parent is `term_exists` with the term's id)
+    answer before /products/{id}; a status outside the schema's enum is refused (§2.8 envelope)."""
+    emu = tls_site
+    base = emu.url + "/wp-json/wc/v3"
+    made = httpx.post(base + "/products/categories", json={"name": "Apparel"}, headers=basic())
+    assert made.status_code == 201 and made.json()["parent"] == 0
+    again = httpx.post(base + "/products/categories", json={"name": "apparel"}, headers=basic())
+    assert again.status_code == 400 and again.json()["code"] == "term_exists"
+    assert again.json()["data"]["resource_id"] == made.json()["id"]
+    child = httpx.post(base + "/products/categories", json={"name": "Tees", "parent": made.json()["id"]},
+                       headers=basic()).json()
+    found = httpx.get(base + "/products/categories", params={"parent": made.json()["id"]}, headers=basic()).json()
+    assert [c["id"] for c in found] == [child["id"]]
+    product = emu.add_product({"name": "Tee", "type": "variable", "sku": "T"})
+    bad = httpx.put(base + f"/products/{product['id']}", json={"status": "hidden"}, headers=basic())
+    assert bad.status_code == 400 and bad.json()["code"] == "rest_invalid_param"

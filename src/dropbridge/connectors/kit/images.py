@@ -207,6 +207,13 @@ class ImageStore:
     def path(self, relative: str) -> Path:
         return self.root / relative
 
+    def get(self, relative: str) -> bytes:
+        """A stored file by its relative path (never outside the store)."""
+        target = (self.root / relative).resolve()
+        if not target.is_relative_to(self.root.resolve()):
+            raise FileNotFoundError(relative)
+        return target.read_bytes()
+
     def put(self, image: ProcessedImage) -> str:
         relative = self.relative_path(image.sha256, image.ext)
         target = self.root / relative
@@ -247,3 +254,9 @@ class Images:
 
     def store(self, image: ProcessedImage) -> str:
         return ImageStore(self.settings.data_dir / "images").put(image)
+
+    def read(self, relative: str) -> bytes:
+        return ImageStore(self.settings.data_dir / "images").get(relative)
+
+    def read_named(self, sha256: str, ext: str) -> bytes:
+        return self.read(ImageStore.relative_path(sha256, ext))

@@ -141,6 +141,90 @@ def build_app(emu: Any) -> FastAPI:
                 raise BcError(404, "The requested product was not found.")
             return v3_page(request, [emu._variant_view(emu.variants[v]) for v in product["variants"]])
 
+    # https://developer.bigcommerce.com/docs/rest-catalog/products/images#create-a-product-image
+    # (§3.4: one image per call, `image_url` as JSON or multipart `image_file`, each at most 8 MB)
+    @app.post(p + "/v3/catalog/products/{pid}/images")
+    async def create_image(pid: int, request: Request):
+        if (request.headers.get("content-type") or "").startswith("multipart/form-data"):
+            form = await request.form()
+            upload = form.get("image_file")
+            if upload is None or isinstance(upload, str):
+                raise BcError(422, "JSON data is missing or invalid", {"image_file": "image_file is required"})
+            data = await upload.read()
+            body = {k: v for k, v in form.items() if isinstance(v, str)}
+            with emu._lock:
+                return {"data": emu._add_image(pid, body, data, upload.filename or "image",
+                                               upload.content_type or ""), "meta": {}}
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._add_image(pid, body if isinstance(body, dict) else {}, None, "", ""), "meta": {}}
+
+    @app.get("/_cdn/products/{pid}/images/{image_id}/{filename}")
+    async def cdn_image(pid: int, image_id: int, filename: str):
+        upload = emu.uploads.get(image_id)
+        if upload is None:
+            return Response(status_code=404)
+        return Response(upload["data"], media_type=upload["content_type"] or "application/octet-stream")
+
+    @app.put(p + "/v3/catalog/products/{pid}/images/{image_id}")
+    async def update_image(pid: int, image_id: int, request: Request):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._update_image(pid, image_id, body if isinstance(body, dict) else {}), "meta": {}}
+
+    # https://developer.bigcommerce.com/docs/rest-catalog/product-variants#create-a-product-variant
+    @app.post(p + "/v3/catalog/products/{pid}/variants")
+    async def create_variant(pid: int, request: Request):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._create_variant(pid, body), "meta": {}}
+
+    # https://developer.bigcommerce.com/docs/rest-catalog/product-variants/product-variant-options
+    @app.get(p + "/v3/catalog/products/{pid}/options")
+    async def list_options(pid: int, request: Request):
+        with emu._lock:
+            return v3_page(request, copy.deepcopy(emu._product_or_404(pid)["_options"]))
+
+    @app.post(p + "/v3/catalog/products/{pid}/options")
+    async def create_option(pid: int, request: Request):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._add_option(pid, body), "meta": {}}
+
+    # https://developer.bigcommerce.com/docs/rest-catalog/product-variants/product-variant-option-values
+    @app.post(p + "/v3/catalog/products/{pid}/options/{oid}/values")
+    async def create_option_value(pid: int, oid: int, request: Request):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._add_option_value(pid, oid, body), "meta": {}}
+
+    @app.put(p + "/v3/catalog/products/{pid}/options/{oid}/values/{value_id}")
+    async def update_option_value(pid: int, oid: int, value_id: int, request: Request):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._update_option_value(pid, oid, value_id, body), "meta": {}}
+
+    # https://developer.bigcommerce.com/docs/rest-catalog/categories (v3 Catalog categories)
+    @app.get(p + "/v3/catalog/categories")
+    async def list_categories(request: Request):
+        q = request.query_params
+        with emu._lock:
+            items = sorted(emu.categories.values(), key=lambda c: c["id"])
+            if q.get("name"):
+                items = [c for c in items if c["name"] == q["name"]]
+            if q.get("parent_id") not in (None, ""):
+                items = [c for c in items if c["parent_id"] == int(q["parent_id"])]
+            if q.get("id:in"):
+                wanted = {int(x) for x in q["id:in"].split(",") if x.strip().isdigit()}
+                items = [c for c in items if c["id"] in wanted]
+            return v3_page(request, copy.deepcopy(items))
+
+    @app.post(p + "/v3/catalog/categories")
+    async def create_category(request: Request):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._add_category(body), "meta": {}}
+
     @app.get(p + "/v3/catalog/products/{pid}/variants/{vid}")
     async def get_variant(pid: int, vid: int):
         with emu._lock:

@@ -163,30 +163,207 @@ class CatalogMixin:
             if not drafts:  # the base variant every product has
                 drafts = [{"sku": product["sku"], "price": None, "option_values": []}]
             for draft in drafts:
-                vid = self._next_id()
                 values = [self._option_value(product, ov["option_display_name"], ov["label"])
                           for ov in draft.get("option_values") or []]
-                self.variants[vid] = {
-                    "id": vid, "product_id": pid, "sku": draft.get("sku") or "", "sku_id": self._next_id(),
-                    "price": _dec(draft.get("price"), None), "sale_price": _dec(draft.get("sale_price"), None),
-                    "retail_price": _dec(draft.get("retail_price"), None),
-                    "map_price": _dec(draft.get("map_price"), None), "cost_price": _dec(draft.get("cost_price")),
-                    "weight": _dec(draft.get("weight"), None), "width": _dec(draft.get("width"), None),
-                    "height": _dec(draft.get("height"), None), "depth": _dec(draft.get("depth"), None),
-                    "is_free_shipping": bool(draft.get("is_free_shipping", False)),
-                    "fixed_cost_shipping_price": _dec(draft.get("fixed_cost_shipping_price"), None),
-                    "purchasing_disabled": bool(draft.get("purchasing_disabled", False)),
-                    "purchasing_disabled_message": draft.get("purchasing_disabled_message", ""),
-                    "image_url": draft.get("image_url", ""), "upc": draft.get("upc", ""),
-                    "mpn": draft.get("mpn", ""), "gtin": draft.get("gtin", ""),
-                    "inventory_warning_level": int(draft.get("inventory_warning_level") or 0),
-                    "bin_picking_number": draft.get("bin_picking_number", ""),
-                    "levels": {self.default_location: int(draft.get("inventory_level") or 0)},
-                    "option_values": values,
-                }
-                product["variants"].append(vid)
+                self._new_variant(product, draft, values)
             product["base_variant_id"] = product["variants"][0]
             return self._product_view(product, include=INCLUDES)
+
+    def _new_variant(self, product: dict[str, Any], draft: dict[str, Any], values: list[dict[str, Any]]) -> int:
+        """A variant of `product` from a draft (inline on create, or POST .../variants)."""
+        pid = product["id"]
+        vid = self._next_id()
+        self.variants[vid] = {
+            "id": vid, "product_id": pid, "sku": draft.get("sku") or "", "sku_id": self._next_id(),
+            "price": _dec(draft.get("price"), None), "sale_price": _dec(draft.get("sale_price"), None),
+            "retail_price": _dec(draft.get("retail_price"), None),
+            "map_price": _dec(draft.get("map_price"), None), "cost_price": _dec(draft.get("cost_price")),
+            "weight": _dec(draft.get("weight"), None), "width": _dec(draft.get("width"), None),
+            "height": _dec(draft.get("height"), None), "depth": _dec(draft.get("depth"), None),
+            "is_free_shipping": bool(draft.get("is_free_shipping", False)),
+            "fixed_cost_shipping_price": _dec(draft.get("fixed_cost_shipping_price"), None),
+            "purchasing_disabled": bool(draft.get("purchasing_disabled", False)),
+            "purchasing_disabled_message": draft.get("purchasing_disabled_message", ""),
+            "image_url": draft.get("image_url", ""), "upc": draft.get("upc", ""),
+            "mpn": draft.get("mpn", ""), "gtin": draft.get("gtin", ""),
+            "inventory_warning_level": int(draft.get("inventory_warning_level") or 0),
+            "bin_picking_number": draft.get("bin_picking_number", ""),
+            "levels": {self.default_location: int(draft.get("inventory_level") or 0)},
+            "option_values": values,
+        }
+        product["variants"].append(vid)
+        return vid
+
+    # ---- options, option values and variants of an existing product (storefronts.md §3.4) ----------------
+
+    def _product_or_404(self, pid: int) -> dict[str, Any]:
+        product = self.products.get(pid)
+        if product is None:
+            raise BcError(404, "The requested product was not found.")
+        return product
+
+    def _option_or_404(self, product: dict[str, Any], option_id: int) -> dict[str, Any]:
+        option = next((o for o in product["_options"] if o["id"] == option_id), None)
+        if option is None:
+            raise BcError(404, "The requested option was not found.")
+        return option
+
+    def _add_option(self, pid: int, body: Any) -> dict[str, Any]:
+        """POST /v3/catalog/products/{id}/options: a variant option with its values."""
+        product = self._product_or_404(pid)
+        if not isinstance(body, dict) or not body.get("display_name") or not body.get("type"):
+            raise BcError(422, "JSON data is missing or invalid",
+                          {"display_name": "display_name is required", "type": "type is required"})
+        if any(o["display_name"] == body["display_name"] for o in product["_options"]):
+            raise BcError(409, f"The option display name is a duplicate: {body['display_name']}")
+        values = body.get("option_values") or []
+        if not values:
+            raise BcError(422, "JSON data is missing or invalid", {"option_values": "at least one value is required"})
+        for v in values:
+            self._option_value(product, body["display_name"], str(v.get("label")))
+        self._touch_product(product)
+        return copy.deepcopy(next(o for o in product["_options"] if o["display_name"] == body["display_name"]))
+
+    def _add_option_value(self, pid: int, option_id: int, body: Any) -> dict[str, Any]:
+        """POST /v3/catalog/products/{id}/options/{option_id}/values: a label the option lacks (409 if it has it)."""
+        product = self._product_or_404(pid)
+        option = self._option_or_404(product, option_id)
+        label = str((body or {}).get("label") or "") if isinstance(body, dict) else ""
+        if not label:
+            raise BcError(422, "JSON data is missing or invalid", {"label": "label is required"})
+        if any(v["label"] == label for v in option["option_values"]):
+            raise BcError(409, f"The option value label is a duplicate: {label}")
+        ref = self._option_value(product, option["display_name"], label)
+        self._touch_product(product)
+        return copy.deepcopy(next(v for v in option["option_values"] if v["id"] == ref["id"]))
+
+    def _update_option_value(self, pid: int, option_id: int, value_id: int, body: Any) -> dict[str, Any]:
+        """PUT /v3/catalog/products/{id}/options/{option_id}/values/{value_id}: renames the value in place; every
+        variant using it shows the new label."""
+        product = self._product_or_404(pid)
+        option = self._option_or_404(product, option_id)
+        value = next((v for v in option["option_values"] if v["id"] == value_id), None)
+        if value is None:
+            raise BcError(404, "The requested option value was not found.")
+        label = (body or {}).get("label") if isinstance(body, dict) else None
+        if label is not None:
+            label = str(label)
+            if not label:
+                raise BcError(422, "JSON data is missing or invalid", {"label": "label cannot be empty"})
+            if any(v["label"] == label and v["id"] != value_id for v in option["option_values"]):
+                raise BcError(409, f"The option value label is a duplicate: {label}")
+            value["label"] = label
+            for vid in product["variants"]:
+                for ov in self.variants[vid]["option_values"]:
+                    if ov["id"] == value_id:
+                        ov["label"] = label
+        if isinstance(body, dict) and "sort_order" in body:
+            value["sort_order"] = int(body["sort_order"])
+        self._touch_product(product)
+        return copy.deepcopy(value)
+
+    def _create_variant(self, pid: int, body: Any) -> dict[str, Any]:
+        """POST /v3/catalog/products/{id}/variants: option values named by the product's existing option and value
+        ids (§3.4), one of each option; SKU unique across the catalog; a combination taken is 422."""
+        product = self._product_or_404(pid)
+        if not isinstance(body, dict) or not body.get("sku") or not isinstance(body.get("option_values"), list):
+            raise BcError(422, "JSON data is missing or invalid",
+                          {"sku": "sku is required", "option_values": "option_values is required"})
+        if self._sku_owner(body["sku"]) is not None:
+            raise BcError(409, f"Sku {body['sku']} is not unique")
+        refs = []
+        for i, ov in enumerate(body["option_values"]):
+            option = next((o for o in product["_options"] if o["id"] == (ov or {}).get("option_id")), None)
+            value = option and next((v for v in option["option_values"] if v["id"] == ov.get("id")), None)
+            if not value:
+                raise BcError(422, "JSON data is missing or invalid",
+                              {f"option_values.{i}": "option value not found on this product; create it first"})
+            refs.append({"id": value["id"], "label": value["label"], "option_id": option["id"],
+                         "option_display_name": option["display_name"]})
+        if sorted(r["option_id"] for r in refs) != sorted(o["id"] for o in product["_options"]):
+            raise BcError(422, "JSON data is missing or invalid",
+                          {"option_values": "a variant needs one value of every option of the product"})
+        combo = sorted(r["id"] for r in refs)
+        if any(sorted(ov["id"] for ov in self.variants[v]["option_values"]) == combo for v in product["variants"]):
+            raise BcError(422, "A variant with the same option values already exists on this product")
+        vid = self._new_variant(product, body, refs)
+        self._touch_product(product)
+        return self._variant_view(self.variants[vid])
+
+    # ---- images ------------------------------------------------------------------------------------
+
+    MAX_IMAGE_BYTES = 8 * 1024 * 1024  # §3.4
+
+    def _add_image(self, pid: int, body: dict[str, Any], data: bytes | None, filename: str,
+                   content_type: str) -> dict[str, Any]:
+        """An image from `image_url` or an uploaded `image_file` (kept in `uploads`, served at the CDN-like
+        URL the image answers with); a file that is not an image, or over 8 MB, is refused."""
+        product = self._product_or_404(pid)
+        if data is None and not body.get("image_url"):
+            raise BcError(422, "JSON data is missing or invalid", {"image_url": "image_url or image_file is required"})
+        if data is not None:
+            if len(data) > self.MAX_IMAGE_BYTES:
+                raise BcError(413, "The image file is larger than the 8 MB limit")
+            if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG") or data[8:12] == b"WEBP"
+                    or data[:6] in (b"GIF87a", b"GIF89a")):
+                raise BcError(422, "JSON data is missing or invalid", {"image_file": "not a supported image"})
+        image_id = self._next_id()
+        if data is not None:
+            url = f"{self.url}/_cdn/products/{pid}/images/{image_id}/{filename}"
+            self.uploads[image_id] = {"data": data, "filename": filename, "content_type": content_type}
+        else:
+            url = str(body["image_url"])
+        now = datetime.now(UTC)
+        image = {"id": image_id, "product_id": pid, "image_url": url if data is None else "",
+                 "is_thumbnail": str(body.get("is_thumbnail", "")).lower() in ("1", "true") or not product["_images"],
+                 "sort_order": int(body.get("sort_order") or len(product["_images"])),
+                 "description": str(body.get("description") or ""), "image_file": filename if data is not None else "",
+                 "url_zoom": url, "url_standard": url, "url_thumbnail": url, "url_tiny": url,
+                 "date_modified": _iso(now)}
+        if image["is_thumbnail"]:
+            for other in product["_images"]:
+                other["is_thumbnail"] = False
+        product["_images"].append(image)
+        self._touch_product(product)
+        return copy.deepcopy(image)
+
+    def _update_image(self, pid: int, image_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        product = self._product_or_404(pid)
+        image = next((i for i in product["_images"] if i["id"] == image_id), None)
+        if image is None:
+            raise BcError(404, "The requested image was not found.")
+        if body.get("is_thumbnail"):
+            for other in product["_images"]:
+                other["is_thumbnail"] = False
+            image["is_thumbnail"] = True
+        for name in ("sort_order", "description"):
+            if name in body:
+                image[name] = body[name]
+        return copy.deepcopy(image)
+
+    # ---- categories (v3 Catalog) ------------------------------------------------------------------
+
+    def _add_category(self, body: Any) -> dict[str, Any]:
+        """POST /v3/catalog/categories: `name` and `parent_id` (0: top level); a name taken under the same parent
+        is 409."""
+        if not isinstance(body, dict) or not str(body.get("name") or "").strip() or "parent_id" not in body:
+            raise BcError(422, "JSON data is missing or invalid",
+                          {"name": "name is required", "parent_id": "parent_id is required"})
+        parent = int(body.get("parent_id") or 0)
+        if parent and parent not in self.categories:
+            raise BcError(422, "JSON data is missing or invalid", {"parent_id": "parent category not found"})
+        name = str(body["name"]).strip()
+        if any(c["parent_id"] == parent and c["name"].casefold() == name.casefold() for c in self.categories.values()):
+            raise BcError(409, f"Category name is a duplicate: {name}")
+        cid = self._next_id()
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        self.categories[cid] = {"id": cid, "parent_id": parent, "name": name, "description": "", "views": 0,
+                                "sort_order": int(body.get("sort_order") or 0), "page_title": "", "meta_keywords": [],
+                                "meta_description": "", "layout_file": "", "image_url": "",
+                                "is_visible": bool(body.get("is_visible", True)), "search_keywords": "",
+                                "default_product_sort": "use_store_settings",
+                                "custom_url": {"url": f"/{slug}/", "is_customized": False}}
+        return copy.deepcopy(self.categories[cid])
 
     def _touch_product(self, product: dict[str, Any]) -> None:
         product["date_modified"] = _iso(datetime.now(UTC))
@@ -201,6 +378,12 @@ class CatalogMixin:
         for name in ("name", "description", "upc", "mpn", "gtin", "availability", "is_visible", "sku"):
             if name in item:
                 product[name] = item[name]
+        if "categories" in item:
+            unknown = [c for c in item["categories"] or [] if c not in self.categories]
+            if unknown:
+                raise BcError(422, "JSON data is missing or invalid",
+                              {"categories": f"categories not found: {unknown}"})
+            product["categories"] = list(item["categories"] or [])
         if "inventory_level" in item and product["inventory_tracking"] == "product":
             product["levels"][self.default_location] = int(item["inventory_level"])
         self._touch_product(product)
@@ -213,7 +396,7 @@ class CatalogMixin:
         for name in MONEY_FIELDS:
             if name in item:
                 variant[name] = None if item[name] is None else Decimal(str(item[name]))
-        for name in ("upc", "mpn", "gtin", "image_url", "purchasing_disabled", "sku"):
+        for name in ("upc", "mpn", "gtin", "image_url", "purchasing_disabled", "purchasing_disabled_message", "sku"):
             if name in item:
                 variant[name] = item[name]
         if "inventory_level" in item:

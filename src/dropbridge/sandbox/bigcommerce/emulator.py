@@ -81,6 +81,8 @@ class BigCommerceEmulator(CatalogMixin, InventoryMixin, OrdersMixin, WebhooksMix
             self._seq = 0
             self.products: dict[int, dict[str, Any]] = {}
             self.variants: dict[int, dict[str, Any]] = {}
+            self.categories: dict[int, dict[str, Any]] = {}
+            self.uploads: dict[int, dict[str, Any]] = {}  # image id -> an uploaded image_file
             self.locations: dict[int, dict[str, Any]] = {}
             self._new_location(self.default_location, "Default location", "BC-LOCATION-1")
             self.orders: dict[int, dict[str, Any]] = {}

@@ -53,6 +53,7 @@ class CatalogMixin:
             "handle": p["handle"],
             "descriptionHtml": p["descriptionHtml"],
             "vendor": p["vendor"],
+            "productType": p.get("productType", ""),
             "status": p["status"],
             "createdAt": p["createdAt"],
             "updatedAt": p["updatedAt"],
@@ -292,7 +293,7 @@ class CatalogMixin:
             self.products[pid] = existing
         p = existing
         for src, dst in (("title", "title"), ("descriptionHtml", "descriptionHtml"), ("vendor", "vendor"),
-                         ("status", "status"), ("handle", "handle")):
+                         ("status", "status"), ("handle", "handle"), ("productType", "productType")):
             if data.get(src) is not None:
                 p[dst] = data[src]
         p["options"] = option_list
@@ -385,17 +386,174 @@ class CatalogMixin:
                 errors.append(_uerr(["variants", str(i), "price"], "Price must be greater than or equal to 0",
                                     "GREATER_THAN_OR_EQUAL_TO"))
                 continue
+            if "inventoryPolicy" in vin:
+                if vin["inventoryPolicy"] not in ("DENY", "CONTINUE"):
+                    raise GraphQLError(f"Variable $variants of type [ProductVariantsBulkInput!]! was provided invalid "
+                                       f"value for {i}.inventoryPolicy", "INVALID_VARIABLE")
+                change["inventoryPolicy"] = vin["inventoryPolicy"]
+            if "barcode" in vin:
+                change["barcode"] = vin["barcode"]
+            if vin.get("optionValues") is not None:
+                selected = self._selected_options(product, vin["optionValues"], ["variants", str(i), "optionValues"],
+                                                  errors)
+                if selected is None:
+                    continue
+                change["selectedOptions"] = selected
             ready.append((variant, change))
+        combos = {v: tuple(o["value"] for o in self.variants[v]["selectedOptions"]) for v in product["variants"]}
+        for variant, change in ready:
+            if "selectedOptions" in change:
+                combos[variant["id"]] = tuple(o["value"] for o in change["selectedOptions"])
+        if len(set(combos.values())) < len(combos):
+            errors.append(_uerr(["variants"], "The variant already exists.", "VARIANT_ALREADY_EXISTS"))
+            ready = []
         result["userErrors"] = errors
         if errors and not a.get("allowPartialUpdates"):
             return result
         now = _iso_utc(datetime.now(UTC))
         for variant, change in ready:
             variant.update(change)
+        if any("selectedOptions" in change for _, change in ready):
+            self._sync_option_values(product)
         if ready:
             product["updatedAt"] = now
         result["product"] = self._product_obj(product["id"])
         result["productVariants"] = [self._variant_obj(v["id"]) for v, _ in ready]
+        return result
+
+    # -- productVariantsBulkCreate ------------------------------------------------------------------
+    # https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productVariantsBulkCreate
+
+    def _selected_options(self, product: dict[str, Any], values: Any, field: list[str],
+                          errors: list[dict[str, Any]]) -> list[dict[str, str]] | None:
+        """A variant's optionValues against the product's options: every option named once; a value the option
+        lacks is added to it (Shopify creates option values on variant create/update)."""
+        names = [o["name"] for o in product["options"]]
+        combo = {ov.get("optionName"): ov.get("name") for ov in values or [] if isinstance(ov, dict)}
+        if set(combo) != set(names) or any(not v for v in combo.values()):
+            errors.append(_uerr(field, "Option values must be given for every product option",
+                                "NEED_TO_ADD_OPTION_VALUES" if set(combo) < set(names) else "OPTION_DOES_NOT_EXIST"))
+            return None
+        return [{"name": n, "value": str(combo[n])} for n in names]
+
+    def _sync_option_values(self, product: dict[str, Any]) -> None:
+        """Option values follow the variants: new ones are appended, ones no variant uses any more go."""
+        used = [self.variants[v]["selectedOptions"] for v in product["variants"]]
+        for i, option in enumerate(product["options"]):
+            values = [sel[i]["value"] for sel in used if i < len(sel)]
+            option["values"] = [v for v in option["values"] if v in values]
+            option["values"] += [v for v in dict.fromkeys(values) if v not in option["values"]]
+
+    def _m_variants_bulk_create(self, a: dict[str, Any]) -> dict[str, Any]:
+        """Add variants to a product beside the existing ones (strategy DEFAULT; §1.4: the SKU in
+        inventoryItem.sku, inventoryQuantities with `availableQuantity`). All or nothing: any userError and
+        no variant is created. A combination the product has already is VARIANT_ALREADY_EXISTS."""
+        variants = a.get("variants")
+        if not isinstance(variants, list) or not a.get("productId"):
+            raise GraphQLError("Arguments 'productId' (ID!) and 'variants' ([ProductVariantsBulkInput!]!) are "
+                               "required", "missingRequiredArguments")
+        if len(variants) > self.max_array:
+            raise GraphQLError(
+                f"The input array size of {len(variants)} is greater than the maximum allowed of "
+                f"{self.max_array}.", "MAX_INPUT_SIZE_EXCEEDED", ["productVariantsBulkCreate", "variants"])
+        strategy = a.get("strategy") or "DEFAULT"
+        if strategy not in ("DEFAULT", "REMOVE_STANDALONE_VARIANT", "PRESERVE_STANDALONE_VARIANT"):
+            raise GraphQLError(f"Argument 'strategy' has an invalid value ({strategy}).",
+                               "argumentLiteralsIncompatible")
+        result: dict[str, Any] = {"__typename": "ProductVariantsBulkCreatePayload", "product": None,
+                                  "productVariants": None, "userErrors": []}
+        product = self.products.get(a["productId"])
+        if product is None:
+            result["userErrors"] = [_uerr(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")]
+            return result
+        errors: list[dict[str, Any]] = []
+        combos = {tuple(o["value"] for o in self.variants[v]["selectedOptions"]) for v in product["variants"]}
+        if len(product["variants"]) + len(variants) > 2048:
+            errors.append(_uerr(["variants"], "Too many variants", "TOO_MANY_VARIANTS"))
+        parsed = []
+        for i, vin in enumerate(variants):
+            if not isinstance(vin, dict):
+                continue
+            if "id" in vin:
+                errors.append(_uerr(["variants", str(i), "id"], "id cannot be specified when creating a variant",
+                                    "INVALID_INPUT"))
+                continue
+            selected = self._selected_options(product, vin.get("optionValues"), ["variants", str(i), "optionValues"],
+                                              errors)
+            if selected is None:
+                continue
+            key = tuple(o["value"] for o in selected)
+            if key in combos:
+                errors.append(_uerr(["variants", str(i)], f"The variant '{' / '.join(key)}' already exists.",
+                                    "VARIANT_ALREADY_EXISTS"))
+                continue
+            combos.add(key)
+            try:
+                price = _dec(vin.get("price", "0"), "price")
+                compare = _dec(vin["compareAtPrice"], "compareAtPrice") if vin.get("compareAtPrice") is not None \
+                    else None
+            except ValueError as exc:
+                errors.append(_uerr(["variants", str(i), "price"], str(exc), "INVALID_INPUT"))
+                continue
+            levels: dict[str, dict[str, int]] = {}
+            for q in vin.get("inventoryQuantities") or []:
+                loc = q.get("locationId")
+                if loc not in self.locations:
+                    errors.append(_uerr(["variants", str(i), "inventoryQuantities"], "Location does not exist",
+                                        "INVALID_INVENTORY_LOCATION"))
+                    break
+                qty = int(q.get("availableQuantity") or 0)
+                levels[loc] = {"available": qty, "on_hand": qty, "committed": 0}
+            item = vin.get("inventoryItem") if isinstance(vin.get("inventoryItem"), dict) else {}
+            parsed.append((vin, selected, price, compare, item, levels))
+        if errors:
+            result["userErrors"] = errors
+            return result
+        created = []
+        for vin, selected, price, compare, item, levels in parsed:
+            vid = gid("ProductVariant", self._new_id())
+            item_id = gid("InventoryItem", self._new_id())
+            if self.stock_new_items_at_primary and self.primary_location not in levels:
+                levels[self.primary_location] = {"available": 0, "on_hand": 0, "committed": 0}
+            self.items[item_id] = {"id": item_id, "sku": item.get("sku"), "tracked": bool(item.get("tracked", True)),
+                                   "variantId": vid, "levels": levels}
+            self.variants[vid] = {"id": vid, "productId": product["id"], "inventoryItemId": item_id,
+                                  "sku": item.get("sku"), "price": price, "compareAtPrice": compare,
+                                  "barcode": vin.get("barcode"),
+                                  "inventoryPolicy": vin.get("inventoryPolicy") or "DENY",
+                                  "selectedOptions": selected}
+            product["variants"].append(vid)
+            created.append(vid)
+        self._sync_option_values(product)
+        product["updatedAt"] = _iso_utc(datetime.now(UTC))
+        result["product"] = self._product_obj(product["id"])
+        result["productVariants"] = [self._variant_obj(v) for v in created]
+        return result
+
+    # -- productUpdate ---------------------------------------------------------------------------------
+    # https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productUpdate (`product:` since 2024-10)
+
+    def _m_product_update(self, a: dict[str, Any]) -> dict[str, Any]:
+        data = a.get("product") if a.get("product") is not None else a.get("input")
+        if not isinstance(data, dict):
+            raise GraphQLError("Argument 'product' (ProductUpdateInput) is required", "missingRequiredArguments")
+        result: dict[str, Any] = {"__typename": "ProductUpdatePayload", "product": None, "userErrors": []}
+        product = self.products.get(data.get("id"))
+        if product is None:
+            result["userErrors"] = [_uerr(["id"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")]
+            return result
+        if "title" in data and not str(data["title"] or "").strip():
+            result["userErrors"] = [_uerr(["title"], "Title can't be blank", "BLANK")]
+            return result
+        if "status" in data and data["status"] not in ("ACTIVE", "ARCHIVED", "DRAFT"):
+            raise GraphQLError(f"Variable $product of type ProductUpdateInput! was provided invalid value for status "
+                               f"(Expected \"{data['status']}\" to be one of: ACTIVE, ARCHIVED, DRAFT)",
+                               "INVALID_VARIABLE")
+        for name in ("title", "descriptionHtml", "vendor", "productType", "status", "handle"):
+            if data.get(name) is not None:
+                product[name] = data[name]
+        product["updatedAt"] = _iso_utc(datetime.now(UTC))
+        result["product"] = self._product_obj(product["id"])
         return result
 
     # -- in-process (tests, demo) -------------------------------------------------------------------
@@ -407,12 +565,14 @@ class CatalogMixin:
             return {
                 "id": p["id"], "title": p["title"], "handle": p["handle"], "vendor": p["vendor"],
                 "descriptionHtml": p["descriptionHtml"], "status": p["status"],
+                "productType": p.get("productType", ""),
                 "options": copy.deepcopy(p["options"]),
                 "images": [m["url"] for m in p["media"]],
                 "variants": [
                     {"id": v["id"], "sku": v["sku"], "price": str(v["price"]),
                      "compareAtPrice": str(v["compareAtPrice"]) if v["compareAtPrice"] is not None else None,
                      "barcode": v["barcode"], "inventoryItemId": v["inventoryItemId"],
+                     "inventoryPolicy": v["inventoryPolicy"],
                      "options": {o["name"]: o["value"] for o in v["selectedOptions"]}}
                     for v in (self.variants[x] for x in p["variants"])
                 ],

@@ -164,6 +164,8 @@ class GraphQLMixin:
         return {
             "productSet": self._m_product_set,
             "productVariantsBulkUpdate": self._m_variants_bulk_update,
+            "productVariantsBulkCreate": self._m_variants_bulk_create,
+            "productUpdate": self._m_product_update,
             "inventorySetQuantities": self._m_inventory_set,
             "fulfillmentCreate": self._m_fulfillment_create,
             "webhookSubscriptionCreate": self._m_webhook_create,

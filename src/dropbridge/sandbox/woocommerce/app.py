@@ -166,6 +166,28 @@ def build_app(emu: Any) -> FastAPI:
         with emu._lock:
             return as_json(emu._batch(body, None))
 
+    # https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-product-categories (before /products/{pid})
+    @app.get(p + "/products/categories")
+    async def list_categories(request: Request):
+        q = request.query_params
+        with emu._lock:
+            items = sorted(emu.categories.values(), key=lambda c: c["id"])
+            if q.get("search"):
+                items = [c for c in items if q["search"].casefold() in c["name"].casefold()]
+            if q.get("parent") not in (None, ""):
+                items = [c for c in items if c.get("parent", 0) == int(q["parent"])]
+            return paginate(request, [emu._category_view(c) for c in items], "/products/categories")
+
+    # https://woocommerce.github.io/woocommerce-rest-api-docs/#create-a-product-category
+    @app.post(p + "/products/categories")
+    async def create_category(request: Request):
+        body = await body_of(request)
+        with emu._lock:
+            if not isinstance(body, dict) or not str(body.get("name") or "").strip():
+                raise WooError(400, "rest_missing_callback_param", "Missing parameter(s): name", params=["name"])
+            return as_json(emu._category_view(emu._new_category(str(body["name"]).strip(),
+                                                                int(body.get("parent") or 0))), 201)
+
     @app.get(p + "/products/{pid}")
     async def get_product(pid: int, request: Request):
         with emu._lock:

@@ -23,6 +23,8 @@ PRODUCT_TYPES = ("simple", "grouped", "external", "variable")
 BACKORDERS = ("no", "notify", "yes")
 STOCK_STATUSES = ("instock", "outofstock", "onbackorder")
 TAX_STATUSES = ("taxable", "shipping", "none")
+# A product's (and a variation's) status; a private variation is not sold (wc product schema `status`).
+POST_STATUSES = ("draft", "pending", "private", "publish", "future")
 UNCATEGORIZED = {"id": 15, "name": "Uncategorized", "slug": "uncategorized"}
 
 
@@ -61,11 +63,32 @@ class CatalogMixin:
             parent = self.products[parent_id] if parent_id is not None else None
             return copy.deepcopy(self._product_view(self._new_product(body, parent)))
 
-    def add_category(self, name: str) -> int:
+    def add_category(self, name: str, parent: int = 0) -> int:
         with self._lock:
-            cid = self._next_id()
-            self.categories[cid] = {"id": cid, "name": name, "slug": slugify(name)}
-            return cid
+            return self._new_category(name, parent)["id"]
+
+    def _new_category(self, name: str, parent: int = 0) -> dict[str, Any]:
+        """A product category (a WordPress term): a name taken under the same parent is `term_exists` (400) with
+        the existing term's id, as wp_insert_term answers; an unknown parent is 400 too."""
+        if parent and parent not in self.categories:
+            raise WooError(400, "woocommerce_rest_term_invalid", "Parent term does not exist.")
+        for c in self.categories.values():
+            if c.get("parent", 0) == parent and c["name"].casefold() == name.casefold():
+                raise WooError(400, "term_exists", "A term with the name provided already exists with this parent.",
+                               resource_id=c["id"])
+        cid = self._next_id()
+        slug, n = slugify(name), 2
+        while any(c["slug"] == slug for c in self.categories.values()):
+            slug = f"{slugify(name)}-{n}"
+            n += 1
+        self.categories[cid] = {"id": cid, "name": name, "slug": slug, "parent": parent}
+        return self.categories[cid]
+
+    def _category_view(self, c: dict[str, Any]) -> dict[str, Any]:
+        """https://woocommerce.github.io/woocommerce-rest-api-docs/#product-category-properties"""
+        count = sum(1 for p in self.products.values() if any(x["id"] == c["id"] for x in p.get("categories") or []))
+        return {"id": c["id"], "name": c["name"], "slug": c["slug"], "parent": c.get("parent", 0), "description": "",
+                "display": "default", "image": None, "menu_order": 0, "count": count}
 
     def stock_of(self, product_id: int | str) -> int | None:
         with self._lock:
@@ -96,6 +119,9 @@ class CatalogMixin:
         for name in ("name", "description", "short_description", "status", "tax_class", "purchase_note",
                      "weight", "shipping_class", "catalog_visibility", "external_url", "button_text"):
             if name in body and body[name] is not None:
+                if name == "status" and body[name] not in POST_STATUSES:
+                    raise WooError(400, "rest_invalid_param", "Invalid parameter(s): status",
+                                   params={"status": f"status is not one of {', '.join(POST_STATUSES)}."})
                 p[name] = body[name] if name == "status" else str(body[name])
         for name in ("featured", "virtual", "downloadable", "sold_individually", "reviews_allowed"):
             if name in body:
@@ -146,7 +172,8 @@ class CatalogMixin:
                 raise WooError(400, "rest_invalid_param", "Invalid parameter(s): stock_status")
             p["stock_status"] = body["stock_status"]
         if "categories" in body and p["type"] != "variation":
-            p["categories"] = [copy.deepcopy(self.categories[c["id"]]) for c in body["categories"] or []
+            p["categories"] = [{k: self.categories[c["id"]][k] for k in ("id", "name", "slug")}
+                               for c in body["categories"] or []
                                if isinstance(c, dict) and c.get("id") in self.categories]
         if "images" in body and p["type"] != "variation":
             p["images"] = [self._image(img) for img in body["images"] or []]

@@ -7,7 +7,7 @@ from .config import BigCommerceConfig
 from .connector import BigCommerceStore, from_config
 
 SPEC = ConnectorSpec(
-    name="bigcommerce", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES},
+    name="bigcommerce", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.VARIANTS},
     config_model=BigCommerceConfig, factory=from_config,
     credentials=("access_token",), optional_credentials=("client_secret",), needs_url=False,
     summary="BigCommerce v2 orders and shipments, v3 catalog, inventory and webhooks",

@@ -35,6 +35,16 @@ PRODUCTS = "/v3/catalog/products"
 PRODUCT_VARIANTS = "/v3/catalog/products/{product_id}/variants"
 # https://developer.bigcommerce.com/docs/rest-catalog/product-variants#update-variants-batch
 VARIANTS_BATCH = "/v3/catalog/variants"
+# https://developer.bigcommerce.com/docs/rest-catalog/products/images#create-a-product-image
+PRODUCT_IMAGES = "/v3/catalog/products/{product_id}/images"
+# https://developer.bigcommerce.com/docs/rest-catalog/products#update-a-product
+PRODUCT = "/v3/catalog/products/{product_id}"
+# https://developer.bigcommerce.com/docs/rest-catalog/product-variants/product-variant-options
+PRODUCT_OPTIONS = "/v3/catalog/products/{product_id}/options"
+OPTION_VALUES = "/v3/catalog/products/{product_id}/options/{option_id}/values"
+OPTION_VALUE = "/v3/catalog/products/{product_id}/options/{option_id}/values/{value_id}"
+# https://developer.bigcommerce.com/docs/rest-catalog/categories
+CATEGORIES = "/v3/catalog/categories"
 # https://developer.bigcommerce.com/docs/rest-management/inventory/adjustments#absolute-adjustment
 INVENTORY_ABSOLUTE = "/v3/inventory/adjustments/absolute"
 # https://developer.bigcommerce.com/docs/integrations/webhooks#create-a-webhook
@@ -111,6 +121,7 @@ class BigCommerceClient:
         what: str,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         waited = 0.0
         attempt = 0
@@ -123,6 +134,8 @@ class BigCommerceClient:
                 if json_body is not None:
                     kwargs["content"] = dumps(json_body)
                     kwargs["headers"] = {"Content-Type": "application/json"}
+                elif files is not None:
+                    kwargs["files"] = files
                 return send(self._http, method, path, what=what, **kwargs)
             except RetryableError as exc:
                 if not isinstance(exc, RateLimited) and method != "GET":
@@ -146,6 +159,10 @@ class BigCommerceClient:
 
     def put(self, path: str, body: Any, *, what: str) -> Any:
         return parse(self.request("PUT", path, what=what, json_body=body))
+
+    def upload(self, path: str, field: str, name: str, data: bytes, content_type: str, *, what: str) -> Any:
+        """A multipart/form-data POST of one file."""
+        return parse(self.request("POST", path, what=what, files={field: (name, data, content_type)}))
 
 
 def dumps(body: Any) -> bytes:

@@ -13,12 +13,14 @@ from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
     InboundEvent,
+    LiveProduct,
     Page,
     PriceUpdate,
     ProductDraft,
     PublishedProduct,
     PushResult,
     StockUpdate,
+    VariantChanges,
 )
 
 from . import client as api
@@ -218,10 +220,16 @@ class BigCommerceStore:
         if rows:
             data = rows[0]
         else:
+            categories = list(self.categories)
+            if product.category:
+                categories = list(dict.fromkeys([*categories, *self._category_ids(product.category)]))
             body = mapping.product_body(
-                product, weight=self.product_weight, categories=self.categories, idempotency_key=idempotency_key
+                product, weight=self.product_weight, categories=categories, idempotency_key=idempotency_key
             )
+            if product.image_files:  # uploaded below (multipart `image_file`, §3.4), not fetched by URL
+                body["images"] = []
             data = self.client.post(api.PRODUCTS, body, what="bigcommerce create product")["data"]
+            self._upload_images(str(data["id"]), product)
         pid = str(data["id"])
         variants = data.get("variants") or []
         if simple:
@@ -229,10 +237,120 @@ class BigCommerceStore:
             base = str(data.get("base_variant_id") or variants[0]["id"])
             return PublishedProduct(pid, {sku: base}, {sku: pid})
         by_sku = {str(v.get("sku", "")).lower(): str(v["id"]) for v in variants}
-        missing = [v.sku for v in product.variants if v.sku.lower() not in by_sku]
-        if missing:
-            raise PermanentError(f"bigcommerce product {pid} lacks variants {missing}; add them in the store")
+        missing = [v for v in product.variants if v.sku.lower() not in by_sku]
+        if missing:  # an earlier product with some of them: the others are added beside the live ones
+            added = self.apply_variant_changes(VariantChanges(pid, product, add=missing), idempotency_key)
+            by_sku.update({sku.lower(): vid for sku, vid in added.items()})
         return PublishedProduct(pid, {v.sku: by_sku[v.sku.lower()] for v in product.variants})
+
+    # ---- variants follow the supplier --------------------------------------------------------
+
+    def read_product(self, external_product_id: str) -> LiveProduct | None:
+        try:
+            data = self.client.get(api.PRODUCT.format(product_id=int(external_product_id)),
+                                   what="bigcommerce get product", params={"include": "variants"})
+        except PermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not data or not data.get("data"):
+            return None
+        names: list[str] = []
+        ids = [int(c) for c in data["data"].get("categories") or []]
+        if ids:
+            found = self.client.get(api.CATEGORIES, what="bigcommerce product categories",
+                                    params={"id:in": ",".join(map(str, ids)), "limit": 250})
+            names = [str(c.get("name")) for c in (found or {}).get("data") or []]
+        return mapping.live_product(data["data"], names)
+
+    def apply_variant_changes(self, changes: VariantChanges, idempotency_key: str) -> dict[str, str]:
+        """The product (name, categories, is_visible), then option values the new variants need (created on
+        the product's options: a variant names existing option and value ids, §3.4), renamed values (the value's
+        label changed in place, which every variant using it shows), new variants one per call, and dropped or
+        returning variants through the variant batch (`purchasing_disabled`, 50 a call). Nothing is deleted.
+        No idempotency keys: SKUs are unique, so a repeated create is refused (409) and the next run finds the
+        variant by SKU."""
+        pid = int(changes.external_product_id)
+        product: dict[str, Any] = {}
+        if changes.retitle:
+            product["name"] = changes.product.title
+        if changes.recategorize and changes.product.category:
+            mapped = self._category_ids(changes.product.category)
+            product["categories"] = list(dict.fromkeys([*self.categories, *mapped]))
+        if changes.retire_product:
+            product["is_visible"] = False
+        elif changes.restore_product:
+            product["is_visible"] = True
+        if product:
+            self.client.put(api.PRODUCT.format(product_id=pid), product, what="bigcommerce update product")
+        added: dict[str, str] = {}
+        if changes.add or changes.rename:
+            options = self._options(pid)
+            if changes.rename:
+                current = self.client.get(api.PRODUCT.format(product_id=pid), what="bigcommerce get product",
+                                          params={"include": "variants"})["data"]
+                for option_id, value_id, label in mapping.value_renames(current.get("variants") or [], options,
+                                                                        changes.rename):
+                    self.client.put(api.OPTION_VALUE.format(product_id=pid, option_id=option_id, value_id=value_id),
+                                    {"label": label}, what="bigcommerce rename option value")
+                options = self._options(pid)
+            for draft in changes.add:
+                refs = []
+                for name, label in draft.options.items():
+                    option = next((o for o in options if o["display_name"] == name), None)
+                    if option is None:
+                        option = self.client.post(api.PRODUCT_OPTIONS.format(product_id=pid),
+                                                  {"display_name": name, "type": "dropdown",
+                                                   "option_values": [{"label": label, "sort_order": 0}]},
+                                                  what="bigcommerce create option")["data"]
+                        options.append(option)
+                    value = next((v for v in option["option_values"] if v["label"] == label), None)
+                    if value is None:
+                        value = self.client.post(api.OPTION_VALUES.format(product_id=pid, option_id=option["id"]),
+                                                 {"label": label, "sort_order": len(option["option_values"])},
+                                                 what="bigcommerce create option value")["data"]
+                        option["option_values"].append(value)
+                    refs.append({"id": value["id"], "option_id": option["id"]})
+                created = self.client.post(api.PRODUCT_VARIANTS.format(product_id=pid),
+                                           mapping.new_variant_body(draft, refs), what="bigcommerce create variant")
+                added[draft.sku] = str(created["data"]["id"])
+        items = [mapping.purchasable_item(vid, False) for vid in changes.retire]
+        items += [mapping.purchasable_item(vid, True) for vid in changes.restore]
+        for start in range(0, len(items), VARIANT_BATCH_LIMIT):
+            self.client.put(api.VARIANTS_BATCH, items[start:start + VARIANT_BATCH_LIMIT],
+                            what="bigcommerce variants on/off sale")
+        return added
+
+    def _upload_images(self, pid: str, product: ProductDraft) -> None:
+        """The processed images through BigCommerce's own upload path: one multipart `image_file` per call
+        (storefronts.md §3.4), the first the thumbnail."""
+        for i, image in enumerate(product.image_files):
+            path = api.PRODUCT_IMAGES.format(product_id=int(pid))
+            created = self.client.upload(path, "image_file", image.name, image.read(), image.content_type,
+                                         what="bigcommerce upload image")["data"]
+            if i == 0 and not created.get("is_thumbnail"):
+                self.client.put(f"{path}/{created['id']}", {"is_thumbnail": True, "sort_order": 0},
+                                what="bigcommerce image thumbnail")
+
+    def _options(self, pid: int) -> list[dict[str, Any]]:
+        found = self.client.get(api.PRODUCT_OPTIONS.format(product_id=pid), what="bigcommerce product options",
+                                params={"limit": 250})
+        return list((found or {}).get("data") or [])
+
+    def _category_ids(self, category: str) -> list[int]:
+        """Our category path ("Apparel > Tees") as BigCommerce categories, each created when missing; the leaf's
+        id is what the product is filed under."""
+        parent = 0
+        for name in mapping.category_path(category):
+            found = self.client.get(api.CATEGORIES, what="bigcommerce find category",
+                                    params={"name": name, "parent_id": parent})
+            rows = (found or {}).get("data") or []
+            if rows:
+                parent = int(rows[0]["id"])
+            else:
+                parent = int(self.client.post(api.CATEGORIES, {"name": name, "parent_id": parent},
+                                              what="bigcommerce create category")["data"]["id"])
+        return [parent] if parent else []
 
     # ---- setup -------------------------------------------------------------------------------
 

@@ -7,11 +7,14 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from dropbridge.domain.errors import PermanentError
 from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
     Fulfillment,
+    LiveProduct,
+    LiveVariant,
     PriceUpdate,
     ProductDraft,
     ProductVariantDraft,
@@ -353,3 +356,69 @@ def price_item(update: PriceUpdate) -> dict[str, Any]:
     """A variant batch item: `price` is what the shopper pays, `retail_price` the "was" price (null: none)."""
     return {"id": int(update.external_variant_id), "price": _num(update.price),
             "retail_price": _num(update.compare_at_price) if update.compare_at_price is not None else None}
+
+
+# ---- variants follow the supplier ------------------------------------------------------------------
+
+
+def category_path(category: str) -> list[str]:
+    """"Apparel > Tees" -> ["Apparel", "Tees"]."""
+    return [part.strip() for part in category.split(">") if part.strip()]
+
+
+def live_product(data: dict[str, Any], categories: list[str] | None = None) -> LiveProduct:
+    return LiveProduct(
+        external_product_id=str(data["id"]), title=str(data.get("name") or ""),
+        retired=not data.get("is_visible", True), categories=list(categories or []),
+        variants=[LiveVariant(external_variant_id=str(v["id"]), sku=str(v.get("sku") or ""),
+                              options={o.get("option_display_name", ""): o.get("label", "")
+                                       for o in v.get("option_values") or []},
+                              retired=bool(v.get("purchasing_disabled")))
+                  for v in data.get("variants") or []])
+
+
+def new_variant_body(variant: ProductVariantDraft, option_refs: list[dict[str, int]]) -> dict[str, Any]:
+    """POST .../variants: option values by their ids on the product (storefronts.md §3.4)."""
+    body = variant_body(variant)
+    body["option_values"] = option_refs
+    return body
+
+
+def purchasable_item(variant_id: str, on_sale: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": int(variant_id), "purchasing_disabled": not on_sale}
+    item["purchasing_disabled_message"] = "" if on_sale else "No longer available"
+    return item
+
+
+def value_renames(variants: list[dict[str, Any]], options: list[dict[str, Any]],
+                  renames: list[tuple[str, ProductVariantDraft]]) -> list[tuple[int, int, str]]:
+    """(option id, value id, new label) for renamed variants. A BigCommerce variant keeps its option value ids, so
+    a rename changes the value's label in place; that is only right when every variant using the value moves to
+    the same new label, else PermanentError names the conflict."""
+    by_id = {str(v["id"]): v for v in variants}
+    wanted: dict[tuple[int, int], str] = {}
+    for vid, draft in renames:
+        live = by_id.get(str(vid))
+        if live is None:
+            raise PermanentError(f"bigcommerce variant {vid} not found on its product")
+        for ov in live.get("option_values") or []:
+            new = draft.options.get(ov.get("option_display_name"))
+            if new is None or new == ov.get("label"):
+                continue
+            key = (int(ov["option_id"]), int(ov["id"]))
+            if wanted.get(key, new) != new:
+                raise PermanentError(f"option value {ov.get('label')!r} would need two new labels: "
+                                     f"{wanted[key]!r} and {new!r}")
+            wanted[key] = new
+    renamed = {vid for vid, _ in renames}
+    for (option_id, value_id), new in wanted.items():
+        option = next((o for o in options if int(o["id"]) == option_id), None)
+        if option and any(v["label"] == new for v in option.get("option_values") or []):
+            raise PermanentError(f"option {option.get('display_name')!r} has a value {new!r} already; a BigCommerce "
+                                 "variant cannot be moved to another value")
+        for v in variants:
+            if str(v["id"]) in renamed:
+                continue
+            if any(int(ov["id"]) == value_id for ov in v.get("option_values") or []):
+                raise PermanentError(f"variant {v.get('sku')} also uses the option value being renamed to {new!r}")
+    return [(o, v, label) for (o, v), label in wanted.items()]

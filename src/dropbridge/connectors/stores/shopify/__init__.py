@@ -7,7 +7,8 @@ from dropbridge.connectors.stores.shopify.connector import ShopifyStore, from_co
 from dropbridge.services.ports import STOREFRONT_CAPABILITIES, Capability
 
 SPEC = ConnectorSpec(
-    name="shopify", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.STOCK_READ},
+    name="shopify", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.STOCK_READ,
+                                                                  Capability.VARIANTS},
     config_model=ShopifyConfig, factory=from_config,
     optional_credentials=("webhook_secret",), one_of=(("access_token",), ("client_id", "client_secret")),
     summary="Shopify Admin GraphQL API: orders, inventory, products, fulfillment orders, webhooks",

@@ -17,12 +17,14 @@ from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
     InboundEvent,
+    LiveProduct,
     Page,
     PriceUpdate,
     ProductDraft,
     PublishedProduct,
     PushResult,
     StockUpdate,
+    VariantChanges,
 )
 
 DEFAULT_API_VERSION = "2026-01"
@@ -144,6 +146,50 @@ PRODUCT_VARIANTS_QUERY = """
 query ProductVariants($id: ID!, $after: String) {
   product(id: $id) {
     variants(first: 250, after: $after) { pageInfo { hasNextPage endCursor } nodes { id sku inventoryItem { id } } }
+  }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/queries/product
+LIVE_PRODUCT_QUERY = """
+query LiveProduct($id: ID!, $after: String) {
+  product(id: $id) {
+    id title status productType
+    variants(first: 250, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id sku inventoryPolicy selectedOptions { name value } }
+    }
+  }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productVariantsBulkCreate
+# (new variants beside the live ones; strategy DEFAULT keeps every existing variant: storefronts.md §1.4)
+VARIANTS_BULK_CREATE = """
+mutation AddVariants($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkCreate(productId: $productId, variants: $variants, strategy: DEFAULT) {
+    productVariants { id sku }
+    userErrors { field message code }
+  }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productVariantsBulkUpdate
+VARIANTS_BULK_CHANGE = """
+mutation ChangeVariants($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants, allowPartialUpdates: false) {
+    productVariants { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productUpdate
+PRODUCT_UPDATE = """
+mutation UpdateProduct($product: ProductUpdateInput!) {
+  productUpdate(product: $product) {
+    product { id }
+    userErrors { field message code }
   }
 }
 """
@@ -504,6 +550,71 @@ class ShopifyStore:
                 self._inventory_items[node["id"]] = node["inventoryItem"]["id"]
         return PublishedProduct(external_product_id=published["id"], variant_ids=variant_ids,
                                 inventory_ids=inventory_ids)
+
+
+    # -- variants follow the supplier --------------------------------------------------------------
+
+    def read_product(self, external_product_id: str) -> LiveProduct | None:
+        nodes: list[dict[str, Any]] = []
+        after = None
+        while True:
+            data = self.client.execute(LIVE_PRODUCT_QUERY, {"id": external_product_id, "after": after},
+                                       what="shopify product")
+            product = data.get("product")
+            if product is None:
+                return None
+            nodes.extend(product["variants"]["nodes"])
+            info = product["variants"]["pageInfo"]
+            if not info["hasNextPage"]:
+                return mapping.live_product(product, nodes)
+            after = info["endCursor"]
+
+    def apply_variant_changes(self, changes: VariantChanges, idempotency_key: str) -> dict[str, str]:
+        """productUpdate for the title, product type and status (ARCHIVED when every variant is dropped and the
+        store archives), productVariantsBulkCreate for new variants (250 a call), productVariantsBulkUpdate for
+        option values and for dropped variants (inventoryPolicy DENY: a Shopify variant cannot be hidden on its
+        own, so it stays shown, sold out, never oversold). Nothing is deleted. The mutations take no idempotency
+        key: a repeat finds the variants added (by SKU) and sends only what is still missing."""
+        pid = changes.external_product_id
+        product: dict[str, Any] = {}
+        if changes.retitle:
+            product["title"] = changes.product.title
+        if changes.recategorize and changes.product.category:
+            product["productType"] = mapping.product_type(changes.product.category)
+        if changes.retire_product:
+            product["status"] = "ARCHIVED"
+        elif changes.restore_product:
+            product["status"] = "ACTIVE"
+        if product:
+            self._user_errors(self.client.execute(PRODUCT_UPDATE, {"product": {"id": pid, **product}},
+                                                  what="shopify productUpdate", idempotent=True)["productUpdate"],
+                              "productUpdate")
+        updates = [{"id": vid, "optionValues": mapping.option_values(d.options)} for vid, d in changes.rename]
+        updates += [{"id": vid, "inventoryPolicy": "DENY"} for vid in changes.retire]
+        for start in range(0, len(updates), STOCK_BATCH_LIMIT):
+            result = self.client.execute(VARIANTS_BULK_CHANGE, {"productId": pid,
+                                                                "variants": updates[start:start + STOCK_BATCH_LIMIT]},
+                                         what="shopify productVariantsBulkUpdate", idempotent=True)
+            self._user_errors(result["productVariantsBulkUpdate"], "productVariantsBulkUpdate")
+        added: dict[str, str] = {}
+        if changes.add:
+            location = self._location()
+            for start in range(0, len(changes.add), STOCK_BATCH_LIMIT):
+                batch = changes.add[start:start + STOCK_BATCH_LIMIT]
+                result = self.client.execute(
+                    VARIANTS_BULK_CREATE,
+                    {"productId": pid, "variants": [mapping.variant_create_input(v, location) for v in batch]},
+                    what="shopify productVariantsBulkCreate", idempotent=False)
+                payload = result["productVariantsBulkCreate"]
+                self._user_errors(payload, "productVariantsBulkCreate")
+                for v, node in zip(batch, payload.get("productVariants") or [], strict=False):
+                    added[v.sku] = node["id"]
+        return added
+
+    @staticmethod
+    def _user_errors(payload: dict[str, Any], what: str) -> None:
+        if payload.get("userErrors"):
+            raise PermanentError(f"{what}: {payload['userErrors']}")
 
 
 def from_config(base_url: str, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> ShopifyStore:

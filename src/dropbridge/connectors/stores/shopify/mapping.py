@@ -20,8 +20,11 @@ from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
+    LiveProduct,
+    LiveVariant,
     PriceUpdate,
     ProductDraft,
+    ProductVariantDraft,
     StockUpdate,
     decimal_money,
 )
@@ -229,6 +232,8 @@ def product_set_input(product: ProductDraft, location_id: str | None) -> dict[st
     }
     if product.vendor:
         data["vendor"] = product.vendor
+    if product.category:
+        data["productType"] = product_type(product.category)
     if option_names:
         data["productOptions"] = [
             {
@@ -255,6 +260,42 @@ def product_set_input(product: ProductDraft, location_id: str | None) -> dict[st
         variants.append(entry)
     data["variants"] = variants
     return data
+
+
+def product_type(category: str) -> str:
+    """Shopify's product type is one flat text: the leaf of our category path ("Apparel > Tees" -> "Tees")."""
+    return category.split(">")[-1].strip()[:255]
+
+
+def option_values(options: dict[str, str], names: list[str] | None = None) -> list[dict[str, str]]:
+    return [{"optionName": n, "name": options[n]} for n in (names or list(options)) if n in options]
+
+
+def variant_create_input(v: ProductVariantDraft, location_id: str) -> dict[str, Any]:
+    """ProductVariantsBulkInput for productVariantsBulkCreate (storefronts.md §1.4: the SKU goes in
+    inventoryItem.sku; inventoryQuantities only on create):
+    https://shopify.dev/docs/api/admin-graphql/2026-01/input-objects/ProductVariantsBulkInput"""
+    entry: dict[str, Any] = {
+        "optionValues": option_values(v.options),
+        "price": money_input(v.price),
+        "compareAtPrice": money_input(v.compare_at_price) if v.compare_at_price is not None else None,
+        "inventoryItem": {"sku": v.sku, "tracked": True},
+        "inventoryPolicy": "DENY",
+        "inventoryQuantities": [{"locationId": location_id, "availableQuantity": v.quantity}],
+    }
+    if v.barcode:
+        entry["barcode"] = v.barcode
+    return entry
+
+
+def live_product(node: dict[str, Any], variants: list[dict[str, Any]]) -> LiveProduct:
+    return LiveProduct(
+        external_product_id=node["id"], title=node.get("title") or "", retired=node.get("status") == "ARCHIVED",
+        categories=[node["productType"]] if node.get("productType") else [],
+        variants=[LiveVariant(external_variant_id=v["id"], sku=v.get("sku") or "",
+                              options={o["name"]: o["value"] for o in v.get("selectedOptions") or []
+                                       if o.get("name") != "Title" or o.get("value") != "Default Title"})
+                  for v in variants])
 
 
 def stock_key(idempotency_key: str, batch: int, attempt: int = 0) -> str:

@@ -30,6 +30,8 @@ ORDER_NOTES = API + "/orders/{order_id}/notes"
 PRODUCTS = API + "/products"
 # https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-products
 PRODUCTS_BATCH = API + "/products/batch"
+# https://woocommerce.github.io/woocommerce-rest-api-docs/#product-categories
+CATEGORIES = API + "/products/categories"
 # https://woocommerce.github.io/woocommerce-rest-api-docs/#product-variations
 VARIATIONS = API + "/products/{product_id}/variations"
 # https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-product-variations

@@ -15,12 +15,14 @@ from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
     InboundEvent,
+    LiveProduct,
     Page,
     PriceUpdate,
     ProductDraft,
     PublishedProduct,
     PushResult,
     StockUpdate,
+    VariantChanges,
 )
 
 from . import client as api
@@ -105,11 +107,11 @@ class WooCommerceStore:
 
     def push_stock(self, updates: list[StockUpdate], idempotency_key: str) -> PushResult:
         """Absolute quantities, batched per parent: simple products through `products/batch`, variations
-        through `products/{parent}/variations/batch` (their parent is `external_inventory_id`).
-        Last write wins in WooCommerce, so repeating a push is harmless."""
+        through `products/{parent}/variations/batch` (their parent is `external_inventory_id`, else
+        `external_product_id`). Last write wins in WooCommerce, so repeating a push is harmless."""
         groups: dict[str | None, list[dict[str, Any]]] = {}
         for update in updates:
-            parent = update.external_inventory_id
+            parent = update.external_inventory_id or update.external_product_id
             if parent == update.external_variant_id:
                 parent = None
             groups.setdefault(parent, []).append(mapping.stock_item(update))
@@ -219,9 +221,10 @@ class WooCommerceStore:
         if found:
             created = found[0]
         else:
-            created = self.client.post(
-                api.PRODUCTS, mapping.product_body(product, idempotency_key), what="woocommerce create product"
-            )
+            body = mapping.product_body(product, idempotency_key)
+            if product.category:
+                body["categories"] = [{"id": c} for c in self._category_ids(product.category)]
+            created = self.client.post(api.PRODUCTS, body, what="woocommerce create product")
         product_id = str(created["id"])
         if simple:
             return PublishedProduct(product_id, {product.variants[0].sku: product_id})
@@ -254,6 +257,85 @@ class WooCommerceStore:
             if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
                 return out
             page += 1
+
+    # ---- variants follow the supplier ----------------------------------------------------------
+
+    def read_product(self, external_product_id: str) -> LiveProduct | None:
+        """The product and its variations; None when it is gone (404) or in the trash."""
+        try:
+            data, _ = self.client.get(api.PRODUCTS + f"/{int(external_product_id)}", what="woocommerce get product")
+        except PermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not data or data.get("status") == "trash":
+            return None
+        variations = self._variations(str(data["id"])) if data.get("type") == "variable" else []
+        return mapping.live_product(data, variations)
+
+    def apply_variant_changes(self, changes: VariantChanges, idempotency_key: str) -> dict[str, str]:
+        """The parent first (name, categories, status, and attribute options extended by new values: a variation
+        may only use an option its parent lists), then one variations batch per 100 items: `create` for new
+        variations, `update` for renamed ones (attributes) and for dropped or returning ones (status private /
+        publish: a private variation is not sold). Nothing is deleted. No idempotency keys here: SKUs are unique,
+        so a repeat of a create answers product_invalid_sku and the next run finds the variation by SKU."""
+        pid = changes.external_product_id
+        parent: dict[str, Any] = {}
+        if changes.retitle:
+            parent["name"] = changes.product.title
+        if changes.recategorize and changes.product.category:
+            parent["categories"] = [{"id": c} for c in self._category_ids(changes.product.category)]
+        if changes.retire_product:
+            parent["status"] = "private"
+        elif changes.restore_product:
+            parent["status"] = "publish"
+        wanted = [d.options for d in changes.add] + [d.options for _, d in changes.rename]
+        if wanted:
+            current, _ = self.client.get(api.PRODUCTS + f"/{int(pid)}", what="woocommerce get product")
+            attributes = mapping.extended_attributes((current or {}).get("attributes") or [], wanted)
+            if attributes is not None:
+                parent["attributes"] = attributes
+        if parent:
+            self.client.put(api.PRODUCTS + f"/{int(pid)}", parent, what="woocommerce update product")
+        items: list[tuple[str, Any]] = [("create", mapping.variation_body(v)) for v in changes.add]
+        items += [("update", {"id": int(vid), "attributes": mapping.variation_attributes(d.options)})
+                  for vid, d in changes.rename]
+        items += [("update", {"id": int(vid), "status": "private"}) for vid in changes.retire]
+        items += [("update", {"id": int(vid), "status": "publish"}) for vid in changes.restore]
+        added: dict[str, str] = {}
+        path = api.VARIATIONS_BATCH.format(product_id=pid)
+        for start in range(0, len(items), self.batch_limit):
+            chunk = items[start:start + self.batch_limit]
+            body: dict[str, list[Any]] = {}
+            for kind, item in chunk:
+                body.setdefault(kind, []).append(item)
+            response = self.client.post(path, body, what="woocommerce variations batch") or {}
+            for kind in ("create", "update"):
+                for item in response.get(kind) or []:
+                    if item.get("error"):
+                        error = item["error"]
+                        raise PermanentError(f"variation {kind} on product {pid}: {error.get('code')}: "
+                                             f"{error.get('message')}")
+            for draft, item in zip([i for k, i in chunk if k == "create"], response.get("create") or [], strict=False):
+                added[draft["sku"]] = str(item["id"])
+        return added
+
+    def _category_ids(self, category: str) -> list[int]:
+        """Our category path ("Apparel > Tees") as WooCommerce categories, parent first, each created when
+        missing; the leaf's id (with its parents') is what the product is filed under."""
+        ids: list[int] = []
+        parent = 0
+        for name in mapping.category_path(category):
+            found, _ = self.client.get(api.CATEGORIES, what="woocommerce find category",
+                                       params={"search": name, "parent": parent, "per_page": MAX_PER_PAGE})
+            match = next((c for c in found or [] if str(c.get("name", "")).casefold() == name.casefold()
+                          and int(c.get("parent") or 0) == parent), None)
+            if match is None:
+                match = self.client.post(api.CATEGORIES, {"name": name, "parent": parent},
+                                         what="woocommerce create category")
+            parent = int(match["id"])
+            ids.append(parent)
+        return ids[-1:]
 
     # ---- setup -------------------------------------------------------------------------------
 

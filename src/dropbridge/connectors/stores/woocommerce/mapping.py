@@ -17,6 +17,8 @@ from dropbridge.services.ports import (
     ExternalOrder,
     ExternalOrderLine,
     Fulfillment,
+    LiveProduct,
+    LiveVariant,
     PriceUpdate,
     ProductDraft,
     ProductVariantDraft,
@@ -181,6 +183,47 @@ def variation_body(variant: ProductVariantDraft) -> dict[str, Any]:
     }
     body.update(_prices(variant))
     return body
+
+
+def variation_attributes(options: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": name, "option": value} for name, value in options.items()]
+
+
+def extended_attributes(attributes: list[dict[str, Any]], wanted: list[dict[str, str]]) -> list[dict[str, Any]] | None:
+    """The parent's attributes with every option value the variations now use (a variation may only use
+    values its parent lists, §2.4); None when nothing is missing. Values are only added: other variations
+    (a dropped one, kept for its orders) may still use the old ones."""
+    out = [dict(a, options=list(a.get("options") or [])) for a in attributes]
+    changed = False
+    for options in wanted:
+        for name, value in options.items():
+            attr = next((a for a in out if str(a.get("name", "")).casefold() == name.casefold()), None)
+            if attr is None:
+                attr = {"name": name, "position": len(out), "visible": True, "variation": True, "options": []}
+                out.append(attr)
+            if value not in attr["options"]:
+                attr["options"].append(value)
+                changed = True
+    return out if changed else None
+
+
+def category_path(category: str) -> list[str]:
+    """"Apparel > Tees" -> ["Apparel", "Tees"]."""
+    return [part.strip() for part in category.split(">") if part.strip()]
+
+
+def live_product(data: dict[str, Any], variations: list[dict[str, Any]]) -> LiveProduct:
+    if data.get("type") != "variable":  # a simple product is its own only variant
+        return LiveProduct(str(data["id"]), str(data.get("name") or ""), [
+            LiveVariant(str(data["id"]), str(data.get("sku") or ""), {}, data.get("status") != "publish")],
+            data.get("status") != "publish", [str(c.get("name")) for c in data.get("categories") or []])
+    return LiveProduct(
+        external_product_id=str(data["id"]), title=str(data.get("name") or ""),
+        retired=data.get("status") != "publish", categories=[str(c.get("name")) for c in data.get("categories") or []],
+        variants=[LiveVariant(external_variant_id=str(v["id"]), sku=str(v.get("sku") or ""),
+                              options={a.get("name", ""): a.get("option", "") for a in v.get("attributes") or []},
+                              retired=v.get("status") not in (None, "publish"))
+                  for v in variations])
 
 
 def stock_item(update: StockUpdate) -> dict[str, Any]:
