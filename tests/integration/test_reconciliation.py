@@ -9,10 +9,12 @@ dispute workflow, totals per month, the vendor report's invoice accuracy, the AP
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 from sqlalchemy import func, select
 
 from dropbridge.connectors.config import SupplierConfig
@@ -269,3 +271,104 @@ def test_an_invoice_in_the_suppliers_currency_at_another_rate_writes_fx_differen
     assert summary["outcomes"] == {"matched": 1}
     # Billed as ordered: no cost variance; paying EUR 20.00 now costs USD 24.00, not 22.00.
     assert w.ledger(order_id)[-1] == ("fx_difference", "-2.00")
+
+
+def test_the_invoice_endpoint_and_disputes_over_http(world):
+    from dropbridge.api.app import create_app
+    from dropbridge.services.tokens import create_token
+
+    w = world
+    _, k1 = w.order("shop", "acme", "A", 1)
+    w.ship("acme", k1, "A", 1)
+    add_supplier(w.ctx, "beta", "desk", "", {}, {"currency": "USD"})
+    writer = {"Authorization": f"Bearer {create_token(w.ctx, 'billing', ['invoices:write', 'read'])}"}
+    reader = {"Authorization": f"Bearer {create_token(w.ctx, 'reader', ['read'])}"}
+    other = {"Authorization": f"Bearer {create_token(w.ctx, 'other', ['invoices:write'], suppliers=['beta'])}"}
+    body = {"number": "H-1", "currency": "USD", "issued_on": "2026-03-05",
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": "11.00", "reference": k1},
+                      {"kind": "shipping", "unit_price": "5.00", "reference": k1}]}
+    with TestClient(create_app(w.app)) as client:
+        assert client.post("/api/v1/suppliers/acme/invoices", json=body, headers=reader).status_code == 403
+        assert client.post("/api/v1/suppliers/acme/invoices", json=body, headers=other).status_code == 403
+        assert client.post("/api/v1/suppliers/acme/invoices", json=body).status_code == 401
+        r = client.post("/api/v1/suppliers/acme/invoices", json=body, headers=writer)
+        assert r.status_code == 201, r.text
+        out = r.json()
+        assert out["outcomes"] == {"matched": 1, "price_mismatch": 1}
+        assert [(ln["outcome"], ln["billed"], ln["expected"]) for ln in out["lines"]] == [
+            ("price_mismatch", "11.00", "10.00"), ("matched", "5.00", "5.00")]
+        again = client.post("/api/v1/suppliers/acme/invoices", json=body, headers=writer)
+        assert again.status_code == 200 and again.json()["outcomes"] == out["outcomes"]
+        bad = client.post("/api/v1/suppliers/acme/invoices", headers=writer,
+                          json={**body, "number": "H-2", "lines": [{"sku": "A", "unit_price": "1.001"}]})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "lines", "0", "unit_price"]
+        assert client.post("/api/v1/suppliers/nobody/invoices", json=body, headers=writer).status_code == 404
+        (d,) = client.get("/api/v1/disputes", headers=reader).json()["disputes"]
+        assert (d["outcome"], d["status"], d["difference"]) == ("price_mismatch", "open", "1.00")
+        assert client.post(f"/api/v1/disputes/{d['id']}", json={"status": "claimed"}, headers=reader
+                           ).status_code == 403
+        r = client.post(f"/api/v1/disputes/{d['id']}", json={"status": "written_off", "note": "ok"}, headers=writer)
+        assert r.json() == {"id": d["id"], "from": "open", "status": "written_off"}
+        assert client.post(f"/api/v1/disputes/{d['id']}", json={"status": "won"}, headers=writer).status_code == 422
+        # Owed: what we accepted of the invoice (10.00 + 5.00), 30 days from its date; the 1.00 written off, 30
+        # days from today.
+        rows = client.get("/api/v1/payables", params={"supplier": "acme"}, headers=reader).json()["payables"]
+        assert [(p["source"], p["amount"], p["due"]) for p in rows] == [  # by due date
+            ("dispute", "1.00", "2026-04-01"), ("invoice", "15.00", "2026-04-04")]
+
+
+def test_reconcile_and_disputes_on_the_command_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from dropbridge.bootstrap import bootstrap
+    from dropbridge.cli import main
+    from dropbridge.storage.migrate import upgrade
+
+    from ..conftest import make_settings
+
+    db = f"sqlite:///{tmp_path / 'dropbridge.db'}"
+    settings = make_settings(tmp_path, db)
+    app = bootstrap(settings)
+    upgrade(app.engine)
+    app.ctx.connectors = _registry()
+    app.ctx.enqueue = lambda job_id, delay=0: None
+    add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/events", {"webhook_secret": "s"}, {"currency": "USD"})
+    add_supplier(app.ctx, "acme", "desk", "", {}, {"currency": "USD"})
+    sync_feed(app.ctx, "acme", io.BytesIO(b"sku,qty,cost\nA,100,10.00\n"), "acme.csv")
+    w = World(app)
+    _, key = w.order("shop", "acme", "A", 2)
+    w.ship("acme", key, "A", 1)
+    app.close()
+    for k, value in {"DROPBRIDGE_DATA_DIR": str(tmp_path), "DROPBRIDGE_DATABASE_URL": db, "COLUMNS": "250",
+                     "DROPBRIDGE_QUEUE_URL": settings.resolved_queue_url,
+                     "DROPBRIDGE_SECRET_KEYS": settings.secret_keys}.items():
+        monkeypatch.setenv(k, value)
+    monkeypatch.setattr("dropbridge.bootstrap.configure_logging", lambda *a, **k: None)
+
+    def cli(*args):
+        monkeypatch.setattr(sys, "argv", ["dropbridge", *args])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        out, err = capsys.readouterr()
+        return exit_.value.code, out, err
+
+    invoice = tmp_path / "inv.csv"
+    invoice.write_text(f"invoice,reference,sku,quantity,unit_price\nC-1,{key},A,2,10.00\n")
+    code, out, _ = cli("reconcile", "acme", str(invoice))
+    assert code == 1 and "invoice C-1: reconciled (1 over_billed)" in out and "20.00" in out
+    code, out, _ = cli("reconcile", "acme", str(invoice), "--format", "json")
+    assert code == 1 and json.loads(out)[0]["outcome"] == "over_billed"
+    code, out, _ = cli("reconcile", "acme", str(invoice))
+    assert "already reconciled: nothing changed" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("invoice,reference,sku,quantity,unit_price\nC-2,x,A,1,ten\n")
+    code, _, err = cli("reconcile", "acme", str(bad))
+    assert code == 2 and "bad.csv line 2, unit_price" in err
+    code, out, _ = cli("disputes", "list", "--format", "csv")
+    assert code == 0 and "over_billed,open" in out
+    code, out, _ = cli("disputes", "set", "1", "claimed", "--note", "asked")
+    assert code == 0 and "dispute 1: open -> claimed" in out
+    code, out, _ = cli("disputes", "set", "1", "lost")
+    assert code == 2
+    code, out, _ = cli("disputes", "totals", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["difference"] == "10.00"
