@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 from sqlalchemy import func, select
+from starlette.testclient import TestClient
 
 from dropbridge.connectors.config import SupplierConfig
 from dropbridge.connectors.invoice_files import read_invoices
