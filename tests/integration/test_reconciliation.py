@@ -332,11 +332,12 @@ def test_reconcile_and_disputes_on_the_command_line(tmp_path, monkeypatch, capsy
     upgrade(app.engine)
     app.ctx.connectors = _registry()
     app.ctx.enqueue = lambda job_id, delay=0: None
-    add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/events", {"webhook_secret": "s"}, {"currency": "USD"})
-    add_supplier(app.ctx, "acme", "desk", "", {}, {"currency": "USD"})
+    add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/events", {"webhook_secret": "s"}, {"currency": "EUR"})
+    add_supplier(app.ctx, "acme", "desk", "", {}, {"currency": "EUR", "iban": "DE89370400440532013000",
+                                                   "bic": "COBADEFFXXX"})
     sync_feed(app.ctx, "acme", io.BytesIO(b"sku,qty,cost\nA,100,10.00\n"), "acme.csv")
     w = World(app)
-    _, key = w.order("shop", "acme", "A", 2)
+    _, key = w.order("shop", "acme", "A", 2, currency="EUR")
     w.ship("acme", key, "A", 1)
     app.close()
     for k, value in {"DROPBRIDGE_DATA_DIR": str(tmp_path), "DROPBRIDGE_DATABASE_URL": db, "COLUMNS": "250",
@@ -372,3 +373,22 @@ def test_reconcile_and_disputes_on_the_command_line(tmp_path, monkeypatch, capsy
     assert code == 2
     code, out, _ = cli("disputes", "totals", "--format", "json")
     assert code == 0 and json.loads(out)[0]["difference"] == "10.00"
+
+    # What we owe for it (the shipped unit we accept), batched with a CSV and a SEPA file, then paid.
+    code, out, _ = cli("payables", "list", "--supplier", "acme", "--format", "json")
+    (owed,) = json.loads(out)
+    assert code == 0 and (owed["source"], owed["amount"], owed["currency"]) == ("invoice", "10.00", "EUR")
+    code, out, _ = cli("payables", "list", "--due-before", "2026-03-03", "--format", "csv")
+    assert code == 0 and out.strip() == "id,supplier,source,amount,currency,due,status,batch,memo"
+    code, out, _ = cli("payables", "batch", "--due-before", "2099-01-01", "--out", str(tmp_path / "pay"),
+                       "--debtor-name", "Our Shop", "--debtor-iban", "FR1420041010050500013M02606",
+                       "--debtor-bic", "PSSTFRPPLIL")
+    assert code == 0 and "batch 1: 1 payment(s), 10.00 EUR" in out
+    assert "10.00" in (tmp_path / "pay" / "payment-batch-1.csv").read_text()
+    assert b"<InstdAmt Ccy=\"EUR\">10.00</InstdAmt>" in (tmp_path / "pay" / "payment-batch-1.xml").read_bytes()
+    code, out, _ = cli("payables", "batch", "--due-before", "2099-01-01", "--out", str(tmp_path / "pay"))
+    assert code == 0 and "nothing due" in out
+    code, out, _ = cli("payables", "mark-paid", "--batch", "1", "--reference", "BANK-9")
+    assert code == 0 and "1 payable(s) marked paid" in out
+    code, _, err = cli("payables", "mark-paid", "--batch", "1")
+    assert code == 2 and "paid already" in err
