@@ -357,7 +357,8 @@ def create_app(app_ctx) -> FastAPI:
     add_catalog_routes(api.router, ctx, read, admin, for_supplier)
     add_shipment_routes(api.router, ctx, Depends(needs("orders:write")), for_supplier)
     add_price_routes(api.router, ctx, read, Depends(needs("prices:write")), for_store)
-    add_money_routes(api.router, ctx, read, Depends(needs("invoices:write")), for_supplier, unrestricted)
+    add_money_routes(api.router, ctx, read, Depends(needs("invoices:write")), for_supplier, unrestricted,
+                     _responses)
     document_json_bodies(api, OrderIn)
     registry.register(OpsCollector(ctx))
     mount_dashboard(api, app_ctx)

@@ -62,13 +62,12 @@ def _invoice(body: InvoiceIn) -> SupplierInvoice:
                            total=Money.parse(body.total, cur, field="total") if body.total is not None else None)
 
 
-def add_money_routes(router: APIRouter, ctx, read, write, for_supplier, unrestricted) -> None:
-    """`write`: the invoices:write scope dependency of create_app."""
+def add_money_routes(router: APIRouter, ctx, read, write, for_supplier, unrestricted, responses) -> None:
+    """`write`: the invoices:write scope dependency of create_app; `responses(*codes)` documents statuses."""
 
     @router.post("/api/v1/suppliers/{supplier}/invoices", tags=["invoices"], status_code=201,
                  responses={200: {"description": "This invoice number was imported before: nothing changed"},
-                            403: {"description": "Scope or supplier refused"},
-                            404: {"description": "No such supplier"}})
+                            **responses(400, 401, 403, 404, 413, 422)})
     def post_invoice(body: InvoiceIn, supplier: Name, principal=write):
         """A supplier's invoice, reconciled at once against our supplier orders and shipments: each line's
         outcome (matched, price_mismatch, over_billed, not_shipped, duplicate, charge_mismatch, unmatched,
@@ -81,7 +80,7 @@ def add_money_routes(router: APIRouter, ctx, read, write, for_supplier, unrestri
                "lines": [result_view(r) for r in summary["results"]]}
         return JSONResponse(out, status_code=201 if summary["stored"] else 200)
 
-    @router.get("/api/v1/disputes", tags=["invoices"])
+    @router.get("/api/v1/disputes", tags=["invoices"], responses=responses(400, 401, 403, 404, 422))
     def disputes(principal=read, supplier: str | None = Query(None, max_length=100),
                  status: Literal["open", "claimed", "credited", "written_off"] | None = Query(None)):
         """Invoice discrepancies with their amounts and status."""
@@ -92,13 +91,13 @@ def add_money_routes(router: APIRouter, ctx, read, write, for_supplier, unrestri
         return {"disputes": list_disputes(ctx, supplier, status)}
 
     @router.post("/api/v1/disputes/{dispute_id}", tags=["invoices"],
-                 responses={404: {"description": "No such dispute"}})
+                 responses=responses(400, 401, 403, 404, 413, 422))
     def change_dispute(body: DisputeIn, dispute_id: Annotated[int, Path(ge=1, le=2**62)], principal=write):
         """Move a dispute to open, claimed, credited or written_off (written off: the amount held back is owed)."""
         unrestricted(principal, "changing a dispute")
         return set_dispute(ctx, dispute_id, body.status, body.note)
 
-    @router.get("/api/v1/payables", tags=["invoices"])
+    @router.get("/api/v1/payables", tags=["invoices"], responses=responses(400, 401, 403, 404, 422))
     def payables(principal=read, supplier: str | None = Query(None, max_length=100),
                  due_before: date | None = Query(None, description="due on or before this day"),
                  status: Literal["open", "batched", "paid", "all"] = Query("open")):
