@@ -135,3 +135,20 @@ def test_payables_from_placement_through_invoice_batch_and_payment(world):
     with w.app.engine.connect() as conn:
         assert conn.execute(select(t.payment_batches.c.status).order_by(t.payment_batches.c.id)).scalars().all() == [
             "paid", "exported"]  # the second batch was paid payable by payable
+
+
+def test_an_order_paid_up_front_and_refused_is_owed_no_more(world):
+    from dropbridge.services.ports import LineDecision, OrderAcknowledged
+    from dropbridge.services.supplier_replies import acknowledge_supplier_order
+
+    w = world
+    _, key = w.order("shop", "upfront", "K", 1, currency="EUR")
+    _balanced(w, "upfront", 1500)  # 10.00 goods, 4.00 shipping, 1.00 fee
+    with w.ctx.uow(read_only=True) as uow:
+        sid = uow.suppliers.by_name("upfront").id
+    acknowledge_supplier_order(w.ctx, sid, OrderAcknowledged(key, external_id=f"S-{key}", lines=(
+        LineDecision("K", 1, "rejected", "sold out"),)))
+    _balanced(w, "upfront", 0)
+    assert sorted((p["source"], p["amount"]) for p in list_payables(w.ctx, "upfront")) == [
+        ("placement", "-15.00"), ("placement", "15.00")]
+    assert create_batch(w.ctx, due_before=date(2099, 1, 1)) == []  # nets to nothing: no payment

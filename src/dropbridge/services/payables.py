@@ -67,6 +67,27 @@ def owe_at_placement(uow, ctx, supplier, so) -> bool:
                                  f"{so.idempotency_key}: paid up front", supplier_order_id=so.id))
 
 
+def release_placement(uow, so, now, why: str, only_lines: set[int] | None = None) -> None:
+    """A supplier order paid up front that will not be supplied (refused, cancelled, re-routed), whole or some
+    of its lines: what was owed at placement for it is taken back (the supplier owes it to us, or it is never
+    paid)."""
+    placed = [p for p in uow.payables.for_supplier_order(so.id) if p["source"] == "placement"]
+    if not placed:
+        return
+    p = placed[0]
+    if only_lines is None:
+        amount, key = -sum(x["amount_minor"] for x in placed), f"release:{so.id}"
+    else:
+        lines = [sl for sl in so.lines if sl.order_line_id in only_lines and sl.currency == p["currency"]]
+        amount = -sum(sl.unit_cost_minor * sl.quantity for sl in lines)
+        key = f"release:{so.id}:" + ",".join(str(sl.order_line_id) for sl in lines)
+    if amount:
+        uow.payables.add({"key": key[:200], "supplier_id": so.supplier_id, "source": "placement", "invoice_id": None,
+                          "supplier_order_id": so.id, "amount_minor": amount, "currency": p["currency"],
+                          "due_on": now.date().isoformat(), "status": "open", "batch_id": None,
+                          "memo": f"{so.idempotency_key}: {why}: not owed after all"[:500], "created_at": now})
+
+
 def owe_invoice(uow, ctx, supplier, invoice, results: list[dict]) -> None:
     """What we accept of a reconciled invoice, due after the supplier's terms; for a supplier paid up front,
     minus what was owed at placement for the orders it bills."""

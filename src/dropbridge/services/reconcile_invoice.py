@@ -58,7 +58,7 @@ class Tolerance:
         diff = abs(billed.amount - expected.amount)
         if diff == 0:
             return True
-        return (Money.parse(self.absolute, billed.currency).amount >= diff
+        return (Money.from_decimal_rounded(self.absolute, billed.currency).amount >= diff
                 or abs(expected.amount) * self.percent / 100 >= diff)
 
 

@@ -12,6 +12,7 @@ from dropbridge.services.ports import CostReported, OrderAcknowledged, OrderFail
 from dropbridge.services.ports import SupplierInvoice as InvoiceFact
 
 from .cost_variance import belongs_to, record_cost_variance
+from .payables import release_placement
 from .reconcile_invoice import store_invoice
 from .records import audit, raise_alert, schedule
 
@@ -129,6 +130,7 @@ ORDER_CHARGES = {EntryKind.SUPPLIER_SHIPPING, EntryKind.SUPPLIER_FEE, EntryKind.
 def reverse_expected_costs(uow, so: SupplierOrder, now, why: str, only_lines: set[int] | None = None) -> None:
     """Append entries that cancel the costs recorded for a supplier order (or some of its lines) we will not
     pay (append-only: the originals stay, so the ledger shows what was expected and why it no longer is)."""
+    release_placement(uow, so, now, why, only_lines)
     for entry in uow.ledger.for_order(so.order_id):
         if not belongs_to(entry, so):
             continue

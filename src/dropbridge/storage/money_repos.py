@@ -57,11 +57,15 @@ class ReconciliationRepo:
         return set(self.session.scalars(select(r.key).where(r.supplier_id == supplier_id, r.outcome == "not_billed")))
 
     def shipped_before(self, supplier_id: int, cutoff: datetime, limit: int = 5000) -> list[int]:
-        """Supplier orders of this supplier whose first shipment was recorded before `cutoff`."""
-        so, sh = t.supplier_orders, t.shipments
+        """Supplier orders of this supplier whose first shipment was recorded before `cutoff` and that have a
+        line neither billed nor already flagged as never billed."""
+        so, sh, sol, r = t.supplier_orders, t.shipments, t.supplier_order_lines, t.invoice_results
+        settled = select(r.c.id).where(r.c.supplier_order_id == so.c.id, r.c.order_line_id == sol.c.order_line_id,
+                                       r.c.outcome.in_((*BILLED, "not_billed"))).exists()
+        open_line = select(sol.c.id).where(sol.c.supplier_order_id == so.c.id, ~settled).exists()
         first = func.min(sh.c.created_at)
         q = (select(so.c.id).join(sh, sh.c.supplier_order_id == so.c.id)
-             .where(so.c.supplier_id == supplier_id).group_by(so.c.id).having(first < cutoff)
+             .where(so.c.supplier_id == supplier_id, open_line).group_by(so.c.id).having(first < cutoff)
              .order_by(so.c.id).limit(limit))
         return list(self.session.scalars(q))
 
