@@ -152,3 +152,29 @@ def test_an_order_paid_up_front_and_refused_is_owed_no_more(world):
     assert sorted((p["source"], p["amount"]) for p in list_payables(w.ctx, "upfront")) == [
         ("placement", "-15.00"), ("placement", "15.00")]
     assert create_batch(w.ctx, due_before=date(2099, 1, 1)) == []  # nets to nothing: no payment
+
+
+def test_the_ledger_as_a_balanced_journal_with_a_configurable_account_mapping(world):
+    from dropbridge.services.journal import accounts_from, journal_rows
+
+    w = world
+    w.order("shop", "upfront", "K", 2, currency="EUR")
+    with w.app.engine.connect() as conn:
+        entries = conn.execute(select(t.ledger_entries.c.kind, t.ledger_entries.c.amount_minor)
+                               .order_by(t.ledger_entries.c.id)).all()
+    rows = list(journal_rows(w.ctx, accounts=accounts_from('{"revenue": {"account": "8400"}}')))
+    assert len(rows) == 2 * len(entries)
+    debit = sum(Money.parse(r[3], "EUR").amount for r in rows if r[3])
+    credit = sum(Money.parse(r[4], "EUR").amount for r in rows if r[4])
+    assert debit == credit == sum(abs(a) for _, a in entries)
+    by_kind = {(r[10], r[2], bool(r[3])) for r in rows}
+    # 60.00 of goods sold: the store's payout owes it (debit), sales on our account 8400 (credit)
+    assert ("revenue", "1200 Receivable from store payouts", True) in by_kind and ("revenue", "8400", False) in by_kind
+    # the goods bought: cost of goods sold (debit) owed to the supplier (credit)
+    assert ("supplier_cost", "5000 Cost of goods sold", True) in by_kind
+    assert ("supplier_cost", "2000 Payable to suppliers", False) in by_kind
+    assert list(journal_rows(w.ctx, start=date(2099, 1, 1))) == []
+    with pytest.raises(ValidationError, match="'revenu' is not a ledger kind"):
+        accounts_from('{"revenu": {"account": "1"}}')
+    with pytest.raises(ValidationError, match="not JSON"):
+        accounts_from("{")

@@ -392,3 +392,16 @@ def test_reconcile_and_disputes_on_the_command_line(tmp_path, monkeypatch, capsy
     assert code == 0 and "1 payable(s) marked paid" in out
     code, _, err = cli("payables", "mark-paid", "--batch", "1")
     assert code == 2 and "paid already" in err
+
+    # The ledger as a journal: two balanced lines per entry, accounts from a mapping file.
+    mapping = tmp_path / "accounts.json"
+    mapping.write_text('{"supplier_cost": {"account": "3400", "contra": "1600"}}')
+    code, out, _ = cli("export", "journal", "--accounts", str(mapping))
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0] == "date,entry,account,debit,credit,currency,description,order,store,supplier,kind"
+    assert any(",3400,20.00,,EUR," in ln for ln in lines) and any(",1600,,20.00,EUR," in ln for ln in lines)
+    code, out, _ = cli("export", "journal", "--out", str(tmp_path / "j.csv"), "--from", "2026-03-01")
+    assert code == 0 and len((tmp_path / "j.csv").read_text().splitlines()) == len(lines)
+    mapping.write_text('{"sales": {"account": "1"}}')
+    code, _, err = cli("export", "journal", "--accounts", str(mapping))
+    assert code == 2 and "'sales' is not a ledger kind" in err

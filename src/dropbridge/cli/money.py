@@ -160,3 +160,33 @@ def payables_mark_paid(batch: int | None = typer.Option(None, help="a batch id f
 
     n = mark_paid(load_app().ctx, batch, payable or None, reference)
     console.print(f"{n} payable(s) marked paid")
+
+
+export_app = typer.Typer(help="Exports for other tools.", no_args_is_help=True)
+
+
+@export_app.command("journal")
+def export_journal(start: datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"],
+                                                         help="first day (UTC) of ledger entries exported"),
+                   end: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"],
+                                                       help="last day (UTC) of ledger entries exported"),
+                   accounts: Path | None = typer.Option(None, "--accounts", exists=True, dir_okay=False,
+                                                        help="JSON: per ledger kind, the account and contra "
+                                                             "account to post to (defaults for the rest)"),
+                   out: Path | None = typer.Option(None, "--out", dir_okay=False, help="file (default: stdout)")):
+    """The ledger as a double-entry journal CSV (date, entry, account, debit, credit, currency, description,
+    order, store, supplier, kind): two balanced lines per ledger entry, for an accounting tool's import."""
+    from dropbridge.services.exports import csv_chunks
+    from dropbridge.services.journal import HEADER, accounts_from, journal_rows
+
+    mapping = accounts_from(accounts.read_text(encoding="utf-8") if accounts else None,
+                            str(accounts) if accounts else "the account mapping")
+    rows = journal_rows(load_app().ctx, start.date() if start else None, end.date() if end else None, mapping)
+    if out is None:
+        for chunk in csv_chunks(HEADER, rows):
+            sys.stdout.write(chunk)
+        return
+    with out.open("w", encoding="utf-8", newline="") as f:
+        for chunk in csv_chunks(HEADER, rows):
+            f.write(chunk)
+    console.print(f"journal written to {out}")
