@@ -178,3 +178,53 @@ def test_the_ledger_as_a_balanced_journal_with_a_configurable_account_mapping(wo
         accounts_from('{"revenu": {"account": "1"}}')
     with pytest.raises(ValidationError, match="not JSON"):
         accounts_from("{")
+
+
+class BalanceDesk:
+    """A supplier charging a prepaid balance: the first order waits for payment, and is reported paid later."""
+
+    def __init__(self):
+        self.paid: set[str] = set()
+
+    def place_order(self, request):
+        from dropbridge.services.ports import PlacedOrder, Placement
+
+        return PlacedOrder(external_id=f"B-{request.reference}", reference=request.reference, status="created",
+                           placement=Placement.AWAITING_PAYMENT)
+
+    def find_order(self, reference):
+        from dropbridge.services.ports import PlacedOrder, Placement
+
+        placement = Placement.ACCEPTED if reference in self.paid else Placement.AWAITING_PAYMENT
+        return PlacedOrder(external_id=f"B-{reference}", reference=reference, status="x", placement=placement)
+
+
+def test_a_balance_supplier_records_each_charge_and_alerts_while_an_order_waits_for_payment(world):
+    from dropbridge.connectors.config import SupplierConfig
+    from dropbridge.connectors.registry import ConnectorSpec, Registry
+    from dropbridge.services.order_view import list_alerts
+    from dropbridge.services.ports import Capability
+    from dropbridge.services.unpaid_orders import alert_unpaid_supplier_orders
+
+    w = world
+    desk = BalanceDesk()
+    spec = ConnectorSpec(name="balance", role="supplier", config_model=SupplierConfig, needs_url=False,
+                         capabilities=frozenset({Capability.ORDERS}), factory=lambda url, creds, cfg: desk,
+                         implementation=BalanceDesk)
+    w.ctx.connectors = Registry([*w.ctx.connectors.specs(), spec])
+    add_supplier(w.ctx, "cjlike", "balance", "", {}, {"currency": "EUR", "shipping_per_order": "3.00",
+                                                     "charges_balance": True, "unpaid_alert_hours": 2})
+    sync_feed(w.ctx, "cjlike", io.BytesIO(b"sku,qty,cost\nQ,10,7.00\n"), "c.csv")
+    _, key = w.order("shop", "cjlike", "Q", 1, currency="EUR")
+    (charge,) = list_payables(w.ctx, "cjlike")
+    assert (charge["source"], charge["amount"], charge["status"]) == ("balance", "10.00", "open")
+    assert "waiting for payment" in charge["memo"]
+    assert create_batch(w.ctx, due_before=date(2099, 1, 1)) == []  # paid in its account, never by transfer
+    w.now = T0 + timedelta(hours=3)
+    assert alert_unpaid_supplier_orders(w.ctx) == 1
+    assert any(a["kind"] == "supplier_order.payment_overdue" and key in a["message"] for a in list_alerts(w.ctx, 20))
+    desk.paid.add(key)
+    w.now = T0 + timedelta(hours=4)
+    alert_unpaid_supplier_orders(w.ctx)
+    assert list_payables(w.ctx, "cjlike") == []
+    assert supplier_balance(w.ctx, "cjlike") == {"paid": {"EUR": "10.00"}}

@@ -123,6 +123,9 @@ class SupplierConfig(Model):
                           "unit_price, amount, kind, currency, date, description")
     payment_terms_days: Annotated[int, Field(ge=0, le=365)] | None = Field(
         None, description="net days: an invoice is due this many days after its date (default 30)")
+    charges_balance: bool | None = Field(
+        None, description="the supplier charges a balance we keep with it (CJ, AliExpress, Printful): each order's "
+                          "charge is recorded in payables, paid, or open while the order waits for payment")
     pay_at_placement: bool | None = Field(
         None, description="paid up front: what an order costs is owed when it is placed, due at once")
     iban: Annotated[str, Field(min_length=15, max_length=34, pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]+$")] | None = \

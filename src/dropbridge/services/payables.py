@@ -11,8 +11,12 @@ A supplier is owed, in its billing currency:
 - when a dispute is written off: the difference we had held back.
 
 Rows are written once by key and never edited but for their payment status (open, batched, paid).
+- for a supplier that charges a balance we keep with it (`charges_balance`), each order's charge: paid when
+  the order was accepted, open while it waits for payment there (paid when the supplier reports it paid).
+
 `payables batch` gathers what is due into a payment batch (CSV, and SEPA credit transfer XML for suppliers
-with an IBAN), `payables mark-paid` records the payment."""
+with an IBAN; balance charges are paid in the supplier's account, never batched), `payables mark-paid`
+records the payment."""
 
 from __future__ import annotations
 
@@ -59,19 +63,40 @@ def placement_cost(so, supplier) -> Money:
 
 
 def owe_at_placement(uow, ctx, supplier, so) -> bool:
-    """A supplier paid up front is owed the order once it is placed."""
-    if not (supplier.config or {}).get("pay_at_placement"):
+    """A supplier paid up front is owed the order once it is placed. A supplier that charges a balance we keep
+    with it (`charges_balance`: CJ, AliExpress, Printful) records the charge: paid when the order was accepted
+    (taken from the balance), open while the supplier waits for payment (the merchant is alerted)."""
+    cfg = supplier.config or {}
+    if cfg.get("charges_balance"):
+        amount = placement_cost(so, supplier)
+        if so.stated_cost_minor is not None and so.stated_currency == so.currency:
+            amount = Money(so.stated_cost_minor + (so.stated_shipping_minor or 0), so.currency)
+        paid = so.placement == "accepted"
+        row = _row(ctx, supplier.id, f"balance:{so.id}", "balance", amount, ctx.clock().date(),
+                   f"{so.idempotency_key}: " + ("charged to the balance" if paid else "waiting for payment"),
+                   supplier_order_id=so.id)
+        if paid:
+            row.update(status="paid", paid_at=ctx.clock(), paid_reference="balance")
+        return uow.payables.add(row)
+    if not cfg.get("pay_at_placement"):
         return False
     amount = placement_cost(so, supplier)
     return uow.payables.add(_row(ctx, supplier.id, f"placement:{so.id}", "placement", amount, ctx.clock().date(),
                                  f"{so.idempotency_key}: paid up front", supplier_order_id=so.id))
 
 
+def balance_charged(uow, so, now) -> int:
+    """The supplier reports an order that waited for payment as paid: its balance charge is paid."""
+    ids = [p["id"] for p in uow.payables.for_supplier_order(so.id) if p["source"] == "balance"
+           and p["status"] == "open"]
+    return uow.payables.set_status(ids, status="paid", paid_at=now, paid_reference="balance")
+
+
 def release_placement(uow, so, now, why: str, only_lines: set[int] | None = None) -> None:
     """A supplier order paid up front that will not be supplied (refused, cancelled, re-routed), whole or some
     of its lines: what was owed at placement for it is taken back (the supplier owes it to us, or it is never
     paid)."""
-    placed = [p for p in uow.payables.for_supplier_order(so.id) if p["source"] == "placement"]
+    placed = [p for p in uow.payables.for_supplier_order(so.id) if p["source"] in ("placement", "balance")]
     if not placed:
         return
     p = placed[0]
@@ -82,9 +107,13 @@ def release_placement(uow, so, now, why: str, only_lines: set[int] | None = None
         amount = -sum(sl.unit_cost_minor * sl.quantity for sl in lines)
         key = f"release:{so.id}:" + ",".join(str(sl.order_line_id) for sl in lines)
     if amount:
-        uow.payables.add({"key": key[:200], "supplier_id": so.supplier_id, "source": "placement", "invoice_id": None,
+        # Taken from a balance already: credited back to it (paid); otherwise it nets against what is open.
+        credited = p["source"] == "balance" and p["status"] == "paid"
+        uow.payables.add({"key": key[:200], "supplier_id": so.supplier_id, "source": p["source"], "invoice_id": None,
                           "supplier_order_id": so.id, "amount_minor": amount, "currency": p["currency"],
-                          "due_on": now.date().isoformat(), "status": "open", "batch_id": None,
+                          "due_on": now.date().isoformat(), "status": "paid" if credited else "open",
+                          "batch_id": None, "paid_at": now if credited else None,
+                          "paid_reference": "balance" if credited else None,
                           "memo": f"{so.idempotency_key}: {why}: not owed after all"[:500], "created_at": now})
 
 
@@ -168,7 +197,8 @@ def create_batch(ctx, supplier: str | None = None, due_before: date | None = Non
         suppliers = {s.id: s for s in uow.suppliers.all()}
         by_cur: dict[str, dict[int, list[dict]]] = {}
         for p in rows:
-            by_cur.setdefault(p["currency"], {}).setdefault(p["supplier_id"], []).append(p)
+            if p["source"] != "balance":  # paid in the supplier's own account, not by transfer
+                by_cur.setdefault(p["currency"], {}).setdefault(p["supplier_id"], []).append(p)
         now = ctx.clock()
         for cur, per in sorted(by_cur.items()):
             payments = []
