@@ -38,8 +38,9 @@ from dropbridge.domain.routing import convert
 from .cost_variance import belongs_to
 from .fx import rate_table
 from .payables import owe_invoice
+from .ports import Capability
 from .ports import SupplierInvoice as InvoiceFact
-from .records import audit, schedule
+from .records import audit, log, schedule
 
 DISCREPANCIES = ("unmatched", "duplicate", "not_shipped", "over_billed", "price_mismatch", "charge_mismatch",
                  "not_billed")
@@ -141,6 +142,28 @@ def reconcile_stored(ctx, supplier_id: int, invoice_id: int, round_: int = 0) ->
         _check_unbilled(uow, ctx, supplier)
         uow.commit()
     return f"invoice {invoice.number} reconciled: " + ", ".join(f"{n} {k}" for k, n in summary["outcomes"].items())
+
+
+def fetch_supplier_invoice(ctx, supplier_order_id: int) -> str:
+    """Ask a supplier whose API states what it bills (Capability.INVOICES) for a shipped order's invoice, and
+    store it for reconciliation. Nothing yet (not charged, costs still computing): said, not retried; a failure
+    to ask is logged, never an alert (the invoice can still come as a file)."""
+    from .supplier_replies import record_invoice
+
+    with ctx.uow(read_only=True) as uow:
+        so = uow.get(SupplierOrder, supplier_order_id)
+        supplier = uow.get(Supplier, so.supplier_id) if so else None
+    if so is None or supplier is None or not ctx.supplier_can(supplier, Capability.INVOICES):
+        return "nothing to ask"
+    try:
+        invoice = ctx.supplier_connector(supplier, Capability.INVOICES).fetch_invoice(
+            so.external_id or "", so.idempotency_key)
+    except Exception as exc:  # noqa: BLE001 - the invoice may still arrive another way
+        log.warning("could not fetch the supplier's invoice", supplier_order=so.idempotency_key, error=str(exc))
+        return f"could not ask {supplier.name}: {exc}"[:300]
+    if invoice is None:
+        return f"{supplier.name} states no invoice for {so.idempotency_key} yet"
+    return record_invoice(ctx, supplier.id, invoice, f"{supplier.kind} API")
 
 
 def _awaits_shipment(uow, supplier, invoice: SupplierInvoice) -> bool:

@@ -4,7 +4,7 @@ pushes the fulfillment to the store, which notifies the customer."""
 from __future__ import annotations
 
 from dropbridge.domain.errors import NotFound
-from dropbridge.domain.model import Order, Shipment, Store, SupplierOrder
+from dropbridge.domain.model import Order, Shipment, Store, Supplier, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
 from dropbridge.domain.tracking import carrier_for_platform, check_tracking
 from dropbridge.services.ports import Capability, Fulfillment, FulfillmentLine, TrackingSource, TrackingUpdate
@@ -52,6 +52,11 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
         target = SupplierOrderStatus.SHIPPED if whole else SupplierOrderStatus.PARTIALLY_SHIPPED
         if so.status != target:  # a further number for a shipped order (a correction) changes nothing here
             so.status = advance("supplier order", so.status, target)
+            if target == SupplierOrderStatus.SHIPPED and ctx.supplier_can(uow.get(Supplier, supplier_id),
+                                                                         Capability.INVOICES):
+                # A supplier whose API states what it bills (Printful's costs, CJ's order amounts): ask once
+                # shipped, and reconcile what it says like any invoice.
+                schedule(uow, ctx, "fetch_invoice", f"fetch_invoice:{so.id}", {"supplier_order_id": so.id})
         so.updated_at = now
 
         order = uow.get_for_update(Order, so.order_id)
