@@ -405,3 +405,18 @@ def test_reconcile_and_disputes_on_the_command_line(tmp_path, monkeypatch, capsy
     mapping.write_text('{"sales": {"account": "1"}}')
     code, _, err = cli("export", "journal", "--accounts", str(mapping))
     assert code == 2 and "'sales' is not a ledger kind" in err
+
+
+def test_a_one_line_order_billed_under_the_suppliers_own_sku(world):
+    w = world
+    _, key = w.order("shop", "acme", "A", 1)
+    w.ship("acme", key, "A", 1)
+    out = import_invoice(w.ctx, "acme", SupplierInvoice("POD-1", "USD", (_line("CATALOG-4011", 1, "10.00", key),)),
+                         "test")
+    assert out["outcomes"] == {"matched": 1}
+    # ... but not when the invoice also bills the order's own SKU: then the other line is unmatched
+    _, k2 = w.order("shop", "acme", "B", 1)
+    w.ship("acme", k2, "B", 1)
+    out = import_invoice(w.ctx, "acme", SupplierInvoice("POD-2", "USD", (
+        _line("CATALOG-4011", 1, "10.00", k2), _line("B", 1, "10.00", k2))), "test")
+    assert [r["outcome"] for r in out["results"]] == ["unmatched", "matched"]

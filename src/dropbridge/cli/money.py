@@ -39,7 +39,7 @@ def _print(rows: list[dict], cols: list[str], fmt: Format, title: str | None = N
     elif fmt is Format.CSV:
         write_csv(sys.stdout, cols, ([r.get(c, "") for c in cols] for r in rows))
     else:
-        table(rows, cols, title=title)
+        table([{k: "" if v is None else v for k, v in r.items()} for r in rows], cols, title=title)
 
 
 def reconcile(supplier: str, file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,

@@ -317,6 +317,12 @@ def _item(run: _Run, n: int, line: dict, billed: Money) -> None:
         run.result(n, line, "unmatched", billed, detail=f"no supplier order {ref} of this supplier")
         return
     on_order = [sl for sl in so.lines if sl.supplier_sku == sku]
+    if not on_order and len(so.lines) == 1 and not any(
+            (ln.get("kind") or "item") == "item" and ln.get("supplier_sku") == so.lines[0].supplier_sku
+            for ln in run.invoice.lines):
+        # A supplier that bills its own catalog SKU for what we ordered by another (print on demand: Printful
+        # bills the catalog variant of the merchant's product): an order of one line is that line.
+        on_order = list(so.lines)
     if not on_order:
         run.result(n, line, "unmatched", billed, so=so, detail=f"{sku} is not on {so.idempotency_key}")
         return
