@@ -310,6 +310,10 @@ def test_the_invoice_endpoint_and_disputes_over_http(world):
         r = client.post(f"/api/v1/disputes/{d['id']}", json={"status": "written_off", "note": "ok"}, headers=writer)
         assert r.json() == {"id": d["id"], "from": "open", "status": "written_off"}
         assert client.post(f"/api/v1/disputes/{d['id']}", json={"status": "won"}, headers=writer).status_code == 422
+        assert client.post(f"/api/v1/disputes/{d['id']}", json={"status": "open"}, headers=writer).status_code == 409
+        totals = client.get("/api/v1/disputes", headers=reader).json()["totals"]
+        assert {(r["outcome"], r["dispute"], r["lines"]) for r in totals} == {("matched", None, 1),
+                                                                             ("price_mismatch", "written_off", 1)}
         # Owed: what we accepted of the invoice (10.00 + 5.00), 30 days from its date; the 1.00 written off, 30
         # days from today.
         rows = client.get("/api/v1/payables", params={"supplier": "acme"}, headers=reader).json()["payables"]

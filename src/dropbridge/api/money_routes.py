@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from dropbridge.domain.money import Money
 from dropbridge.services.payables import list_payables
 from dropbridge.services.ports import InvoiceLine, SupplierInvoice
-from dropbridge.services.reconcile_invoice import import_invoice, list_disputes, result_view, set_dispute
+from dropbridge.services.reconcile_invoice import (
+    dispute_totals,
+    import_invoice,
+    list_disputes,
+    result_view,
+    set_dispute,
+)
 
 from .schemas import Currency
 
@@ -83,15 +89,17 @@ def add_money_routes(router: APIRouter, ctx, read, write, for_supplier, unrestri
     @router.get("/api/v1/disputes", tags=["invoices"], responses=responses(400, 401, 403, 404, 422))
     def disputes(principal=read, supplier: str | None = Query(None, max_length=100),
                  status: Literal["open", "claimed", "credited", "written_off"] | None = Query(None)):
-        """Invoice discrepancies with their amounts and status."""
+        """Invoice discrepancies with their amounts and status, and `totals` of every reconciliation result per
+        supplier, month, outcome and dispute status."""
         if supplier:
             for_supplier(principal, supplier)
         else:
             unrestricted(principal, "the dispute list")
-        return {"disputes": list_disputes(ctx, supplier, status)}
+        return {"disputes": list_disputes(ctx, supplier, status), "totals": dispute_totals(ctx, supplier)}
 
     @router.post("/api/v1/disputes/{dispute_id}", tags=["invoices"],
-                 responses=responses(400, 401, 403, 404, 413, 422))
+                 responses={409: {"description": "The dispute was written off: it stays so"},
+                            **responses(400, 401, 403, 404, 413, 422)})
     def change_dispute(body: DisputeIn, dispute_id: Annotated[int, Path(ge=1, le=2**62)], principal=write):
         """Move a dispute to open, claimed, credited or written_off (written off: the amount held back is owed)."""
         unrestricted(principal, "changing a dispute")

@@ -29,7 +29,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from dropbridge.domain.errors import NotFound, ValidationError
+from dropbridge.domain.errors import Conflict, NotFound, ValidationError
 from dropbridge.domain.ledger import EntryKind
 from dropbridge.domain.model import LedgerEntry, Order, Supplier, SupplierInvoice, SupplierOrder
 from dropbridge.domain.money import Money
@@ -513,13 +513,16 @@ def list_disputes(ctx, supplier: str | None = None, status: str | None = None) -
 
 def set_dispute(ctx, result_id: int, status: str, note: str | None = None) -> dict:
     """Move a dispute to open, claimed, credited or written_off. Written off: we pay what was billed after all
-    (a payable for the difference); credited: the supplier credits it (nothing more owed)."""
+    (a payable for the difference), and it stays written off; credited: the supplier credits it (nothing more
+    owed)."""
     if status not in DISPUTE_STATUSES:
         raise ValidationError(f"status {status!r} is not one of {', '.join(DISPUTE_STATUSES)}", "status")
     with ctx.uow() as uow:
         row = uow.reconciliation.dispute(result_id, lock=True)
         if row is None or row["dispute"] is None:
             raise NotFound(f"no dispute {result_id}")
+        if row["dispute"] == "written_off" and status != "written_off":
+            raise Conflict(f"dispute {result_id} was written off (what it held back is owed): it stays so")
         if row["dispute"] != status:
             uow.reconciliation.set_dispute(result_id, status, (note or "")[:500] or None, ctx.actor, ctx.clock())
             if status == "written_off":
