@@ -3,7 +3,7 @@ pushes the fulfillment to the store, which notifies the customer."""
 
 from __future__ import annotations
 
-from dropbridge.domain.errors import NotFound
+from dropbridge.domain.errors import NotFound, ValidationError
 from dropbridge.domain.model import Order, Shipment, Store, Supplier, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
 from dropbridge.domain.tracking import carrier_for_platform, check_tracking
@@ -52,8 +52,7 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
         target = SupplierOrderStatus.SHIPPED if whole else SupplierOrderStatus.PARTIALLY_SHIPPED
         if so.status != target:  # a further number for a shipped order (a correction) changes nothing here
             so.status = advance("supplier order", so.status, target)
-            if target == SupplierOrderStatus.SHIPPED and ctx.supplier_can(uow.get(Supplier, supplier_id),
-                                                                         Capability.INVOICES):
+            if target == SupplierOrderStatus.SHIPPED and _states_invoices(ctx, uow.get(Supplier, supplier_id)):
                 # A supplier whose API states what it bills (Printful's costs, CJ's order amounts): ask once
                 # shipped, and reconcile what it says like any invoice.
                 schedule(uow, ctx, "fetch_invoice", f"fetch_invoice:{so.id}", {"supplier_order_id": so.id})
@@ -82,6 +81,13 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
                "held": None if check.valid else check.reason}, supplier_id=supplier_id, store_id=order.store_id)
         uow.commit()
         return shipment.id
+
+
+def _states_invoices(ctx, supplier) -> bool:
+    try:
+        return ctx.supplier_can(supplier, Capability.INVOICES)
+    except ValidationError:  # a kind no longer registered: its invoices come as files, if at all
+        return False
 
 
 def _shipped_quantities(uow, so) -> dict[int, int]:
