@@ -97,6 +97,8 @@ def import_invoice(ctx, supplier_name: str, invoice: InvoiceFact, source: str) -
         if supplier is None:
             raise NotFound(f"no supplier named {supplier_name!r}")
         stored, new = store_invoice(uow, ctx, supplier.id, invoice, source)
+        if not new:  # stored before: perhaps being reconciled by its job right now; one of us waits
+            stored = uow.get_for_update(SupplierInvoice, stored.id)
         summary = reconcile_with(uow, ctx, supplier, stored)
         summary["stored"] = new
         summary["unbilled"] = _check_unbilled(uow, ctx, supplier)
