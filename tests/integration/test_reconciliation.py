@@ -424,3 +424,30 @@ def test_a_one_line_order_billed_under_the_suppliers_own_sku(world):
     out = import_invoice(w.ctx, "acme", SupplierInvoice("POD-2", "USD", (
         _line("CATALOG-4011", 1, "10.00", k2), _line("B", 1, "10.00", k2))), "test")
     assert [r["outcome"] for r in out["results"]] == ["unmatched", "matched"]
+
+
+def test_an_xlsx_invoice_with_several_invoices_and_amount_columns():
+    from openpyxl import Workbook
+
+    def workbook(*rows) -> bytes:
+        wb = Workbook()
+        for row in rows:
+            wb.active.append(row)
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+
+    head = ["Invoice No", "PO", "SKU", "Qty", "Line Total", "Type", "Date"]
+    x1, x2 = read_invoices(workbook(head, ["X-1", "db-1-1-1", "A", 2, "21.00", "item", datetime(2026, 3, 4)],
+                                    ["X-1", "db-1-1-1", None, 1, "4.00", "shipping", None],
+                                    ["X-2", "db-2-1-1", "B", 3, "12.00", None, "2026-03-05"]),
+                           "inv.xlsx", currency="EUR")
+    assert (x1.number, x1.currency, x1.issued_at.date().isoformat()) == ("X-1", "EUR", "2026-03-04")
+    assert [(ln.kind, ln.supplier_sku, ln.quantity, str(ln.unit_price)) for ln in x1.lines] == [
+        ("item", "A", 2, "10.50 EUR"), ("shipping", None, 1, "4.00 EUR")]
+    assert [(ln.supplier_sku, ln.quantity, str(ln.unit_price), ln.reference) for ln in x2.lines] == [
+        ("B", 3, "4.00 EUR", "db-2-1-1")]
+    with pytest.raises(ValidationError, match=r"inv.xlsx line 2, amount: amount 10.00 EUR does not divide"):
+        read_invoices(workbook(head, ["X-3", "db-2-1-1", "B", 3, "10.00", None, None]), "inv.xlsx", currency="EUR")
+    with pytest.raises(ValidationError, match=r"x.csv line 2, kind: 'refund' is not one of"):
+        read_invoices(b"invoice,sku,quantity,unit_price,kind\nX,A,1,1.00,refund\n", "x.csv")

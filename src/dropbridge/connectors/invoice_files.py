@@ -83,7 +83,8 @@ def _xlsx_rows(data: bytes, name: str) -> list[list[str]]:
 
 
 def _norm(text: str) -> str:
-    return " ".join(str(text).strip().lower().replace("-", "_").split())
+    """"Invoice No", "invoice-no" and "invoice_no" are one header."""
+    return "_".join(str(text).strip().lower().replace("-", " ").replace("_", " ").split())
 
 
 def _from_rows(rows: list[list[str]], name: str, currency: str, columns: Mapping[str, str]) -> list[SupplierInvoice]:
