@@ -109,6 +109,11 @@ def test_cjdropshipping_from_sandbox_to_fulfillment(env):
             final = http.get(f"/api/v1/orders/{order_id}").json()
             assert final["status"] == "shipped"
             assert len(_cj_orders(conn)) == 1
+            # Shipped: CJ's order amounts are asked for and reconciled as its invoice (CJ-<its order id>).
+            totals = wait_for(lambda: json.loads(_cli(env, "disputes", "totals", "--supplier", "cj", "--format",
+                                                      "json")) or None, timeout=30)
+            assert {r["supplier"] for r in totals} == {"cj"} and sum(r["lines"] for r in totals) >= 1
+            assert "matched" in {r["outcome"] for r in totals}
     finally:
         if serve is not None:
             _stop(serve)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -68,3 +69,8 @@ def test_demo_runs_twice_in_the_same_directory(cli):
         assert "the headless store received 10 fulfillments" in out
         assert "papermill received 1 purchase order email(s), with PO-" in out
         assert "the Shopify store received 1 fulfillments" in out
+        # the demo ends with one supplier's invoice reconciled (one line billed 1.00 above cost) and the vendor
+        # report showing its invoice accuracy
+        reconciled = out.split("a supplier's invoice reconciled")[-1]
+        assert re.search(r"invoice INV-\S+: \d+ matched, 1 price_mismatch;", reconciled)
+        assert "invoice accuracy" in reconciled.split("vendor performance")[-1]

@@ -113,6 +113,13 @@ def test_an_order_through_an_edi_partner_from_850_to_fulfillment_and_invoice(edi
     assert (inv.total_minor, inv.currency) == (1700 + 480, "USD")
     assert [(ln["kind"], ln["supplier_sku"], ln["quantity"], ln["unit_price_minor"]) for ln in inv.lines] == \
         [("item", "TEE", 2, 850), ("shipping", None, 1, 480)]
+    # ... and reconciled once its shipment is in (the 810 may come first), by the service `reconcile` uses
+    inv = wait_for(lambda: (i := invoice()) and i.reconciled_at and i, timeout=30)
+    with app.ctx.uow(read_only=True) as uow:
+        results = uow.reconciliation.for_invoice(inv.id)
+    assert [(r["line_no"], r["kind"], r["supplier_order_id"]) for r in results] == [
+        (1, "item", acme_so.id), (2, "shipping", acme_so.id)]
+    assert results[0]["outcome"] == "matched"
 
     # 997s both ways: one from the partner for our 850, one from us for each of its 855, 856 and 810
     assert partner.sent("997_") == ["997_000000001.edi"]

@@ -41,6 +41,7 @@ from dropbridge.services.tokens import Principal, TokenCache, check_token, hash_
 from .catalog_routes import add_catalog_routes
 from .edge import UNAUTHORIZED, BodyRejected, EdgeGuard, too_large
 from .group_commit import GroupCommit
+from .money_routes import add_money_routes
 from .ops_metrics import OpsCollector
 from .price_routes import add_price_routes
 from .schemas import OrderIn, Problem, document_json_bodies, json_body_doc, parse_json_body
@@ -375,6 +376,8 @@ def create_app(app_ctx) -> FastAPI:
     add_catalog_routes(api.router, ctx, read, admin, for_supplier)
     add_shipment_routes(api.router, ctx, Depends(needs("orders:write")), for_supplier)
     add_price_routes(api.router, ctx, read, Depends(needs("prices:write")), for_store)
+    add_money_routes(api.router, ctx, read, Depends(needs("invoices:write")), for_supplier, unrestricted,
+                     _responses)
     document_json_bodies(api, OrderIn)
     registry.register(OpsCollector(ctx))
     mount_dashboard(api, app_ctx)

@@ -12,6 +12,7 @@ from . import admin, reports
 from .catalog import designs_app, offers_app
 from .connections import store_app, supplier_app
 from .keys import keys_app
+from .money import disputes_app, export_app, payables_app, reconcile
 from .orders import orders_app
 from .output import err_console
 from .platforms import connectors, sandbox_app
@@ -28,10 +29,12 @@ admin.register(app)
 for sub, name in ((store_app, "store"), (supplier_app, "supplier"), (sync_app, "sync"), (orders_app, "orders"),
                   (token_app, "token"), (report_app, "report"), (fx_app, "fx"), (offers_app, "offers"),
                   (designs_app, "designs"), (sandbox_app, "sandbox"), (user_app, "user"), (keys_app, "keys"),
-                  (po_app, "po"), (shipments_app, "shipments"), (prices_app, "prices")):
+                  (po_app, "po"), (shipments_app, "shipments"), (prices_app, "prices"),
+                  (disputes_app, "disputes"), (payables_app, "payables"), (export_app, "export")):
     app.add_typer(sub, name=name)
 reports.register(app)
 app.command()(connectors)
+app.command()(reconcile)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ class Scope(StrEnum):  # the choices Typer checks; the same list as services.tok
     orders_write = "orders:write"
     feeds_write = "feeds:write"
     prices_write = "prices:write"
+    invoices_write = "invoices:write"
     admin = "admin"
 
 

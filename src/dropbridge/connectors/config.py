@@ -108,6 +108,31 @@ class SupplierConfig(Model):
     unpaid_alert_hours: Annotated[float, Field(gt=0, le=720)] | None = Field(
         None, description="alert when an order still waits for payment at the supplier this long (default 24)")
     inbox_cursor: str | None = None  # state: where the next collection from its mailbox or folder starts
+    invoice_tolerance: Amount | None = Field(
+        None, description="an invoiced unit price (or charge) this far from what we expected is still matched "
+                          "(in the supplier's currency; default 0)")
+    invoice_tolerance_percent: Percent | None = Field(
+        None, description="the same as a percent of what we expected; a line within either tolerance matches")
+    billing_lag_days: Annotated[int, Field(ge=0, le=365)] | None = Field(
+        None, description="a shipped line not invoiced this many days after shipping is flagged (default 30)")
+    invoice_wait_hours: Annotated[float, Field(ge=0, le=720)] | None = Field(
+        None, description="an invoice that arrives by itself (EDI 810, API) before the shipment it bills waits this "
+                          "long for it before it is reconciled (default 24)")
+    invoice_columns: dict[str, str] | None = Field(
+        None, description="invoice CSV/XLSX header for each field: invoice, reference, order, sku, quantity, "
+                          "unit_price, amount, kind, currency, date, description")
+    payment_terms_days: Annotated[int, Field(ge=0, le=365)] | None = Field(
+        None, description="net days: an invoice is due this many days after its date (default 30)")
+    charges_balance: bool | None = Field(
+        None, description="the supplier charges a balance we keep with it (CJ, AliExpress, Printful): each order's "
+                          "charge is recorded in payables, paid, or open while the order waits for payment")
+    pay_at_placement: bool | None = Field(
+        None, description="paid up front: what an order costs is owed when it is placed, due at once")
+    iban: Annotated[str, Field(min_length=15, max_length=34, pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]+$")] | None = \
+        Field(None, description="the supplier's bank account, for SEPA credit transfers in `payables batch`")
+    bic: Annotated[str, Field(pattern=r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")] | None = None
+    account_name: Annotated[str, Field(min_length=1, max_length=70)] | None = Field(
+        None, description="the account holder's name (default: the supplier's name)")
 
 
 class PackingSlip(Model):

@@ -5,7 +5,8 @@ AliExpress; an EDI partner's 846 collected over SFTP; orders through the headles
 feed suppliers, one whose cheapest supplier has no stock, one the cheapest supplier rejects, one for a SKU
 nobody sells, one sent twice with the same Idempotency-Key, and one each to the EDI partner, AliExpress, CJ,
 the email wholesaler and Printful, which prints the merchant's design); supplier orders placed; tracking back
-by webhook, polling, EDI 856 and email reply; fulfillments pushed to the store; the margin report."""
+by webhook, polling, EDI 856 and email reply; fulfillments pushed to the store; the margin report; one supplier's
+invoice reconciled (one line billed above its cost: a dispute); the vendor report."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from .environment import (
     PRINTFUL,
     SHOPIFY_STORE,
     STORE,
+    SUPPLIERS,
     DemoEnvironment,
 )
 
@@ -164,16 +166,19 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
                               row["margin"], row["margin_pct"])
         console.print(table)
 
-        console.rule("[bold]5. vendor performance")
+        console.rule("[bold]5. a supplier's invoice reconciled")
+        _reconcile_invoice(ctx, console, [i for i, _ in ids], tag)
+
+        console.rule("[bold]6. vendor performance")
         from dropbridge.services.queries.vendors import vendor_performance
 
         vendors = Table("supplier", "orders", "fill rate %", "refusal rate %", "on time %", "lead time median (days)",
-                        "tracking median (hours)", "defects")
+                        "tracking median (hours)", "invoice accuracy %", "defects")
         for row in vendor_performance(ctx)["rows"]:
             if row["orders_placed"]:
                 vendors.add_row(*(str(row[c]) if row[c] is not None else "n/a" for c in (
                     "supplier", "orders_placed", "fill_rate", "refusal_rate", "on_time_rate",
-                    "lead_time_median_days", "tracking_median_hours", "defects")))
+                    "lead_time_median_days", "tracking_median_hours", "invoice_accuracy", "defects")))
         console.print(vendors)
         if not done:
             console.print("[bold red]not every order reached the store in time[/]")
@@ -189,6 +194,43 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
         consumer.stop(graceful=True)
         env.stop()
         api.stop()
+
+
+def _reconcile_invoice(ctx, console, order_ids: list[int], tag: str) -> None:
+    """The feed supplier that shipped the most lines bills them; one line is billed 1.00 above its cost: the
+    reconciliation matches the rest, flags that one and opens a dispute."""
+    from rich.table import Table
+
+    from dropbridge.domain.money import Money
+    from dropbridge.services.ports import InvoiceLine, SupplierInvoice
+    from dropbridge.services.reconcile_invoice import import_invoice, result_view
+
+    shipped: dict[str, list[tuple[str, dict]]] = {}
+    for order_id in order_ids:
+        for so in order_detail(ctx, order_id)["supplier_orders"]:
+            if so["supplier"] in SUPPLIERS and so["status"] in ("shipped", "delivered"):
+                shipped.setdefault(so["supplier"], []).extend((so["reference"], ln) for ln in so["lines"])
+    if not shipped:
+        console.print("no feed supplier shipped anything: nothing to bill")
+        return
+    supplier, lines = max(shipped.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    currency = SUPPLIERS[supplier][0]
+    billed = [InvoiceLine(ln["supplier_sku"], ln["quantity"],
+                          Money.parse(ln["unit_cost"], currency) + (Money.parse("1.00", currency) if n == 0
+                                                                     else Money.zero(currency)), reference=ref)
+              for n, (ref, ln) in enumerate(lines)]
+    number = f"INV-{tag}"
+    console.print(f"{supplier} bills {len(billed)} shipped line(s) on invoice {number} "
+                  f"(`dropbridge reconcile {supplier} FILE` or POST /api/v1/suppliers/{supplier}/invoices):")
+    summary = import_invoice(ctx, supplier, SupplierInvoice(number, currency, tuple(billed)), "demo")
+    table = Table("line", "sku", "qty", "billed", "expected", "outcome", "dispute", "detail")
+    for r in (result_view(r) for r in summary["results"]):
+        table.add_row(str(r["line"]), r["sku"] or "", str(r["quantity"]), r["billed"], r["expected"] or "",
+                      r["outcome"], r["dispute"] or "", r["detail"])
+    console.print(table)
+    found = ", ".join(f"{n} {k}" for k, n in summary["outcomes"].items())
+    console.print(f"invoice {number}: {found}; the ledger now carries the billed cost (a cost_variance entry "
+                  "for the difference); `dropbridge disputes list` shows the dispute")
 
 
 def _edi_inventory(ctx, env, console, timeout: float) -> None:

@@ -424,6 +424,7 @@ class SupplierInvoice:
     issued_at: datetime | None = None
     source: str = ""
     received_at: datetime | None = None
+    reconciled_at: datetime | None = None
 
 
 @entity

@@ -21,6 +21,7 @@ from dropbridge.services.import_catalog import import_catalog_images
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.place_supplier_order import place_supplier_order
 from dropbridge.services.publish_listings import push_stock
+from dropbridge.services.reconcile_invoice import fetch_supplier_invoice, reconcile_stored
 from dropbridge.services.record_shipment import push_fulfillment
 from dropbridge.services.records import correlation_id, new_correlation_id, raise_alert
 from dropbridge.services.reprice_listings import reprice_store
@@ -41,6 +42,9 @@ HANDLERS = {
     "catalog_images": lambda ctx, p, attempt: import_catalog_images(ctx, p["supplier"], p["work"]).images_stored,
     "deliver_alert": lambda ctx, p, attempt: deliver_alert(ctx, p["delivery_id"]),
     "deliver_digest": lambda ctx, p, attempt: deliver_digest(ctx, p["recipient_id"], p["up_to"]),
+    "fetch_invoice": lambda ctx, p, attempt: fetch_supplier_invoice(ctx, p["supplier_order_id"]),
+    "reconcile_invoice": lambda ctx, p, attempt: reconcile_stored(ctx, p["supplier_id"], p["invoice_id"],
+                                                                  p.get("round", 0)),
 }
 
 

@@ -27,6 +27,7 @@ from dropbridge.services.ports import (
 from dropbridge.services.ports import PrintFile as PrintFileSpec
 
 from .cost_variance import record_cost_variance
+from .payables import owe_at_placement
 from .records import audit, raise_alert, schedule
 from .supplier_replies import return_lines_to_routing
 
@@ -95,6 +96,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
         order = uow.get_for_update(Order, so.order_id)
         record_cost_variance(uow, so, order, now)
         _maybe_mark_submitted(uow, order, now)
+        owe_at_placement(uow, ctx, uow.get(Supplier, so.supplier_id), so)
         if placed.placement == Placement.AWAITING_PAYMENT:
             raise_alert(uow, ctx, "supplier_order.awaiting_payment",
                         f"{so.idempotency_key} was created at {supplier.name} ({placed.external_id}) and waits "

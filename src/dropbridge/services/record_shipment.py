@@ -3,8 +3,8 @@ pushes the fulfillment to the store, which notifies the customer."""
 
 from __future__ import annotations
 
-from dropbridge.domain.errors import NotFound
-from dropbridge.domain.model import Order, Shipment, Store, SupplierOrder
+from dropbridge.domain.errors import NotFound, ValidationError
+from dropbridge.domain.model import Order, Shipment, Store, Supplier, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
 from dropbridge.domain.tracking import carrier_for_platform, check_tracking
 from dropbridge.services.ports import Capability, Fulfillment, FulfillmentLine, TrackingSource, TrackingUpdate
@@ -52,6 +52,10 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
         target = SupplierOrderStatus.SHIPPED if whole else SupplierOrderStatus.PARTIALLY_SHIPPED
         if so.status != target:  # a further number for a shipped order (a correction) changes nothing here
             so.status = advance("supplier order", so.status, target)
+            if target == SupplierOrderStatus.SHIPPED and _states_invoices(ctx, uow.get(Supplier, supplier_id)):
+                # A supplier whose API states what it bills (Printful's costs, CJ's order amounts): ask once
+                # shipped, and reconcile what it says like any invoice.
+                schedule(uow, ctx, "fetch_invoice", f"fetch_invoice:{so.id}", {"supplier_order_id": so.id})
         so.updated_at = now
 
         order = uow.get_for_update(Order, so.order_id)
@@ -77,6 +81,13 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
                "held": None if check.valid else check.reason}, supplier_id=supplier_id, store_id=order.store_id)
         uow.commit()
         return shipment.id
+
+
+def _states_invoices(ctx, supplier) -> bool:
+    try:
+        return ctx.supplier_can(supplier, Capability.INVOICES)
+    except ValidationError:  # a kind no longer registered: its invoices come as files, if at all
+        return False
 
 
 def _shipped_quantities(uow, so) -> dict[int, int]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dropbridge.domain.errors import NotFound
 from dropbridge.domain.ledger import EntryKind
-from dropbridge.domain.model import LedgerEntry, Order, SupplierInvoice, SupplierOrder
+from dropbridge.domain.model import LedgerEntry, Order, SupplierOrder
 from dropbridge.domain.states import LineStatus, SupplierOrderStatus, advance
 from dropbridge.services.ports import CostReported, OrderAcknowledged, OrderFailed, ReceiptConfirmed
 from dropbridge.services.ports import SupplierInvoice as InvoiceFact
 
 from .cost_variance import belongs_to, record_cost_variance
+from .payables import release_placement
+from .reconcile_invoice import store_invoice
 from .records import audit, raise_alert, schedule
 
 CLOSED = (SupplierOrderStatus.REJECTED, SupplierOrderStatus.CANCELLED, SupplierOrderStatus.FAILED)
@@ -128,6 +130,7 @@ ORDER_CHARGES = {EntryKind.SUPPLIER_SHIPPING, EntryKind.SUPPLIER_FEE, EntryKind.
 def reverse_expected_costs(uow, so: SupplierOrder, now, why: str, only_lines: set[int] | None = None) -> None:
     """Append entries that cancel the costs recorded for a supplier order (or some of its lines) we will not
     pay (append-only: the originals stay, so the ledger shows what was expected and why it no longer is)."""
+    release_placement(uow, so, now, why, only_lines)
     for entry in uow.ledger.for_order(so.order_id):
         if not belongs_to(entry, so):
             continue
@@ -190,19 +193,13 @@ def record_supplier_cost(ctx, supplier_id: int, fact: CostReported) -> str:
 
 
 def record_invoice(ctx, supplier_id: int, invoice: InvoiceFact, source: str) -> str:
-    """Store a supplier's invoice once (by its number) for reconciliation."""
+    """Store a supplier's invoice once (by its number) and owe its reconciliation against orders and shipments
+    (services/reconcile_invoice.py, a job); a repeat changes nothing."""
     with ctx.uow() as uow:
-        if uow.invoices.by_number(supplier_id, invoice.number) is not None:
+        stored, new = store_invoice(uow, ctx, supplier_id, invoice, source)
+        if not new:
             return f"invoice {invoice.number} already stored"
-        uow.add(SupplierInvoice(
-            supplier_id=supplier_id, number=invoice.number, currency=invoice.currency,
-            total_minor=invoice.total.amount if invoice.total else None, issued_at=invoice.issued_at,
-            source=source[:100], received_at=ctx.clock(),
-            lines=[{"supplier_sku": ln.supplier_sku, "quantity": ln.quantity, "unit_price_minor": ln.unit_price.amount,
-                    "currency": ln.unit_price.currency, "reference": ln.reference,
-                    "external_order_id": ln.external_order_id, "kind": ln.kind, "description": ln.description}
-                   for ln in invoice.lines]))
-        audit(uow, ctx, "invoice.received", f"invoice:{invoice.number}", {"lines": len(invoice.lines)},
-              supplier_id=supplier_id)
+        schedule(uow, ctx, "reconcile_invoice", f"reconcile:{stored.id}:0",
+                 {"supplier_id": supplier_id, "invoice_id": stored.id, "round": 0})
         uow.commit()
-    return f"invoice {invoice.number} stored"
+    return f"invoice {invoice.number} stored; reconciliation scheduled"

@@ -19,7 +19,7 @@ from dropbridge.domain.model import ApiToken
 from .records import audit
 
 PREFIX = "dbt_"
-SCOPES = ("read", "orders:write", "feeds:write", "prices:write", "admin")
+SCOPES = ("read", "orders:write", "feeds:write", "prices:write", "invoices:write", "admin")
 # Every token was full admin before scopes: `token create NAME` keeps making such a token (scripts, the test
 # suite and existing deployments rely on it); narrower tokens name their scopes.
 DEFAULT_SCOPES = ("admin",)

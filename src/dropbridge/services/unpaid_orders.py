@@ -10,6 +10,7 @@ from datetime import timedelta
 from dropbridge.domain.model import SupplierOrder
 from dropbridge.services.ports import CANNOT_KNOW, Capability, PlacedOrder, Placement
 
+from .payables import balance_charged
 from .records import audit, log, raise_alert
 
 ALERT = "supplier_order.payment_overdue"
@@ -43,6 +44,7 @@ def alert_unpaid_supplier_orders(ctx) -> int:
             if placement is not None and placement != Placement.AWAITING_PAYMENT:
                 so.placement = str(placement)
                 so.updated_at = now
+                balance_charged(uow, so, now)
                 audit(uow, ctx, "supplier_order.paid", f"supplier_order:{so.id}",
                       {"key": key, "placement": str(placement)}, supplier_id=supplier_id)
                 uow.commit()

@@ -360,6 +360,22 @@ class LedgerRepo(_Repo):
         return [tuple(r) for r in self.session.execute(q).all()]
 
 
+    def journal(self, since: datetime | None = None, until: datetime | None = None):
+        """(id, created_at, kind, amount, currency, memo, order, store, supplier) of each entry in the range, in
+        entry order, streamed."""
+        e = t.ledger_entries
+        q = (select(e.c.id, e.c.created_at, e.c.kind, e.c.amount_minor, e.c.currency, e.c.memo,
+                    t.orders.c.external_id, t.stores.c.name, t.suppliers.c.name)
+             .join(t.orders, t.orders.c.id == e.c.order_id).join(t.stores, t.stores.c.id == e.c.store_id)
+             .outerjoin(t.suppliers, t.suppliers.c.id == e.c.supplier_id).order_by(e.c.id))
+        if since is not None:
+            q = q.where(e.c.created_at >= since)
+        if until is not None:
+            q = q.where(e.c.created_at < until)
+        for row in self.session.execute(q.execution_options(yield_per=5000)):
+            yield tuple(row)
+
+
 class TokenRepo(_Repo):
     def by_hash(self, token_hash: str) -> m.ApiToken | None:
         return self.session.scalar(select(m.ApiToken).where(t.api_tokens.c.token_hash == token_hash))

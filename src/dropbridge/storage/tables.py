@@ -585,9 +585,85 @@ supplier_invoices = Table(
     Column("lines", JSON, nullable=False, default=list),  # [{supplier_sku, quantity, unit_price_minor, ...}]
     Column("source", String(100), nullable=False, default=""),
     Column("received_at", UTCDateTime, nullable=False),
+    Column("reconciled_at", UTCDateTime),  # matched against orders and shipments (services/reconcile_invoice.py)
     UniqueConstraint("supplier_id", "number"),
     *integers_only(nullable=("total_minor",)),
 )
+
+# What reconciliation found, one row per invoice line (key "inv:<invoice id>:<line no>") or per supplier-order
+# line shipped and never billed ("unbilled:<supplier order line id>"): written once, never rewritten, so a
+# re-import changes nothing. A discrepancy carries a dispute status (open | claimed | credited | written_off).
+invoice_results = Table(
+    "invoice_results",
+    metadata,
+    pk(),
+    Column("key", String(200), nullable=False, unique=True),
+    fk("supplier_id", "suppliers"),
+    fk("invoice_id", "supplier_invoices", nullable=True),
+    Column("line_no", Integer),
+    fk("supplier_order_id", "supplier_orders", nullable=True),
+    fk("order_line_id", "order_lines", nullable=True),
+    Column("kind", String(20), nullable=False),  # item | shipping | fee | tax | discount
+    # matched | price_mismatch | over_billed | not_shipped | not_billed | duplicate | charge_mismatch | unmatched
+    # | noted (tax, discount: carried, not checked)
+    Column("outcome", String(30), nullable=False),
+    Column("supplier_sku", String(200)),
+    Column("quantity_billed", Integer),
+    Column("quantity_expected", Integer),
+    Column("currency", String(3), nullable=False),
+    Column("billed_minor", BigInteger, nullable=False),  # what the line bills (0 for not_billed)
+    Column("expected_minor", BigInteger),  # what we expected for it (None: nothing to expect)
+    Column("accepted_minor", BigInteger, nullable=False),  # what we agree we owe for it
+    Column("detail", String(500), nullable=False, default=""),
+    Column("month", String(7), nullable=False),  # YYYY-MM of the invoice (or of when found unbilled)
+    Column("dispute", String(20)),  # None for a clean line
+    Column("dispute_note", String(500)),
+    Column("dispute_by", String(100)),
+    Column("dispute_updated_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    *integers_only("billed_minor", "accepted_minor", nullable=("expected_minor",)),
+)
+Index("ix_invoice_results_supplier_month", invoice_results.c.supplier_id, invoice_results.c.month)
+Index("ix_invoice_results_supplier_order", invoice_results.c.supplier_order_id)
+
+# A batch of payables paid together (a CSV and, where the supplier has bank details, a SEPA credit transfer).
+payment_batches = Table(
+    "payment_batches",
+    metadata,
+    pk(),
+    Column("currency", String(3), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("payables", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # exported | paid
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    *integers_only("total_minor"),
+)
+
+# What we owe suppliers: at placement (suppliers paid up front), from reconciled invoices (what we accept of
+# them), and corrections (an invoice after an up-front payment, a dispute written off). Written once per key.
+payables = Table(
+    "payables",
+    metadata,
+    pk(),
+    Column("key", String(200), nullable=False, unique=True),
+    fk("supplier_id", "suppliers"),
+    Column("source", String(20), nullable=False),  # placement | invoice | dispute
+    fk("invoice_id", "supplier_invoices", nullable=True),
+    fk("supplier_order_id", "supplier_orders", nullable=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_on", String(10), nullable=False),  # YYYY-MM-DD
+    Column("status", String(20), nullable=False),  # open | batched | paid
+    fk("batch_id", "payment_batches", nullable=True),
+    Column("memo", String(500), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Column("paid_reference", String(200)),
+    *integers_only("amount_minor"),
+)
+Index("ix_payables_supplier_status", payables.c.supplier_id, payables.c.status, payables.c.due_on)
 
 print_files = Table(
     "print_files",

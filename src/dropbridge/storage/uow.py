@@ -20,6 +20,7 @@ from .dashboard_queries import DashboardRepo
 from .intake import OrderIntakeRepo, WebhookIntakeRepo
 from .jobs import JobAdminRepo, JobRepo
 from .listing_queries import ListingRepo
+from .money_repos import PayablesRepo, ReconciliationRepo
 from .people import UserRepo
 from .price_changes import PriceChangeRepo
 from .vendor_queries import VendorRepo
@@ -60,6 +61,8 @@ class UnitOfWork:
         self.connector_secrets = r.ConnectorSecretRepo(session)
         self.price_changes = PriceChangeRepo(session)
         self.vendors = VendorRepo(session)
+        self.reconciliation = ReconciliationRepo(session)
+        self.payables = PayablesRepo(session)
 
     # The generic verbs services need; anything query-shaped lives on a repository.
     def add(self, obj: Any) -> Any:

@@ -31,11 +31,13 @@ COLUMNS = {
     "tracking_median_hours": "to tracking upload median (h)",
     "tracking_p90_hours": "to tracking upload p90 (h)",
     "invoice_accuracy": "invoice accuracy %",
+    "invoice_lines_checked": "invoice lines checked",
     "cost_variance": "cost variance (stated - estimate)",
     "cost_variance_entries": "cost variance entries",
     "defects": "defective shipments",
 }
-NOTES = {"invoice_accuracy": "n/a: supplier invoices are stored but not yet matched against orders"}
+NOTES = {"invoice_accuracy": "invoice lines matched within the supplier's tolerance, of the lines reconciled in "
+                            "the range (`dropbridge reconcile`); tax and discount lines are not checked"}
 
 
 def _pct(part: int, whole: int) -> str | None:
@@ -74,6 +76,7 @@ def vendor_performance(ctx, start: date | None = None, end: date | None = None) 
         tracking = uow.vendors.tracking_ranks(since, until)
         variance = uow.vendors.cost_variance(since, until)
         defects = uow.vendors.defects(since, until)
+        accuracy = uow.reconciliation.accuracy(since, until)
     rows = []
     for s in suppliers:
         f = figures.get(s.id) or dict.fromkeys(("placed", "refused_orders", "lines_accepted", "lines_refused",
@@ -89,7 +92,9 @@ def vendor_performance(ctx, start: date | None = None, end: date | None = None) 
             "refused_orders": f["refused_orders"], "refusal_rate": _pct(f["refused_orders"], f["placed"]),
             "promised_days": promised[s.id], "on_time_rate": _pct(f["on_time"], f["on_time"] + f["late"]),
             "late": f["late"], "lead_time_median_days": lead_median, "lead_time_p90_days": lead_p90,
-            "tracking_median_hours": track_median, "tracking_p90_hours": track_p90, "invoice_accuracy": None,
+            "tracking_median_hours": track_median, "tracking_p90_hours": track_p90,
+            "invoice_accuracy": _pct(*accuracy.get(s.id, (0, 0))),
+            "invoice_lines_checked": accuracy.get(s.id, (0, 0))[1],
             "cost_variance": "; ".join(f"{cur} {Money(total, cur).to_decimal()}" for cur, total, _ in mine) or None,
             "cost_variance_entries": sum(n for *_, n in mine), "defects": defects.get(s.id, 0),
         })
