@@ -1,8 +1,8 @@
 """Supplier invoice reconciliation and payables: what each invoice line was found to be (with its dispute),
 when an invoice was reconciled, what we owe each supplier and the payment batches that pay it.
 
-Revision ID: 0015_money
-Revises: 0014_import
+Revision ID: 0016_money
+Revises: 0015_status_created
 """
 
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from dropbridge.storage.types import UTCDateTime
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision = "0015_money"
-down_revision = "0014_import"
+revision = "0016_money"
+down_revision = "0015_status_created"
 branch_labels = None
 depends_on = None
 
