@@ -16,6 +16,16 @@ PG_ADMIN_URL = os.environ.get("DROPBRIDGE_TEST_PG_URL", "postgresql://postgres@1
 REDIS_URL = os.environ.get("DROPBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+def pytest_sessionstart(session):
+    """Compile the package once. Where PYTHONDONTWRITEBYTECODE is set (CI machines set it), every `dropbridge`
+    process the tests start would compile every module again: most of a second per CLI call, hundreds of calls."""
+    import compileall
+
+    import dropbridge
+
+    compileall.compile_dir(Path(dropbridge.__file__).parent, quiet=1)
+
+
 def _unavailable(what: str, why: str):
     if REQUIRE:
         pytest.fail(f"{what} is required (DROPBRIDGE_REQUIRE_SERVICES=1) but unavailable: {why}")
