@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from dropbridge.connectors.kit.sftp import FileTransport, LocalFolderClient, SftpClient
+from dropbridge.connectors.kit.file_exchange import FileTransport, LocalFolderClient
 from dropbridge.domain.errors import ConfigurationError
 
 
@@ -16,6 +16,8 @@ def transport_for(base_url: str, credentials: dict[str, Any], host_key: str | No
     if parts.scheme == "sftp":
         if not parts.hostname:
             raise ConfigurationError(f"{base_url!r}: no host")
+        from dropbridge.connectors.kit.sftp import SftpClient  # asyncssh only where a partner uses SFTP
+
         return SftpClient(parts.hostname, parts.port or 22, credentials.get("username", ""), host_key=host_key or "",
                           password=credentials.get("password"), private_key=credentials.get("private_key"),
                           passphrase=credentials.get("passphrase"), timeout=timeout)

@@ -28,7 +28,7 @@ from typing import Any
 from dropbridge.connectors.formats.feeds.types import FeedFormatError
 from dropbridge.connectors.formats.x12.ack import AckError, ack_997
 from dropbridge.connectors.formats.x12.x12 import Interchange, X12Error, X12Writer, parse_interchange
-from dropbridge.connectors.kit.sftp import FileTransport, is_temp, temp_of
+from dropbridge.connectors.kit.file_exchange import FileTransport, is_temp, temp_of
 from dropbridge.domain.errors import ConfigurationError, WebhookRejected
 from dropbridge.domain.money import Money
 from dropbridge.services.ports import (
