@@ -63,8 +63,8 @@ def feed_bytes(skus: list[str], qty: dict[str, int]) -> bytes:
 
 
 def unchecked(emu, maps: tuple[str, ...], make):
-    """`make()` run against empty maps, then merged in: the emulators check SKU and name uniqueness by scanning
-    every product (fine at test sizes, quadratic at 100,000); the bench's SKUs and names are unique by
+    """`make()` run against empty maps, then merged in: the emulators check SKUs, names and handles for
+    uniqueness by scanning every product (fine at test sizes, quadratic at 100,000); the bench's are unique by
     construction. Ids stay unique: the emulators count them apart from the maps."""
     saved = {name: getattr(emu, name) for name in maps}
     with emu.lock:
@@ -86,8 +86,9 @@ def seed_emulators(emus: dict, skus: list[str], per_product: int) -> dict[str, d
     shop, woo, bc = emus["shopify"], emus["woocommerce"], emus["bigcommerce"]
     for p in range(0, len(skus), per_product):
         group = skus[p:p + per_product]
-        product = shop.seed_product(f"Bench {group[0]}", [
-            {"sku": s, "price": "10.00", "options": {"Size": s}, "quantity": START_QTY} for s in group])
+        variants = [{"sku": s, "price": "10.00", "options": {"Size": s}, "quantity": START_QTY} for s in group]
+        product = unchecked(shop, ("products", "variants", "items"),
+                            lambda group=group, variants=variants: shop.seed_product(f"Bench {group[0]}", variants))
         out["shopify"].update({v["sku"]: (product["id"], v["id"], v["inventoryItemId"]) for v in product["variants"]})
         body = {"name": f"Bench {group[0]}", "type": "physical", "weight": 1, "price": 10, "sku": f"P-{group[0]}",
                 "inventory_tracking": "variant",
