@@ -47,6 +47,17 @@ from cryptography.fernet import Fernet  # noqa: E402
 SHOPIFY_LIMIT, WOO_LIMIT, BC_LIMIT = 250, 100, 2000
 MUTATION_COST = 10
 START_QTY = 50
+COST = "5.00"
+
+
+def listed_price() -> tuple[str, str | None]:
+    """The price (and compare-at price) the default pricing rules give every SKU at COST: the stores show it
+    already, so the re-pricing a feed also triggers has nothing to push (this bench measures stock)."""
+    from dropbridge.domain.money import Money
+    from dropbridge.domain.pricing import PricingRules, price_for
+
+    price, compare = price_for(Money.parse(COST, "USD"), PricingRules.from_config(None))
+    return str(price.to_decimal()), str(compare.to_decimal()) if compare else None
 SHOPIFY_TOKEN = "shpat_bench"
 
 
@@ -59,7 +70,7 @@ def free_port() -> int:
 
 
 def feed_bytes(skus: list[str], qty: dict[str, int]) -> bytes:
-    return ("sku,qty,cost\n" + "".join(f"{s},{qty.get(s, START_QTY)},5.00\n" for s in skus)).encode()
+    return ("sku,qty,cost\n" + "".join(f"{s},{qty.get(s, START_QTY)},{COST}\n" for s in skus)).encode()
 
 
 def unchecked(emu, maps: tuple[str, ...], make):
@@ -84,22 +95,24 @@ def seed_emulators(emus: dict, skus: list[str], per_product: int) -> dict[str, d
     inventory id)}}, the ids a publish would have recorded."""
     out: dict[str, dict[str, tuple]] = {"shopify": {}, "woocommerce": {}, "bigcommerce": {}}
     shop, woo, bc = emus["shopify"], emus["woocommerce"], emus["bigcommerce"]
+    price, compare = listed_price()
     for p in range(0, len(skus), per_product):
         group = skus[p:p + per_product]
-        variants = [{"sku": s, "price": "10.00", "options": {"Size": s}, "quantity": START_QTY} for s in group]
+        variants = [{"sku": s, "price": price, "compareAtPrice": compare, "options": {"Size": s},
+                     "quantity": START_QTY} for s in group]
         product = unchecked(shop, ("products", "variants", "items"),
                             lambda group=group, variants=variants: shop.seed_product(f"Bench {group[0]}", variants))
         out["shopify"].update({v["sku"]: (product["id"], v["id"], v["inventoryItemId"]) for v in product["variants"]})
-        body = {"name": f"Bench {group[0]}", "type": "physical", "weight": 1, "price": 10, "sku": f"P-{group[0]}",
+        body = {"name": f"Bench {group[0]}", "type": "physical", "weight": 1, "price": price, "sku": f"P-{group[0]}",
                 "inventory_tracking": "variant",
-                "variants": [{"sku": s, "price": 10, "inventory_level": START_QTY,
+                "variants": [{"sku": s, "price": price, "retail_price": compare, "inventory_level": START_QTY,
                               "option_values": [{"option_display_name": "Size", "label": s}]} for s in group]}
         made = unchecked(bc, ("products", "variants"), lambda body=body: bc.add_product(body))
         data = made.get("data", made)
         out["bigcommerce"].update({v["sku"]: (str(data["id"]), str(v["id"]), None) for v in data["variants"]})
     for s in skus:
-        body = {"name": f"Bench {s}", "type": "simple", "sku": s, "regular_price": "10.00", "manage_stock": True,
-                "stock_quantity": START_QTY}
+        body = {"name": f"Bench {s}", "type": "simple", "sku": s, "regular_price": compare or price,
+                "sale_price": price if compare else "", "manage_stock": True, "stock_quantity": START_QTY}
         made = unchecked(woo, ("products",), lambda body=body: woo.add_product(body))
         out["woocommerce"][s] = (str(made["id"]), str(made["id"]), None)
     return out
@@ -136,14 +149,20 @@ def prepare(db_url: str, queue_url: str, data_dir: Path, keys: str, emus: dict, 
     t0 = time.perf_counter()
     ids = seed_emulators(emus, skus, per_product)
     print(f"emulators seeded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    from dropbridge.domain.money import Money
+
+    price, compare = listed_price()
+    price_minor = Money.parse(price, "USD").amount
+    compare_minor = Money.parse(compare, "USD").amount if compare else None
     with app.engine.begin() as conn:
         variant_of = dict(conn.execute(select(variants.c.sku, variants.c.id)).all())
         store_of = dict(conn.execute(select(stores.c.name, stores.c.id)).all())
         now = app.ctx.clock()
         for name, listed in ids.items():
             rows = [{"store_id": store_of[name], "variant_id": variant_of[sku], "external_product_id": product,
-                     "external_variant_id": variant, "external_inventory_id": inventory, "price_minor": 1000,
-                     "currency": "USD", "pushed_stock": START_QTY, "pushed_at": now}
+                     "external_variant_id": variant, "external_inventory_id": inventory, "currency": "USD",
+                     "price_minor": price_minor, "compare_at_minor": compare_minor, "pushed_stock": START_QTY,
+                     "pushed_at": now}
                     for sku, (product, variant, inventory) in listed.items()]
             for start in range(0, len(rows), 10_000):
                 conn.execute(insert(listings), rows[start:start + 10_000])
