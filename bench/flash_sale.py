@@ -15,6 +15,8 @@ reached it), duplicates (supplier orders beyond the first for one of our orders 
 (units placed beyond the feed's stock, summed over SKUs), the rate from the first webhook sent to the last
 supplier order placed, and the p99 from an order's webhook being sent to its supplier order being placed.
 
+Also printed: PostgreSQL transactions committed per order in the bench's database (pg_stat_database).
+
 Last line: flash_sale orders=N placed=P per_s=T p99_order_to_placed_ms=L oversold=O duplicates=D
 Not part of the test suite; no timed assertions anywhere.
 """
@@ -70,6 +72,16 @@ def drop_pg(url: str) -> None:
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def commits(url: str) -> int:
+    """Transactions committed in the bench's database so far (pg_stat_database, updated as backends report)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s",
+                            (url.rsplit("/", 1)[1],)).fetchone()[0]
 
 
 def clear_queue(url: str) -> None:
@@ -222,6 +234,7 @@ def main() -> None:
             wait_healthy(f"http://127.0.0.1:{port}", procs)
             time.sleep(2)  # the workers connect to the queue
             reqs = requests(run, args.orders, skus, f"127.0.0.1:{port}")
+            commits_before = commits(db_url)
             sent = asyncio.run(send_all(port, reqs, args.seconds))
             last_sent = max(sent) - min(sent)
             print(f"{args.orders} webhooks sent over {last_sent:.1f} s, all accepted", file=sys.stderr)
@@ -239,6 +252,8 @@ def main() -> None:
                 time.sleep(1.0)
             time.sleep(2)  # anything still in flight (a duplicate would land now)
             orders = supplier.orders()
+            time.sleep(1)  # backends report their counts to the statistics at most once a second
+            per_order_commits = (commits(db_url) - commits_before) / args.orders
     finally:
         for proc in procs:
             proc.terminate()
@@ -273,7 +288,8 @@ def main() -> None:
     per_s = placed / elapsed if placed else 0.0
     print(f"webhooks sent over {last_sent:.1f} s ({args.orders / last_sent:.0f}/s); last supplier order placed "
           f"{elapsed:.1f} s after the first webhook; p50 order to placed "
-          f"{statistics.median(latencies) * 1000:.0f} ms" if latencies else "nothing placed")
+          f"{statistics.median(latencies) * 1000:.0f} ms; {per_order_commits:.1f} PostgreSQL transactions per order "
+          "(API, workers and sweeper)" if latencies else "nothing placed")
     print(f"flash_sale orders={args.orders} placed={placed} per_s={per_s:.0f} "
           f"p99_order_to_placed_ms={p99(latencies) * 1000 if latencies else float('nan'):.0f} "
           f"oversold={oversold} duplicates={duplicates}")
