@@ -11,6 +11,7 @@ import pytest
 
 from dropbridge.connectors.stores.woocommerce import WooCommerceOAuth1, from_config
 from dropbridge.connectors.stores.woocommerce.client import PRODUCTS_BATCH, WooCommerceClient
+from dropbridge.connectors.stores.woocommerce.connector import WooCommerceStore
 from dropbridge.connectors.stores.woocommerce.webhooks import signature
 from dropbridge.domain.errors import AuthExpired, PermanentError, RateLimited, WebhookRejected
 from dropbridge.domain.money import Money
@@ -317,6 +318,22 @@ def test_429_retry_after_is_honoured_within_a_bounded_budget():
             client.get("/wp-json/wc/v3/orders", what="t")
         assert caught.value.retry_after == 1.0
         assert emu.api_calls() == 6  # three attempts, no more
+
+
+def test_a_stock_push_waits_out_a_host_window_longer_than_the_clients_attempts():
+    """A host limiter (bare 429s) whose window outlasts the client's attempts: the push waits as asked and
+    sends the refused chunk again, rather than fail the job and later re-send the chunks already applied."""
+    with WooCommerceEmulator(CONSUMER_KEY, CONSUMER_SECRET, rate_limit=(2, 0.5), retry_after="0.1") as emu:
+        ids = [emu.add_product({"name": f"P{n}", "type": "simple", "sku": f"P{n}", "regular_price": "1.00",
+                                "manage_stock": True, "stock_quantity": 1})["id"] for n in range(5)]
+        client = WooCommerceClient(emu.url, CONSUMER_KEY, CONSUMER_SECRET, max_attempts=2)
+        store = WooCommerceStore(client, "s", batch_limit=1)
+        result = store.push_stock([StockUpdate(str(pid), f"P{n}", 7) for n, pid in enumerate(ids)], "k")
+        assert (result.applied, result.failed) == (5, [])
+        assert [emu.stock_of(pid) for pid in ids] == [7] * 5
+        store.push_throttle_wait = 0.05  # a budget shorter than the host's window: the job gets it back
+        with pytest.raises(RateLimited):
+            store.push_stock([StockUpdate(str(pid), f"P{n}", 3) for n, pid in enumerate(ids)], "k2")
 
 
 def test_5xx_on_a_write_is_not_repeated(h):

@@ -121,6 +121,12 @@ def test_prices_follow_costs_and_wait_for_approval(app, store):
     assert reprice_store(app.ctx, "shop").changes == 0
     assert emu.api_calls() == calls
 
+    # Stock moves, no cost does: the stock push is owed, no re-pricing (it would read every listing for nothing).
+    _drain(app, "push_stock")  # what the earlier feeds owed
+    load_feed(app.ctx, "acme", [("TEE", 7, "10.00"), ("MUG", 5, "3.20")])
+    assert _drain(app, "push_prices") == 0
+    assert _drain(app, "push_stock") == 1
+
     # A 60% cost jump (10.00 -> 16.00) moves the price beyond the 30% tolerance: it waits.
     load_feed(app.ctx, "acme", [("TEE", 20, "16.00"), ("MUG", 5, "3.20")])
     calls = emu.api_calls()

@@ -159,6 +159,7 @@ class Listing:
     pushed_stock: int | None = None
     pushed_at: datetime | None = None
     compare_at_minor: int | None = None  # the compare-at ("was") price the store shows, when there is one
+    external_inventory_id: str | None = None  # the store's inventory id when not the variant's (push_stock)
 
 
 @entity

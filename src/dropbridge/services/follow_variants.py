@@ -131,10 +131,9 @@ def follow_variants(ctx, store_name: str, product_ids: list[int] | None = None) 
             uow.commit()
     if zero:
         with ctx.uow(read_only=True) as uow:
-            fresh = {ls.id: ls for ls in uow.listings.for_store(store.id)}
-            variants = uow.catalog.variants_by_id([ls.variant_id for ls, _ in zero])
+            fresh = {ls.id: ls for ls in uow.listings.stock_rows(store.id)}
         send_stock(ctx, store, list(fresh.values()), [(fresh[ls.id], 0) for ls, _ in zero if ls.id in fresh],
-                   variants, action="stock.pushed")
+                   action="stock.pushed")
     return summary
 
 

@@ -59,6 +59,15 @@ def available_to_promise(offers) -> dict[int, int]:
     return atp
 
 
+def _promised(offer_rows) -> dict[int, int]:
+    """available_to_promise over plain (variant_id, stock, reserved, quarantined_at, supplier config) rows."""
+    atp: dict[int, int] = defaultdict(int)
+    for variant_id, stock, reserved, quarantined_at, config in offer_rows:
+        buffer = int((config or {}).get("buffer", 0))
+        atp[variant_id] += 0 if quarantined_at else max(0, stock - reserved - buffer)
+    return atp
+
+
 def cheapest_landed(offers, currency: str, rates) -> dict[int, tuple[Money, Money]]:
     """Variant id -> (cheapest landed cost in `currency`, that offer's own cost) over (offer, supplier)
     pairs; an offer that cannot be converted to `currency` is left out."""
@@ -138,6 +147,7 @@ def publish_products(ctx, store_name: str, limit: int = 500) -> list[str]:
                 uow.add(Listing(store_id=store.id, variant_id=v.id, external_product_id=result.external_product_id,
                                 external_variant_id=result.variant_ids.get(v.sku), price_minor=d.price.amount,
                                 currency=d.price.currency, pushed_stock=d.quantity, pushed_at=now,
+                                external_inventory_id=result.inventory_ids.get(v.sku),
                                 compare_at_minor=d.compare_at_price.amount if d.compare_at_price else None))
             audit(uow, ctx, "product.published", f"store:{store.name}",
                   {"product": product_sku, "variants": [v.sku for v in members],
@@ -169,24 +179,23 @@ def _image_urls(ctx, stored: list[tuple[str, str, str]], originals: list[str]) -
 
 def push_stock(ctx, store_name: str) -> PushSummary:
     """Send the store every listed variant whose available-to-promise differs from what it last got."""
-    store, listings, atp, variants = listed_stock(ctx, store_name)
+    store, listings, atp = listed_stock(ctx, store_name)
     changed = [(ls, atp.get(ls.variant_id, 0)) for ls in listings
                if ls.external_variant_id and ls.pushed_stock != atp.get(ls.variant_id, 0)]
-    return send_stock(ctx, store, listings, changed, variants)
+    return send_stock(ctx, store, listings, changed)
 
 
 def listed_stock(ctx, store_name: str):
-    """The store, its listings, available-to-promise per variant, and the variants by id."""
+    """The store, its listings as plain rows (ListingRepo.stock_rows: id, variant_id, sku, status, external ids,
+    pushed_stock, pushed_at) and available-to-promise per variant (none for a variant the supplier dropped)."""
     with ctx.uow(read_only=True) as uow:
         store = _store(uow, store_name)
-        listings = uow.listings.for_store(store.id)
-        offers = uow.listings.offers_for([ls.variant_id for ls in listings])
-        variants = uow.catalog.variants_by_id([ls.variant_id for ls in listings])
-    atp = available_to_promise(offers)
-    for vid, v in variants.items():
-        if is_dropped(v):
-            atp[vid] = 0
-    return store, listings, atp, variants
+        listings = uow.listings.stock_rows(store.id)
+        atp = _promised(uow.listings.offer_stock_for_store(store.id))
+    for ls in listings:
+        if is_dropped(ls):  # the row carries its variant's status
+            atp[ls.variant_id] = 0
+    return store, listings, atp
 
 
 def stock_key(store, changed) -> str:
@@ -198,24 +207,21 @@ def stock_key(store, changed) -> str:
     return f"db-stock-{store.id}-{hashlib.sha256(state.encode()).hexdigest()[:24]}"
 
 
-def send_stock(ctx, store, listings, changed, variants, action: str = "stock.pushed") -> PushSummary:
-    """Push (listing, quantity) pairs to the store and record what it took as pushed."""
+def send_stock(ctx, store, listings, changed, action: str = "stock.pushed") -> PushSummary:
+    """Push (listing row, quantity) pairs to the store and record what it took as pushed."""
     summary = PushSummary(store=store.name, listings=len(listings))
     summary.changes = len(changed)
     if not changed:
         return summary
-    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=variants[ls.variant_id].sku, quantity=q,
-                           external_product_id=ls.external_product_id)
+    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=ls.sku, quantity=q,
+                           external_inventory_id=ls.external_inventory_id, external_product_id=ls.external_product_id)
                for ls, q in changed]
     result = ctx.store_connector(store).push_stock(updates, stock_key(store, changed))
     failed = {vid for vid, _ in result.failed}
     summary.calls, summary.applied, summary.failed = result.calls, result.applied, list(result.failed)
     with ctx.uow() as uow:
-        now = ctx.clock()
-        for ls, quantity in changed:
-            if ls.external_variant_id not in failed:
-                row = uow.get(Listing, ls.id)
-                row.pushed_stock, row.pushed_at = quantity, now
+        uow.listings.mark_pushed([(ls.id, quantity) for ls, quantity in changed
+                                  if ls.external_variant_id not in failed], ctx.clock())
         audit(uow, ctx, action, f"store:{store.name}",
               {"changes": summary.changes, "calls": summary.calls, "failed": summary.failed[:20]}, store_id=store.id)
         uow.commit()

@@ -15,7 +15,7 @@ from .records import log
 
 
 def reconcile_store(ctx, store_name: str) -> PushSummary:
-    store, listings, atp, variants = listed_stock(ctx, store_name)
+    store, listings, atp = listed_stock(ctx, store_name)
     if not ctx.connectors.info("store", store.platform).has(Capability.STOCK_READ):
         return push_stock(ctx, store_name)
     connector = ctx.store_connector(store, Capability.STOCK_READ)
@@ -28,7 +28,7 @@ def reconcile_store(ctx, store_name: str) -> PushSummary:
         current = shown.get(ls.external_variant_id, ls.pushed_stock)
         if current != promised:
             changed.append((ls, promised))
-    return send_stock(ctx, store, listings, changed, variants, action="stock.reconciled")
+    return send_stock(ctx, store, listings, changed, action="stock.reconciled")
 
 
 def reconcile_all(ctx) -> dict[str, str]:

@@ -171,9 +171,11 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
         def finish(uow, counts):  # inside the transaction that writes the offers
             quarantine_changes(uow, ctx, supplier_id, supplier_name, stage.identity_changes)
             changed = counts["updated"] + counts["inserted"]
+            # Prices follow costs: a run that moved no cost, added no offer and changed no identity owes none.
+            reprice = bool(counts.get("cost_changed", 1) or counts["inserted"] or stage.identity_changes)
             outcome.append(_record(uow, ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read,
                                    changed=changed, unchanged=good - changed, zeroed=counts["zeroed"],
-                                   inserted=counts["inserted"]))
+                                   inserted=counts["inserted"], reprice=reprice))
             if catalog_changed:  # published products follow their variants (after commit)
                 # The products to look at, unless too many for a job's payload: then every listed one.
                 products = sorted(catalog_changed) if len(catalog_changed) <= FOLLOW_PRODUCTS_MAX else None
@@ -284,7 +286,7 @@ def _finish(ctx, run_id, supplier_id, status, reason, errors, rejected, *, read,
 
 
 def _record(uow, ctx, run_id, supplier_id, status, reason, errors, rejected, *, read, changed=0, unchanged=0,
-            zeroed=0, inserted=0) -> SyncOutcome:
+            zeroed=0, inserted=0, reprice=True) -> SyncOutcome:
     """Close the run (counts, rejects, alert or settled reservations and owed pushes, audit) in `uow`'s
     transaction, without committing it."""
     run = uow.get(SyncRun, run_id)
@@ -304,7 +306,7 @@ def _record(uow, ctx, run_id, supplier_id, status, reason, errors, rejected, *, 
             stores = uow.listings.stores_with_listings()
             for store_id, store_name in stores:
                 schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name})
-            if changed:  # costs may have moved: prices are re-applied after this commit
+            if changed and reprice:  # costs moved: prices are re-applied after this commit
                 schedule_repricing(uow, ctx, f"run:{run_id}", stores)
     audit(uow, ctx, f"feed.{status}", f"sync_run:{run_id}",
           {"source": run.source, "read": read, "changed": changed, "zeroed": zeroed, "rejected": rejected,

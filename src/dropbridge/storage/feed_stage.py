@@ -106,6 +106,10 @@ DIFF_FULL_JOIN = f"""
     FULL JOIN (SELECT id, supplier_sku, stock, cost_minor, currency, lead_time_days{{identity_columns}}
                FROM supplier_offers WHERE supplier_id = :sid) o ON o.supplier_sku COLLATE "C" = s.sku COLLATE "C"
     WHERE (s.sku IS NULL AND o.stock <> 0) OR (s.sku IS NOT NULL AND (o.id IS NULL OR {_DIFFERS}))"""
+# Changed offers whose cost moves (a stock-only change leaves every price as it was: no re-pricing owed).
+COST_CHANGES = """
+    SELECT COUNT(*) FROM feed_diff d JOIN supplier_offers o ON o.id = d.offer_id
+    WHERE d.cost_minor IS NOT NULL AND (o.cost_minor <> d.cost_minor OR o.currency <> d.currency)"""
 UPDATE_CHANGED = """
     UPDATE supplier_offers SET stock = d.stock,
         cost_minor = COALESCE(d.cost_minor, supplier_offers.cost_minor),
@@ -480,7 +484,8 @@ class FeedStage:
 
     def apply(self, supplier_id: int, now: datetime, *, full: bool,
               finish: Callable[[Any, dict[str, int]], None] | None = None) -> dict[str, int]:
-        """Write the differences in one transaction; returns counts (updated, inserted, zeroed).
+        """Write the differences in one transaction; returns counts (updated, inserted, zeroed, and cost_changed:
+        the updated offers whose cost moved).
 
         `finish(uow, counts)`, when given, records the run's outcome (its status, the stock pushes owed,
         settled reservations, audit) through a unit of work inside that same transaction, so a crash leaves
@@ -507,6 +512,8 @@ class FeedStage:
             # offer, the planner's pick: about a quarter less for 80k of 1M offers.
             few = self.pg and full and diff_rows * 8 <= self.count
             with self._planner(cur, few, enable_hashjoin="off", enable_mergejoin="off"):
+                cur.execute(self._sql(COST_CHANGES))
+                cost_changed = cur.fetchone()[0]
                 if self._identity:  # before the update below overwrites what was stored
                     cur.execute(self._sql(IDENTITY_CHANGES))
                     self.identity_changes = [(r[0], r[1], Identity(*r[2:5]), Identity(*r[5:8]))
@@ -516,7 +523,7 @@ class FeedStage:
                 cur.execute(self._sql(ZERO_ABSENT), params)
                 zeroed = cur.rowcount
             inserted = self._insert_new(cur, params)
-            counts = {"updated": updated, "inserted": inserted, "zeroed": zeroed}
+            counts = {"updated": updated, "inserted": inserted, "zeroed": zeroed, "cost_changed": cost_changed}
             if finish is not None:
                 uow = self._joined_uow()
                 finish(uow, counts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from dropbridge.domain import model as m
@@ -65,6 +65,37 @@ class ListingRepo:
     def for_store(self, store_id: int) -> list[m.Listing]:
         return list(self.session.scalars(select(m.Listing).where(t.listings.c.store_id == store_id)
                                           .order_by(t.listings.c.id)))
+
+    def stock_rows(self, store_id: int) -> list:
+        """The store's listings as plain rows for a stock push (id, variant_id, sku, status, external_product_id,
+        external_variant_id, external_inventory_id, pushed_stock, pushed_at): no ORM objects, which cost most of
+        a push of a large catalog."""
+        q = (select(t.listings.c.id, t.listings.c.variant_id, t.variants.c.sku, t.variants.c.status,
+                    t.listings.c.external_product_id, t.listings.c.external_variant_id,
+                    t.listings.c.external_inventory_id, t.listings.c.pushed_stock, t.listings.c.pushed_at)
+             .join(t.variants, t.variants.c.id == t.listings.c.variant_id)
+             .where(t.listings.c.store_id == store_id).order_by(t.listings.c.id))
+        return list(self.session.execute(q).all())
+
+    def offer_stock_for_store(self, store_id: int) -> list:
+        """(variant_id, stock, reserved, quarantined_at, supplier config) of every offer of a variant the store
+        lists; the listed variants are a subquery, not a parameter list (which 100,000 listings would exceed)."""
+        configs = dict(self.session.execute(select(t.suppliers.c.id, t.suppliers.c.config)).all())
+        listed = select(t.listings.c.variant_id).where(t.listings.c.store_id == store_id)
+        q = (select(t.supplier_offers.c.variant_id, t.supplier_offers.c.stock, t.supplier_offers.c.reserved,
+                    t.supplier_offers.c.quarantined_at, t.supplier_offers.c.supplier_id)
+             .where(t.supplier_offers.c.variant_id.in_(listed)))
+        return [(v, stock, reserved, quarantined, configs.get(sid)) for v, stock, reserved, quarantined, sid
+                in self.session.execute(q).all()]
+
+    def mark_pushed(self, quantities: list[tuple[int, int]], at) -> None:
+        """Record (listing id, quantity) pairs as what the store now shows, in one statement."""
+        if quantities:
+            self.session.execute(
+                update(t.listings).where(t.listings.c.id == bindparam("lid"))
+                .values(pushed_stock=bindparam("qty"), pushed_at=at)
+                .execution_options(synchronize_session=False),
+                [{"lid": lid, "qty": qty} for lid, qty in quantities])
 
     def offers_for(self, variant_ids: list[int]) -> list[tuple[m.SupplierOffer, m.Supplier]]:
         rows = self.session.execute(

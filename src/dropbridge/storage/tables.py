@@ -215,6 +215,7 @@ listings = Table(
     Column("pushed_stock", Integer),
     Column("pushed_at", UTCDateTime),
     Column("compare_at_minor", BigInteger),
+    Column("external_inventory_id", String(100)),  # Shopify inventory item, WooCommerce parent product
     UniqueConstraint("store_id", "variant_id"),
     *integers_only(nullable=("price_minor", "pushed_stock", "compare_at_minor")),
 )

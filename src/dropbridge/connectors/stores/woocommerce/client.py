@@ -85,6 +85,10 @@ class WooCommerceClient:
     def close(self) -> None:
         self._http.close()
 
+    def wait(self, seconds: float) -> None:
+        """Sleep as this client does between attempts (a test's clock can stand in)."""
+        self._sleep(seconds)
+
     def request(
         self,
         method: str,

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
-from dropbridge.domain.errors import ConfigurationError, PermanentError
+from dropbridge.domain.errors import ConfigurationError, PermanentError, RateLimited
 from dropbridge.services.ports import (
     ExternalOrder,
     Fulfillment,
@@ -31,6 +31,10 @@ from .auth import AUTH_MODES
 from .client import AUTH_QUERY_KEYS, WooCommerceClient
 
 BATCH_LIMIT = 100  # create + update + delete per batch call (filter woocommerce_rest_batch_items_limit)
+# A batch push waits out a host's limiter (bare 429s, storefronts.md 2.6) this long in all before it gives the job
+# back: a window of many seconds outlasts the client's few attempts, and a job retried from the start would
+# send the batches already applied again.
+PUSH_THROTTLE_WAIT = 120.0
 MAX_PER_PAGE = 100
 ORDER_TOPICS = ("order.created", "order.updated")
 TRACKING_MODES = ("meta", "shipment_tracking")
@@ -50,6 +54,7 @@ class WooCommerceStore:
         tracking_mode: str = "meta",
         webhook_max_age: timedelta | None = webhooks.DEFAULT_MAX_AGE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        push_throttle_wait: float = PUSH_THROTTLE_WAIT,
     ):
         if not 1 <= page_size <= MAX_PER_PAGE:
             raise ConfigurationError(f"page_size must be 1..{MAX_PER_PAGE}")
@@ -62,6 +67,7 @@ class WooCommerceStore:
         self.tracking_mode = tracking_mode
         self.webhook_max_age = webhook_max_age
         self.clock = clock
+        self.push_throttle_wait = push_throttle_wait
 
     def close(self) -> None:
         self.client.close()
@@ -132,6 +138,7 @@ class WooCommerceStore:
         """`update` items per parent (None: products/batch), at most `batch_limit` a call; a 413 naming a
         smaller limit (a store that filtered it down) lowers ours and the chunk is sent again."""
         calls = applied = 0
+        throttled = 0.0
         failed: list[tuple[str, str]] = []
         for parent, group in groups.items():
             path = api.PRODUCTS_BATCH if parent is None else api.VARIATIONS_BATCH.format(product_id=parent)
@@ -140,6 +147,14 @@ class WooCommerceStore:
                 chunk = group[start : start + self.batch_limit]
                 try:
                     response = self.client.post(path, {"update": chunk}, what=what)
+                except RateLimited as exc:  # refused before acting: wait as asked and send the chunk again
+                    calls += 1
+                    delay = exc.retry_after or 1.0
+                    if throttled + delay > self.push_throttle_wait:
+                        raise
+                    self.client.wait(delay)
+                    throttled += delay
+                    continue
                 except PermanentError as exc:
                     calls += 1
                     smaller = _LIMIT_IN_413.search(str(exc)) if exc.status == 413 else None
