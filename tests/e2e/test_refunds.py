@@ -6,11 +6,14 @@ the margin report's realised figure is net of it."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from dropbridge.connectors.stores.woocommerce import WooCommerceOAuth1
 from dropbridge.domain.ledger import EntryKind
 from dropbridge.domain.model import LedgerEntry, Order
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
+from dropbridge.sandbox.woocommerce import WooCommerceEmulator
 from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.margin_report import margin_summary
 from dropbridge.services.order_view import order_detail
@@ -71,59 +74,124 @@ def _supplier(api) -> RestSupplierEmulator:
     return emu
 
 
-def test_shopify_partial_refund_recorded_once_and_net_in_realised(app):
-    shop = ShopifyEmulator(shop="refunds", static_tokens=("shpat_t",), webhook_retry_delays=(0.2,))
-    shop.start()
+class ShopifyScenario:
+    platform, store = "shopify", "shop"
+
+    def start(self, app, api):
+        self.emu = ShopifyEmulator(shop="refunds", static_tokens=("shpat_t",), webhook_retry_delays=(0.2,))
+        self.emu.start()
+        add_store(app.ctx, self.store, "shopify", self.emu.url,
+                  {"access_token": "shpat_t", "client_secret": self.emu.client_secret},
+                  {"api_version": self.emu.api_version})
+        self.emu.seed_product("Tee", [{"sku": "TEE", "price": "24.00", "quantity": 10}])
+        self.emu.seed_product("Mug", [{"sku": "MUG", "price": "12.50", "quantity": 10}])
+        app.ctx.store_connector(_store(app, self.store)).subscribe_webhooks(f"{api.url}/webhooks/shopify/shop")
+
+    def place_order(self) -> str:
+        """TEE x2 at 24.00, MUG x1 at 12.50, 10% tax on the lines, 5.00 shipping."""
+        self.placed = self.emu.create_order([{"sku": "TEE", "quantity": 2}, {"sku": "MUG", "quantity": 1}],
+                                            shipping_price="5.00", tax_rate="0.10")
+        return self.placed["admin_graphql_api_id"]
+
+    def refund(self) -> None:
+        """One TEE back (24.00 and its 2.40 tax) and the shipping (5.00, untaxed in this shop)."""
+        tee = next(li for li in self.placed["line_items"] if li["sku"] == "TEE")
+        r = httpx.post(f"{self.emu.url}/_control/orders/{self.placed['id']}/refunds",
+                       json={"lines": [{"line_item_id": tee["id"], "quantity": 1}], "shipping": "5.00",
+                             "note": "damaged"})
+        assert r.status_code == 200, r.text
+
+    def refund_delivery(self) -> dict:
+        self.emu.sender.wait_idle()
+        done = [d for d in self.emu.sender.records() if d["done"]]
+        # refunds/create, and the orders/updated that lists the same refund: both delivered, both seen.
+        assert [d["topic"] for d in done].count("refunds/create") == 1
+        assert any(d["topic"] == "orders/updated" and '"refunds":[{' in d["body"] for d in done)
+        return next(d for d in done if d["topic"] == "refunds/create")
+
+    def stop(self):
+        self.emu.stop()
+
+
+class WooCommerceScenario:
+    platform, store = "woocommerce", "woo"
+
+    def start(self, app, api):
+        self.emu = WooCommerceEmulator(consumer_key="ck_x", consumer_secret="cs_x")
+        self.emu.start()
+        add_store(app.ctx, self.store, "woocommerce", self.emu.url,
+                  {"consumer_key": "ck_x", "consumer_secret": "cs_x", "webhook_secret": "w"}, {})
+        for name, sku, price in (("Tee", "TEE", "24.00"), ("Mug", "MUG", "12.50")):
+            self.emu.add_product({"name": name, "sku": sku, "regular_price": price, "manage_stock": True,
+                                  "stock_quantity": 10})
+        app.ctx.store_connector(_store(app, self.store)).subscribe_webhooks(f"{api.url}/webhooks/woocommerce/woo")
+
+    def place_order(self) -> str:
+        self.placed = self.emu.create_order([{"sku": "TEE", "quantity": 2, "tax": "4.80"},
+                                             {"sku": "MUG", "quantity": 1, "tax": "1.25"}], shipping_total="5.00")
+        return str(self.placed["id"])
+
+    def refund(self) -> None:
+        """Through the REST API as the merchant's admin does: 24.00 + 2.40 tax for one TEE, 5.00 shipping."""
+        tee = next(li for li in self.placed["line_items"] if li["sku"] == "TEE")
+        ship = self.placed["shipping_lines"][0]
+        r = httpx.post(f"{self.emu.url}/wp-json/wc/v3/orders/{self.placed['id']}/refunds",
+                       json={"amount": "31.40", "reason": "damaged", "api_refund": False, "line_items": [
+                           {"id": tee["id"], "quantity": 1, "refund_total": "24.00",
+                            "refund_tax": [{"id": 1, "refund_total": "2.40"}]},
+                           {"id": ship["id"], "refund_total": "5.00"}]},
+                       auth=WooCommerceOAuth1("ck_x", "cs_x"))
+        assert r.status_code == 201, r.text
+
+    def refund_delivery(self) -> dict:
+        self.emu.wait_deliveries()
+        done = [d for d in self.emu.sender.records() if d["done"] and d["topic"] == "order.updated"]
+        return next(d for d in reversed(done) if '"refunds":[{' in d["body"])
+
+    def stop(self):
+        self.emu.stop()
+
+
+SCENARIOS = {"shopify": ShopifyScenario, "woocommerce": WooCommerceScenario}
+
+
+@pytest.mark.parametrize("platform", list(SCENARIOS))
+def test_partial_refund_recorded_once_and_net_in_realised(app, platform):
+    scenario = SCENARIOS[platform]()
     with running(app) as api:
         acme = _supplier(api)
+        scenario.start(app, api)
         try:
-            add_store(app.ctx, "shop", "shopify", shop.url,
-                      {"access_token": "shpat_t", "client_secret": shop.client_secret},
-                      {"api_version": shop.api_version})
             add_supplier(app.ctx, "acme", "rest", acme.url, {"api_key": "key-acme", "webhook_secret": "whsec-acme"},
                          {"currency": "USD", "shipping_per_order": "4.00"})
             load_feed(app.ctx, "acme", [("TEE", 20, "8.50"), ("MUG", 20, "3.20")])
-            shop.seed_product("Tee", [{"sku": "TEE", "price": "24.00", "quantity": 10}])
-            shop.seed_product("Mug", [{"sku": "MUG", "price": "12.50", "quantity": 10}])
-            app.ctx.store_connector(_store(app, "shop")).subscribe_webhooks(f"{api.url}/webhooks/shopify/shop")
-            placed = shop.create_order([{"sku": "TEE", "quantity": 2}, {"sku": "MUG", "quantity": 1}],
-                                       shipping_price="5.00", tax_rate="0.10")
-            ext = placed["admin_graphql_api_id"]
-            order_id = wait_for(lambda: _order_id(app, "shop", ext))
+            ext = scenario.place_order()
+            order_id = wait_for(lambda: _order_id(app, scenario.store, ext))
             _ship_everything(app, acme, order_id)
             before = _realised(app)
             supplier_side = _supplier_side(app, order_id)
 
-            # One TEE back (24.00 and its 2.40 tax) and the shipping (5.00, untaxed in this shop).
-            tee = next(li for li in placed["line_items"] if li["sku"] == "TEE")
-            r = httpx.post(f"{shop.url}/_control/orders/{placed['id']}/refunds",
-                           json={"lines": [{"line_item_id": tee["id"], "quantity": 1}], "shipping": "5.00",
-                                 "note": "damaged"})
-            assert r.status_code == 200, r.text
+            scenario.refund()
             wanted = sorted([(EntryKind.REFUND, -2400, "TEE"), (EntryKind.TAX_COLLECTED, -240, "TEE"),
                              (EntryKind.REFUND, -500, None)], key=str)
             wait_for(lambda: _refund_rows(app, order_id) == wanted)
-            # refunds/create and the orders/updated that lists the same refund were both delivered.
-            shop.sender.wait_idle()
-            topics = [d["topic"] for d in shop.webhook_deliveries() if d["done"]]
-            assert topics.count("refunds/create") == 1 and "orders/updated" in topics
-
-            # The same webhook again: accepted as a duplicate, nothing new.
-            refund_delivery = next(d for d in shop.webhook_deliveries() if d["topic"] == "refunds/create")
+            delivery = scenario.refund_delivery()
+            _settle(app)
             count = len(_entries(app, order_id))
-            assert _replay(refund_delivery) == {"status": "duplicate"}
+            # The same webhook again: a duplicate, nothing new.
+            assert _replay(delivery) == {"status": "duplicate"}
             _settle(app)
             assert _refund_rows(app, order_id) == wanted and len(_entries(app, order_id)) == count
             assert _supplier_side(app, order_id) == supplier_side
 
             after = _realised(app)
-            assert _minor(before["revenue"]) - _minor(after["revenue"]) == 0  # refunds are costs, not revenue cuts
-            assert _minor(before["costs"]) + 2900 == _minor(after["costs"])
-            assert _minor(before["margin"]) - 2900 == _minor(after["margin"])
-            assert _minor(before["tax_collected"]) - 240 == _minor(after["tax_collected"])
+            assert _minor(after["revenue"]) == _minor(before["revenue"])  # a refund is a cost, revenue stays
+            assert _minor(after["costs"]) == _minor(before["costs"]) + 2900
+            assert _minor(after["margin"]) == _minor(before["margin"]) - 2900
+            assert _minor(after["tax_collected"]) == _minor(before["tax_collected"]) - 240
         finally:
             acme.stop()
-            shop.stop()
+            scenario.stop()
 
 
 def _store(app, name):
