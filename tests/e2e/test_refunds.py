@@ -11,6 +11,7 @@ import pytest
 from dropbridge.connectors.stores.woocommerce import WooCommerceOAuth1
 from dropbridge.domain.ledger import EntryKind
 from dropbridge.domain.model import LedgerEntry, Order
+from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from dropbridge.sandbox.rest_supplier import RestSupplierEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
@@ -152,7 +153,48 @@ class WooCommerceScenario:
         self.emu.stop()
 
 
-SCENARIOS = {"shopify": ShopifyScenario, "woocommerce": WooCommerceScenario}
+class BigCommerceScenario:
+    platform, store = "bigcommerce", "bc"
+
+    def start(self, app, api):
+        self.emu = BigCommerceEmulator(store_hash="refunds", access_token="tok", client_secret="bc-secret",
+                                       retry_intervals=(0.2,))
+        self.emu.start()
+        add_store(app.ctx, self.store, "bigcommerce", self.emu.url,
+                  {"access_token": "tok", "client_secret": "bc-secret"}, {"store_hash": "refunds"})
+        for name, sku, price in (("Tee", "TEE", 24.0), ("Mug", "MUG", 12.5)):
+            self.emu.add_product({"name": name, "type": "physical", "sku": sku, "price": price, "weight": 1,
+                                  "inventory_tracking": "product", "inventory_level": 10})
+        app.ctx.store_connector(_store(app, self.store)).subscribe_webhooks(f"{api.url}/webhooks/bigcommerce/bc")
+
+    def place_order(self) -> str:
+        self.placed = self.emu.create_order([{"sku": "TEE", "quantity": 2, "tax": "4.80"},
+                                             {"sku": "MUG", "quantity": 1, "tax": "1.25"}], shipping_cost="5.00")
+        return str(self.placed["id"])
+
+    def refund(self) -> None:
+        """Through the v3 API: one TEE by quantity (BigCommerce works out 24.00 + 2.40 tax), 5.00 shipping."""
+        products = self.emu.orders[self.placed["id"]]["_products"]
+        tee = next(p for p in products if p["sku"] == "TEE")
+        r = httpx.post(f"{self.emu.url}/stores/refunds/v3/orders/{self.placed['id']}/payment_actions/refunds",
+                       json={"items": [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1},
+                                       {"item_type": "SHIPPING", "item_id": tee["order_address_id"],
+                                        "amount": 5.00}],
+                             "payments": [{"provider_id": "custom", "amount": 31.40, "offline": True}],
+                             "reason": "damaged"},
+                       headers={"X-Auth-Token": "tok", "Accept": "application/json"})
+        assert r.status_code == 201, r.text
+
+    def refund_delivery(self) -> dict:
+        self.emu.sender.wait_idle()
+        done = [d for d in self.emu.sender.records() if d["done"]]
+        return next(d for d in done if d.get("scope") == "store/order/refund/created")
+
+    def stop(self):
+        self.emu.stop()
+
+
+SCENARIOS = {"shopify": ShopifyScenario, "woocommerce": WooCommerceScenario, "bigcommerce": BigCommerceScenario}
 
 
 @pytest.mark.parametrize("platform", list(SCENARIOS))
