@@ -148,7 +148,7 @@ def test_duplicate_fires_share_the_hash_and_retries_keep_the_webhook_id():
         assert hooks["store/order/created"]["is_active"] is False
         assert h.connector.subscribe_webhooks(h.receiver.url)
         assert hooks["store/order/created"]["is_active"] is True
-        assert len(h.emulator.hooks) == 2
+        assert len(h.emulator.hooks) == 3  # order created, statusUpdated, refund/created
 
 
 def test_incomplete_orders_are_not_orders_yet(h):

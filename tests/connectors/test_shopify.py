@@ -303,9 +303,9 @@ def receiving(fail_first: int = 0):
 def test_failed_delivery_is_retried_with_the_same_event_body_and_trigger_time():
     with receiving(fail_first=1) as (receiver, uri), running(webhook_retry_delays=(0.05, 0.05)) as emu:
         store = store_for(emu)
-        assert len(store.subscribe_webhooks(uri)) == 3
+        assert len(store.subscribe_webhooks(uri)) == 4  # orders create/updated/cancelled, refunds/create
         assert store.subscribe_webhooks(uri) == store.subscribe_webhooks(uri)  # no duplicates
-        assert len(emu.subscriptions) == 3
+        assert len(emu.subscriptions) == 4
         seed(emu, "RET-1")
         emu.create_order([{"sku": "RET-1", "quantity": 1}])
 

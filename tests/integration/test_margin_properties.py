@@ -5,7 +5,9 @@ refunds) is written as the services write it, straight into the ledger.
 
 - the entries sum exactly to what the report shows, per order, per supplier and per day, totals included;
 - tax collected never enters revenue, costs or margin;
-- an order that has not shipped never appears as realised."""
+- an order that has not shipped never appears as realised;
+- of a partly shipped order, exactly the entries of shipped lines (and of supplier orders that shipped) are
+  realised, the rest expected."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dropbridge.domain.ledger import COSTS, PASS_THROUGH, EntryKind
-from dropbridge.domain.model import LedgerEntry, Order
+from dropbridge.domain.model import LedgerEntry, Order, SupplierOrder
 from dropbridge.domain.money import Money
 from dropbridge.services.connections import add_store, add_supplier
 from dropbridge.services.ingest_order import ingest_order
@@ -28,7 +30,7 @@ CURRENCIES = ("JPY", "USD", "KWD")  # exponents 0, 2, 3
 # basis -> (order status, line status)
 FATES = {"realised": ("shipped", "shipped"), "expected": ("submitted", "routed"), "held": ("on_hold", "routed"),
          "unroutable": ("on_hold", "unroutable"), "cancelled": ("cancelled", "cancelled"),
-         "pending": ("accepted", "pending")}
+         "pending": ("accepted", "pending"), "partly": ("partially_shipped", None)}
 DAY0 = datetime(2025, 1, 1, 12, tzinfo=UTC)
 
 
@@ -40,7 +42,7 @@ def line(draw):
     tax = draw(st.integers(0, (unit * qty - discount) // 4))
     cost = draw(st.integers(0, unit * qty))
     return {"qty": qty, "unit": unit, "discount": discount, "tax": tax, "cost": cost,
-            "supplier": draw(st.sampled_from(("acme", "globex")))}
+            "supplier": draw(st.sampled_from(("acme", "globex"))), "shipped": draw(st.booleans())}
 
 
 @st.composite
@@ -50,7 +52,8 @@ def sale(draw):
     return {"currency": draw(st.sampled_from(CURRENCIES)), "included": draw(st.booleans()), "lines": lines,
             "shipping": shipping, "shipping_tax": draw(st.integers(0, shipping // 5)),
             "order_discount": draw(st.integers(0, 200)), "fate": draw(st.sampled_from(sorted(FATES))),
-            "refund_share": draw(st.sampled_from((0, 1, 3)))}  # quarters of revenue refunded when realised
+            "refund_share": draw(st.sampled_from((0, 1, 3))),  # quarters of revenue refunded when realised
+            "supplier_shipping": draw(st.integers(0, 900))}  # per supplier order, when partly shipped
 
 
 @pytest.fixture
@@ -83,11 +86,22 @@ def _live_out(app, order_id: int, s: dict, suppliers: dict, now) -> None:
         order = uow.get(Order, order_id)
         order.status = status
         for ln, spec in zip(order.lines, s["lines"], strict=True):
-            ln.status = line_status
+            ln.status = line_status or ("shipped" if spec["shipped"] else "routed")
             if s["fate"] not in ("pending", "unroutable"):
                 uow.add(LedgerEntry(order_id=order.id, order_line_id=ln.id, store_id=order.store_id,
                                     supplier_id=suppliers[spec["supplier"]], kind=EntryKind.SUPPLIER_COST,
                                     amount_minor=-spec["cost"], currency=order.currency, memo="k", created_at=now))
+        if s["fate"] == "partly":
+            # One supplier order per supplier: shipped when all its lines shipped; its shipping charge is an
+            # entry of the supplier order, on no line.
+            for name in sorted({spec["supplier"] for spec in s["lines"]}):
+                done = all(spec["shipped"] for spec in s["lines"] if spec["supplier"] == name)
+                uow.add(SupplierOrder(supplier_id=suppliers[name], order_id=order.id, currency=order.currency,
+                                      idempotency_key=f"{order.external_id}:{name}",
+                                      status="shipped" if done else "submitted", created_at=now, updated_at=now))
+                uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, supplier_id=suppliers[name],
+                                    kind=EntryKind.SUPPLIER_SHIPPING, amount_minor=-s["supplier_shipping"],
+                                    currency=order.currency, memo="shipping", created_at=now))
         entries = uow.ledger.for_order(order.id)
         if s["fate"] == "realised" and s["refund_share"]:
             revenue = sum(e.amount_minor for e in entries if e.kind == EntryKind.REVENUE)
@@ -97,6 +111,19 @@ def _live_out(app, order_id: int, s: dict, suppliers: dict, now) -> None:
                     uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, kind=kind, amount_minor=-part,
                                         currency=order.currency, memo="partial refund", created_at=now))
         uow.commit()
+
+
+def _basis(entry: LedgerEntry, s: dict, line_ids: list[int], suppliers: dict) -> str:
+    """Where the report must put one entry, worked out from the generated sale (not from the database)."""
+    if s["fate"] != "partly":
+        return s["fate"]
+    if entry.order_line_id is not None:
+        return "realised" if s["lines"][line_ids.index(entry.order_line_id)]["shipped"] else "expected"
+    if entry.supplier_id is not None:
+        name = next(n for n, sid in suppliers.items() if sid == entry.supplier_id)
+        lines = [spec for spec in s["lines"] if spec["supplier"] == name]
+        return "realised" if lines and all(spec["shipped"] for spec in lines) else "expected"
+    return "expected"
 
 
 def _minor(text: str, currency: str) -> int:
@@ -117,14 +144,27 @@ def test_entries_sum_to_the_report_and_tax_never_is_margin(shops, sales):
         orders[f"P-{n}"] = (order_id, s)
     with app.ctx.uow(read_only=True) as uow:
         ledger = {key: uow.ledger.for_order(oid) for key, (oid, _) in orders.items()}
+        line_ids = {key: sorted(ln.id for ln in uow.get(Order, oid).lines) for key, (oid, _) in orders.items()}
+    basis_of = {e.id: _basis(e, orders[key][1], line_ids[key], suppliers) for key, es in ledger.items() for e in es}
 
     by_order = margin_summary(app.ctx, "order", day.date(), day.date())
-    assert sorted(r["order"] for r in by_order["rows"]) == sorted(orders)
+    assert sorted({r["order"] for r in by_order["rows"]}) == sorted(orders)
+    assert sorted((r["order"], r["basis"]) for r in by_order["rows"]) == sorted(
+        {(key, basis_of[e.id]) for key, es in ledger.items() for e in es})
     for row in by_order["rows"]:
         _, s = orders[row["order"]]
-        cur, entries = s["currency"], ledger[row["order"]]
-        assert row["basis"] == s["fate"] and row["currency"] == cur
+        cur = s["currency"]
+        assert row["currency"] == cur
         revenue, tax, costs = (_minor(row[c], cur) for c in ("revenue", "tax_collected", "costs"))
+        entries = [e for e in ledger[row["order"]] if basis_of[e.id] == row["basis"]]
+        # The entries sum exactly to the row (its basis's share of a partly shipped order), margin too.
+        assert revenue + tax - costs == sum(e.amount_minor for e in entries)
+        assert costs == -sum(e.amount_minor for e in entries if e.kind in COSTS)
+        assert _minor(row["margin"], cur) == revenue - costs
+        assert not (row["basis"] == "realised" and s["fate"] not in ("realised", "partly"))
+        if s["fate"] == "partly":
+            continue
+        entries = ledger[row["order"]]
         # The entries sum exactly to the row, and its margin is revenue less costs.
         assert revenue + tax - costs == sum(e.amount_minor for e in entries)
         assert _minor(row["margin"], cur) == revenue - costs
@@ -155,7 +195,31 @@ def test_entries_sum_to_the_report_and_tax_never_is_margin(shops, sales):
     for row in margin_summary(app.ctx, "supplier", day.date(), day.date())["rows"]:
         sid = suppliers[row["supplier"]]
         own = [e for key, entries in ledger.items() for e in entries
-               if e.supplier_id == sid and orders[key][1]["fate"] == row["basis"]
-               and e.currency == row["currency"]]
+               if e.supplier_id == sid and basis_of[e.id] == row["basis"] and e.currency == row["currency"]]
         assert _minor(row["total_cost"], row["currency"]) == -sum(e.amount_minor for e in own)
         assert "margin" not in row and "tax_collected" not in row
+
+
+def test_partly_shipped_order_realises_its_shipped_lines_only(shops):
+    """acme shipped its line (and its supplier order); globex has not: acme's revenue, tax, goods and shipping
+    are realised, globex's and the order's own (shipping charged, fees) expected; together, every entry."""
+    app, suppliers, counter = shops
+    day = DAY0 + timedelta(days=400)
+    app.ctx.clock = lambda: day
+    base = {"qty": 1, "discount": 0, "tax": 100}
+    s = {"currency": "USD", "included": False, "shipping": 500, "shipping_tax": 0, "order_discount": 0,
+         "fate": "partly", "refund_share": 0, "supplier_shipping": 300,
+         "lines": [{**base, "unit": 2000, "cost": 800, "supplier": "acme", "shipped": True},
+                   {**base, "unit": 1000, "cost": 300, "supplier": "globex", "shipped": False}]}
+    order_id = _ingest(app, 9999, s)
+    _live_out(app, order_id, s, suppliers, day)
+    rows = {r["basis"]: r for r in margin_summary(app.ctx, "order", day.date(), day.date())["rows"]}
+    assert set(rows) == {"realised", "expected"}
+    assert (rows["realised"]["revenue"], rows["realised"]["tax_collected"], rows["realised"]["costs"]) == (
+        "20.00", "1.00", "11.00")  # goods 8.00 + acme's shipping 3.00
+    # 10.00 + 5.00 shipping charged; costs 3.00 + 3.00 + payment fee 2.9% of 36.00 + 0.30 + platform 0.5%
+    assert (rows["expected"]["revenue"], rows["expected"]["tax_collected"]) == ("15.00", "1.00")
+    with app.ctx.uow(read_only=True) as uow:
+        total = sum(e.amount_minor for e in uow.ledger.for_order(order_id))
+    assert sum(_minor(r["revenue"], "USD") + _minor(r["tax_collected"], "USD") - _minor(r["costs"], "USD")
+               for r in rows.values()) == total

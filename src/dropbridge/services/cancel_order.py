@@ -49,10 +49,11 @@ def cancel_order(ctx, order_id: int, reason: str = "cancelled by the store") -> 
         refund, tax = 0, 0
         for entry in uow.ledger.for_order(order.id):
             unshipped = entry.order_line_id not in shipped_lines if entry.order_line_id else not shipped_lines
-            if entry.kind in (EntryKind.REVENUE, EntryKind.SHIPPING_REVENUE) and unshipped:
-                refund += entry.amount_minor
+            if entry.kind in (EntryKind.REVENUE, EntryKind.SHIPPING_REVENUE, EntryKind.REFUND) and unshipped:
+                refund += entry.amount_minor  # less what the store refunded already (record_refund)
             elif entry.kind == EntryKind.TAX_COLLECTED and unshipped:
                 tax += entry.amount_minor
+        refund, tax = max(refund, 0), max(tax, 0)
         if refund:
             uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, kind=EntryKind.REFUND,
                                 amount_minor=-refund, currency=order.currency, memo=reason[:200], created_at=now))

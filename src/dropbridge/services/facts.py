@@ -20,12 +20,14 @@ from dropbridge.services.ports import (
     OrderFailed,
     OrderReported,
     ReceiptConfirmed,
+    RefundReported,
     ShipmentReported,
     Unrecognised,
 )
 
 from .cancel_order import cancel_order
 from .ingest_order import ingest_order
+from .record_refund import record_refund
 from .record_shipment import record_shipment
 from .records import raise_alert
 from .supplier_replies import (
@@ -37,11 +39,15 @@ from .supplier_replies import (
 )
 
 
-def store_facts(order: ExternalOrder | None) -> list[Fact]:
-    """What a store event says: an order, a cancellation, or nothing we act on."""
-    if order is None:
-        return []
-    return [OrderCancelledInStore(order.external_id) if order.cancelled else OrderReported(order)]
+def store_facts(order: ExternalOrder | None, refunds=()) -> list[Fact]:
+    """What a store event says: an order, a cancellation, refunds (on the order or on their own), or nothing
+    we act on."""
+    facts: list[Fact] = []
+    if order is not None:
+        facts.append(OrderCancelledInStore(order.external_id) if order.cancelled else OrderReported(order))
+        facts += [RefundReported(r) for r in order.refunds]
+    facts += [RefundReported(r) for r in refunds]
+    return facts
 
 
 def _order_reported(ctx, store, fact: OrderReported, source: str) -> str:
@@ -84,6 +90,7 @@ def _unrecognised(ctx, kind: str, record, fact: Unrecognised, source: str, event
 HANDLERS: dict[type, Callable[..., str]] = {
     OrderReported: _order_reported,
     OrderCancelledInStore: _order_cancelled,
+    RefundReported: lambda ctx, store, fact, source: record_refund(ctx, store, fact.refund),
     ShipmentReported: _shipment,
     OrderAcknowledged: lambda ctx, s, fact, source: acknowledge_supplier_order(ctx, s.id, fact),
     OrderFailed: lambda ctx, s, fact, source: fail_supplier_order(ctx, s.id, fact),

@@ -188,7 +188,10 @@ def _process(ctx, kind: str, record, raw: bytes, event_id: str, topic: str, chan
         inbound: InboundSource = ctx.supplier_connector(record, Capability.WEBHOOKS)
         facts = inbound.facts_from_event(event)
     else:
-        facts = store_facts(ctx.store_connector(record).order_from_event(event))
+        connector = ctx.store_connector(record)
+        # A refund the platform sends on its own (not inside an order): connectors that have such events.
+        refunds = connector.refunds_from_event(event) if hasattr(connector, "refunds_from_event") else []
+        facts = store_facts(connector.order_from_event(event), refunds)
     outcomes = dispatch(ctx, kind, record, facts, source=f"{channel}:{topic}", event_id=stored_id)
     return "; ".join(outcomes) or "nothing to do"
 

@@ -2,7 +2,9 @@
 order, product, supplier, store, day, week or month, over a date range of the entries, each row on one basis:
 
 - realised: orders shipped (or delivered, or refunded after shipping): what was earned, net of refunds;
-- expected: orders routed to suppliers and not yet fully shipped: what they should earn;
+  of a partly shipped order, the shipped lines (their revenue, their costs, refunds on them) and the
+  costs of supplier orders that shipped;
+- expected: orders routed to suppliers and not yet shipped, and the rest of partly shipped ones;
 - held, unroutable, cancelled, pending (not routed yet): reported apart, never counted as margin earned.
 
 Tax collected is its own column, never revenue. The supplier view shows what each supplier costs (goods,

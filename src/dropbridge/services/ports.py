@@ -74,6 +74,39 @@ class ExternalOrder:
     # Whether line prices and shipping_price include the tax in `tax` / `total_tax` (VAT, JCT); None: the
     # platform does not say, the store's `taxes_included` setting decides.
     taxes_included: bool | None = None
+    # Refunds the store has made on the order so far (platforms that report them on the order).
+    refunds: tuple[ExternalRefund, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalRefundLine:
+    """Part of a refund the platform ties to one order line: `amount` as the platform states it (tax
+    included when the order's prices include tax), `tax` the tax refunded on it where the platform says."""
+
+    line_external_id: str
+    quantity: int
+    amount: Money
+    tax: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalRefund:
+    """Money a store returned to the customer on an order, as the platform reports it. `external_id` is the
+    platform's refund id (each is recorded once). `lines`: the parts tied to a line; `shipping` (and its
+    `shipping_tax`): shipping refunded; `other` (and `other_tax`): refunded on the order as a whole, no line
+    named (an amount typed in, a discrepancy). Amounts are positive."""
+
+    external_id: str
+    order_external_id: str
+    currency: str
+    lines: tuple[ExternalRefundLine, ...] = ()
+    shipping: Money | None = None
+    shipping_tax: Money | None = None
+    other: Money | None = None
+    other_tax: Money | None = None
+    reason: str = ""
+    created_at: datetime | None = None
+    taxes_included: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +510,13 @@ class OrderReported:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundReported:
+    """A store refunded (part of) an order."""
+
+    refund: ExternalRefund
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCancelledInStore:
     external_id: str
 
@@ -561,8 +601,8 @@ class Unrecognised:
     reason: str
 
 
-Fact = (OrderReported | OrderCancelledInStore | OrderAcknowledged | ReceiptConfirmed | OrderFailed | ShipmentReported
-        | CostReported | InvoiceReported | OffersReported | AcknowledgementNeeded | Unrecognised)
+Fact = (OrderReported | OrderCancelledInStore | RefundReported | OrderAcknowledged | ReceiptConfirmed | OrderFailed
+        | ShipmentReported | CostReported | InvoiceReported | OffersReported | AcknowledgementNeeded | Unrecognised)
 
 
 # ---- capability protocols ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from .cancel_order import cancel_order
 from .ingest_order import ingest_order
+from .record_refund import record_refund
 from .records import audit, log
 
 OVERLAP = timedelta(minutes=10)  # re-read a little of the last window: clocks and indexing lag differ
@@ -36,6 +37,8 @@ def pull_orders(ctx, store_name: str) -> dict[str, int]:
                 continue
             if ingest_order(ctx, store.name, order, source="pull").created:
                 counts["created"] += 1
+            for refund in order.refunds:  # recorded once each, however often the pull sees them
+                record_refund(ctx, store, refund)
         cursor = page.next_cursor
         if not cursor:
             break

@@ -323,14 +323,17 @@ class LedgerRepo(_Repo):
         """Sum entries by (group key, basis, kind, currency) for entries dated since <= created_at < until.
 
         group: order | supplier | store | product | day (the entry's UTC day, 'YYYY-MM-DD'). basis: where the
-        entry's order stands: realised (shipped, delivered, refunded), expected (routed, submitted, partly
-        shipped), unroutable (on hold with a line no supplier can take), held (on hold otherwise), cancelled,
-        pending (not routed yet)."""
+        entry's order stands: realised (shipped, delivered, refunded), expected (routed, submitted),
+        unroutable (on hold with a line no supplier can take), held (on hold otherwise), cancelled, pending
+        (not routed yet). A partly shipped order is split entry by entry: realised where the entry's line
+        shipped, or (an entry of a supplier order, no line) where that supplier's order shipped; expected
+        otherwise, the order's own entries (shipping charged, its fees) included."""
         e, o, ln = t.ledger_entries, t.orders, t.order_lines
         unroutable = select(ln.c.id).where(ln.c.order_id == o.c.id, ln.c.status == "unroutable").exists()
         basis = case(
             (o.c.status.in_(("shipped", "delivered", "refunded")), "realised"),
-            (o.c.status.in_(("routed", "submitted", "partially_shipped")), "expected"),
+            (o.c.status == "partially_shipped", "partly"),
+            (o.c.status.in_(("routed", "submitted")), "expected"),
             (o.c.status == "cancelled", "cancelled"),
             (and_(o.c.status == "on_hold", unroutable), "unroutable"),
             (o.c.status == "on_hold", "held"),
@@ -344,14 +347,24 @@ class LedgerRepo(_Repo):
         else:
             key = {"order": ob.c.external_id, "store": t.stores.c.name, "supplier": t.suppliers.c.name,
                    "product": ln.c.sku}[group]
+        so = t.supplier_orders
+        shipped = (select(so.c.order_id, so.c.supplier_id)
+                   .where(so.c.status.in_(("shipped", "delivered"))).distinct().subquery("shipped"))
+        entry_basis = case(
+            (ob.c.basis != "partly", ob.c.basis),
+            (e.c.order_line_id.is_not(None), case((ln.c.status == "shipped", "realised"), else_="expected")),
+            (shipped.c.order_id.is_not(None), "realised"),
+            else_="expected",
+        ).label("basis")
         q = (
-            select(key.label("key"), ob.c.basis, e.c.kind, e.c.currency, func.sum(e.c.amount_minor).label("amount"))
+            select(key.label("key"), entry_basis, e.c.kind, e.c.currency, func.sum(e.c.amount_minor).label("amount"))
             .select_from(e)
             .join(ob, ob.c.id == e.c.order_id)
             .join(t.stores, t.stores.c.id == e.c.store_id)
             .outerjoin(t.suppliers, t.suppliers.c.id == e.c.supplier_id)
             .outerjoin(ln, ln.c.id == e.c.order_line_id)
-            .group_by(key, ob.c.basis, e.c.kind, e.c.currency)
+            .outerjoin(shipped, and_(shipped.c.order_id == e.c.order_id, shipped.c.supplier_id == e.c.supplier_id))
+            .group_by(key, entry_basis, e.c.kind, e.c.currency)
         )
         if since is not None:
             q = q.where(e.c.created_at >= since)

@@ -410,6 +410,18 @@ def build_app(emu: Any) -> FastAPI:
             shipment = emu._create_shipment(order_or_404(oid), body)
             return JSONResponse(copy.deepcopy(shipment), 201)
 
+    # https://developer.bigcommerce.com/docs/rest-management/orders/order-refunds
+    @app.post(p + "/v3/orders/{oid}/payment_actions/refunds")
+    async def create_refund(oid: int, request: Request):
+        body = await body_of(request) or {}
+        return JSONResponse(emu.refund_order(oid, body), 201)
+
+    @app.get(p + "/v3/orders/{oid}/payment_actions/refunds")
+    async def list_refunds(oid: int):
+        data = emu.refunds_of(oid)
+        return {"data": data, "meta": {"pagination": {"total": len(data), "count": len(data), "per_page": 50,
+                                                      "current_page": 1, "total_pages": 1}}}
+
     @app.api_route(p + "/{version}/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
                    include_in_schema=False)
     async def no_route(version: str, rest: str, request: Request):

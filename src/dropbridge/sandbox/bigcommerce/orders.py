@@ -36,6 +36,10 @@ def _money(value: Decimal) -> str:
     return f"{value:.4f}"
 
 
+def _q2(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
 def _rfc2822(dt: datetime) -> str:
     return format_datetime(dt.astimezone(UTC)).replace("-0000", "+0000")
 
@@ -245,6 +249,67 @@ class OrdersMixin:
             self.orders[oid] = order
             self._fire("store/order/created", {"type": "order", "id": oid})
             return self._order_view(order)
+
+    def refund_order(self, order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v3/orders/{id}/payment_actions/refunds (storefronts.md §3.2.2): items [{item_type PRODUCT
+        (item_id: the order product id, quantity) | SHIPPING (item_id: the order address id, amount) | ORDER
+        (amount)}], payments, reason. The product's tax goes back in proportion to the quantity. Records the
+        refund, moves the order to Partially Refunded (14) or Refunded (4) and fires
+        store/order/refund/created (then statusUpdated). Answers the v3 refund {"data", "meta"}."""
+        with self._lock:
+            order = self.orders.get(int(order_id))
+            if order is None:
+                raise BcError(404, "The requested resource was not found.")
+            products = {p["id"]: p for p in order["_products"]}
+            items, amount, tax = [], Decimal(0), Decimal(0)
+            for spec in body.get("items") or []:
+                kind = spec.get("item_type")
+                if kind == "PRODUCT":
+                    product = products.get(int(spec.get("item_id", 0)))
+                    qty = int(spec.get("quantity") or 0)
+                    if product is None or not 0 < qty <= product["quantity"]:
+                        raise BcError(422, "Invalid refund item.")
+                    share = Decimal(qty) / product["quantity"]
+                    amount += _q2(Decimal(product["total_ex_tax"]) * share)
+                    tax += _q2(Decimal(product["total_tax"]) * share)
+                    items.append({"item_type": kind, "item_id": product["id"], "quantity": qty,
+                                  "requested_amount": None, "reason": spec.get("reason", "")})
+                elif kind in ("SHIPPING", "ORDER", "HANDLING"):
+                    value = Decimal(str(spec.get("amount") or "0"))
+                    amount += value
+                    items.append({"item_type": kind, "item_id": int(spec.get("item_id") or order["id"]),
+                                  "quantity": None, "requested_amount": f"{value:.2f}",
+                                  "reason": spec.get("reason", "")})
+                else:
+                    raise BcError(422, f"Invalid item_type {kind!r}.")
+            total = amount + tax
+            refunded = Decimal(order["refunded_amount"])
+            if total <= 0 or refunded + total > Decimal(order["total_inc_tax"]):
+                raise BcError(422, "The refund amount is more than the amount available to refund.")
+            rid = self._next_id()
+            refund = {"id": rid, "order_id": order["id"], "user_id": 0,
+                      "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+                      "reason": body.get("reason", ""), "total_amount": float(total), "total_tax": float(tax),
+                      "uses_merchant_override_values": False,
+                      "payments": [{"id": self._next_id(), "provider_id": p.get("provider_id", "custom"),
+                                    "amount": float(p.get("amount", total)), "offline": bool(p.get("offline", True)),
+                                    "is_declined": False, "declined_message": ""}
+                                   for p in body.get("payments") or [{"amount": float(total)}]],
+                      "items": items}
+            order.setdefault("_refunds", []).append(refund)
+            order["refunded_amount"] = _money(refunded + total)
+            self._fire("store/order/refund/created", {"type": "order", "id": order["id"],
+                                                      "refund": {"refund_id": rid}})
+            full = refunded + total >= Decimal(order["total_inc_tax"])
+            self._set_status(order, 4 if full else 14)
+            return {"data": copy.deepcopy(refund), "meta": {}}
+
+    def refunds_of(self, order_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            order = self.orders.get(int(order_id))
+            if order is None:
+                raise BcError(404, "The requested resource was not found.")
+            return copy.deepcopy(order.get("_refunds", []))
 
     def _order_view(self, order: dict[str, Any]) -> dict[str, Any]:
         return {k: copy.deepcopy(v) for k, v in order.items() if not k.startswith("_") and k != "shipments"}

@@ -98,6 +98,11 @@ def build_app(emu: Any) -> FastAPI:
         lines = spec.pop("lines")
         return JSONResponse(emu.create_order(lines, **spec))
 
+    @app.post("/_control/orders/{order_id}/refunds")
+    async def control_refund(order_id: int, request: Request) -> Response:
+        spec = await request.json()
+        return JSONResponse(emu.refund_order(order_id, spec.pop("lines", None), **spec))
+
     @app.post("/_control/orders/{order_id}/cancel")
     def control_cancel(order_id: int, reason: str = "customer") -> Response:
         return JSONResponse(emu.cancel_order(order_id, reason))

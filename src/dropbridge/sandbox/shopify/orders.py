@@ -31,6 +31,12 @@ from .values import (
     sort_keyed,
 )
 
+
+def _shop_set(amount: Decimal, currency: str) -> dict[str, Any]:
+    money = {"amount": rest_decimal(amount, currency), "currency_code": currency}
+    return {"shop_money": money, "presentment_money": dict(money)}
+
+
 # The contract's example shopper (storefronts.md §1.2).
 DEFAULT_ADDRESS = {
     "first_name": "Bob", "last_name": "Norman", "name": "Bob Norman", "company": None,
@@ -162,6 +168,7 @@ class OrdersMixin:
                 }],
                 "shipping_address": addr,
                 "billing_address": dict(addr),
+                "refunds": [],
             }
             self.orders[order["admin_graphql_api_id"]] = order
             fo_id = gid("FulfillmentOrder", self._new_id())
@@ -178,6 +185,70 @@ class OrdersMixin:
             if financial_status == "paid":
                 self._emit("ORDERS_PAID", order)
             return copy.deepcopy(order)
+
+    def refund_order(self, order_id: str | int, lines: list[dict[str, Any]] | None = None, *,
+                     shipping: str | None = None, note: str = "") -> dict[str, Any]:
+        """Refund part of an order as the admin's refund (refundCreate) does: `lines` are {"line_item_id",
+        "quantity"} (the line's price less its discount, and its tax, in proportion to the quantity);
+        `shipping` an amount of shipping refunded (its tax in the order's rate). Appends the refund to the
+        order's `refunds`, sets financial_status, and delivers refunds/create (the Refund) then
+        orders/updated (the Order), storefronts.md §1.2.1. Returns the REST refund."""
+        with self._lock:
+            order = self.orders[order_id if isinstance(order_id, str) else gid("Order", order_id)]
+            cur = order["currency"]
+            rid = self._new_id()
+            now = datetime.now(UTC).replace(microsecond=0).astimezone(self.shop_tz).isoformat()
+            by_id = {li["id"]: li for li in order["line_items"]}
+            refund_lines, total = [], Decimal(0)
+            for spec in lines or []:
+                ident = spec["line_item_id"]
+                li = by_id[gid_number(ident) if isinstance(ident, str) else int(ident)]
+                qty = int(spec.get("quantity", li["quantity"]))
+                if not 0 < qty <= li["quantity"]:
+                    raise ValueError(f"refund quantity {qty} for a line of {li['quantity']}")
+                share = Decimal(qty) / Decimal(li["quantity"])
+                gross = _dec(li["price"], "price") * li["quantity"] - _dec(li["total_discount"], "discount")
+                subtotal = _q(gross * share, cur)
+                tax = _q(sum((_dec(t["price"], "tax") for t in li["tax_lines"]), Decimal(0)) * share, cur)
+                refund_lines.append({
+                    "id": self._new_id(), "quantity": qty, "line_item_id": li["id"], "location_id": None,
+                    "restock_type": "no_restock", "subtotal": rest_decimal(subtotal, cur),
+                    "total_tax": rest_decimal(tax, cur),
+                    "subtotal_set": _shop_set(subtotal, cur), "total_tax_set": _shop_set(tax, cur),
+                    "line_item": copy.deepcopy(li),
+                })
+                total += subtotal + tax
+            adjustments = []
+            if shipping is not None:
+                amount = _q(_dec(shipping, "shipping"), cur)
+                ship_tax = Decimal(0)  # this emulator's orders tax the lines only (create_order)
+                adjustments.append({
+                    "id": self._new_id(), "order_id": order["id"], "refund_id": rid, "kind": "shipping_refund",
+                    "reason": "Shipping refund", "amount": rest_decimal(-amount, cur),
+                    "tax_amount": rest_decimal(-ship_tax, cur), "amount_set": _shop_set(-amount, cur),
+                    "tax_amount_set": _shop_set(-ship_tax, cur),
+                })
+                total += amount + ship_tax
+            refund = {
+                "id": rid, "admin_graphql_api_id": gid("Refund", rid), "order_id": order["id"],
+                "created_at": now, "processed_at": now, "note": note or None, "restock": False,
+                "user_id": None, "duties": [], "refund_line_items": refund_lines,
+                "order_adjustments": adjustments,
+                "transactions": [{
+                    "id": self._new_id(), "order_id": order["id"], "kind": "refund", "gateway": "bogus",
+                    "status": "success", "amount": rest_decimal(total, cur), "currency": cur,
+                    "parent_id": None, "created_at": now,
+                }],
+            }
+            order.setdefault("refunds", []).append(refund)
+            refunded = sum((_dec(t["amount"], "amount") for r in order["refunds"] for t in r["transactions"]),
+                           Decimal(0))
+            order["financial_status"] = ("refunded" if refunded >= _dec(order["total_price"], "total_price")
+                                         else "partially_refunded")
+            order["updated_at"] = now
+            self._emit("REFUNDS_CREATE", refund)
+            self._emit("ORDERS_UPDATED", order)
+            return copy.deepcopy(refund)
 
     def cancel_order(self, order_id: str | int, reason: str = "customer") -> dict[str, Any]:
         with self._lock:

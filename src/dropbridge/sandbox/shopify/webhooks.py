@@ -27,6 +27,7 @@ TOPICS = {
     "ORDERS_PAID": "orders/paid",
     "ORDERS_UPDATED": "orders/updated",
     "ORDERS_CANCELLED": "orders/cancelled",
+    "REFUNDS_CREATE": "refunds/create",
     "ORDERS_FULFILLED": "orders/fulfilled",
     "ORDERS_PARTIALLY_FULFILLED": "orders/partially_fulfilled",
     "APP_UNINSTALLED": "app/uninstalled",

@@ -314,6 +314,21 @@ def build_app(emu: Any) -> FastAPI:
             emu._trigger("order", "deleted", oid)
             return as_json(emu._order_view(order, base(request)))
 
+    # https://woocommerce.github.io/woocommerce-rest-api-docs/#order-refunds
+    @app.post(p + "/orders/{oid}/refunds")
+    async def create_refund(oid: int, request: Request):
+        body = await body_of(request)
+        try:
+            return as_json(emu.refund_order(oid, body if isinstance(body, dict) else {}), 201)
+        except WooError as exc:
+            return error(exc.status, exc.code, str(exc))
+
+    @app.get(p + "/orders/{oid}/refunds")
+    async def list_refunds(oid: int, request: Request):
+        with emu._lock:
+            order_or_404(oid)
+            return paginate(request, copy.deepcopy(emu.refunds.get(oid, [])), f"/orders/{oid}/refunds")
+
     # https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order-note
     @app.post(p + "/orders/{oid}/notes")
     async def create_note(oid: int, request: Request):

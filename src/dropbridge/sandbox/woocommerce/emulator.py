@@ -90,6 +90,7 @@ class WooCommerceEmulator(CatalogMixin, OrdersMixin, WebhooksMixin, Emulator):
             self.media: dict[int, dict[str, Any]] = {}
             self.orders: dict[int, dict[str, Any]] = {}
             self.notes: dict[int, list[dict[str, Any]]] = {}
+            self.refunds: dict[int, list[dict[str, Any]]] = {}  # order id -> its refunds, newest first
             self.webhooks: dict[int, dict[str, Any]] = {}
             self._pending: set[tuple[int, int]] = set()
             self.emails: list[dict[str, Any]] = []

@@ -160,6 +160,70 @@ class OrdersMixin:
             self._trigger("order", "created", oid)
             return copy.deepcopy(order)
 
+    def refund_order(self, order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /orders/{id}/refunds (storefronts.md §2.2.1): `amount` (required), `reason`, `line_items`
+        [{id, quantity?, refund_total, refund_tax: [{id, refund_total}]}] where an id may be a product line
+        or a shipping line. With api_refund false (the default here: no gateway) it only records the refund.
+        The order gains {id, reason, total: "-amount"} in `refunds`, `refunded` status when fully
+        refunded, and an order.updated delivery (woocommerce_order_refunded)."""
+        with self._lock:
+            order = self.orders.get(int(order_id))
+            if order is None:
+                raise WooError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+            try:
+                amount = Decimal(str(body.get("amount")))
+            except Exception:  # noqa: BLE001 - any unreadable amount is the same error
+                raise WooError(400, "woocommerce_rest_cannot_create_order_refund",
+                               "Refund amount must be greater than zero.") from None
+            refunded = sum((-Decimal(r["total"]) for r in order["refunds"]), Decimal(0))
+            if amount <= 0:
+                raise WooError(400, "woocommerce_rest_cannot_create_order_refund",
+                               "Refund amount must be greater than zero.")
+            if amount > Decimal(order["total"]) - refunded:
+                raise WooError(400, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.")
+            products = {li["id"]: li for li in order["line_items"]}
+            ships = {sl["id"]: sl for sl in order["shipping_lines"]}
+            line_items, shipping_lines = [], []
+            for spec in body.get("line_items") or []:
+                item_id = int(spec["id"])
+                total = Decimal(str(spec.get("refund_total") or "0"))
+                tax = sum((Decimal(str(t.get("refund_total") or "0")) for t in spec.get("refund_tax") or []),
+                          Decimal(0))
+                meta = [{"id": self._next_meta_id(), "key": "_refunded_item_id", "value": str(item_id),
+                         "display_key": "_refunded_item_id", "display_value": str(item_id)}]
+                if item_id in products:
+                    li = products[item_id]
+                    qty = int(spec.get("quantity") or 0)
+                    line_items.append({
+                        "id": self._next_item_id(), "name": li["name"], "product_id": li["product_id"],
+                        "variation_id": li["variation_id"], "quantity": -qty, "tax_class": "",
+                        "subtotal": money(-total), "subtotal_tax": money(-tax), "total": money(-total),
+                        "total_tax": money(-tax),
+                        "taxes": [{"id": 1, "total": money(-tax), "subtotal": money(-tax)}] if tax else [],
+                        "meta_data": meta, "sku": li["sku"], "price": float(-total / qty) if qty else 0.0,
+                        "refund_total": float(total)})
+                elif item_id in ships:
+                    shipping_lines.append({
+                        "id": self._next_item_id(), "method_title": ships[item_id]["method_title"],
+                        "method_id": ships[item_id]["method_id"], "instance_id": ships[item_id]["instance_id"],
+                        "total": money(-total), "total_tax": money(-tax), "taxes": [], "meta_data": meta})
+                else:
+                    raise WooError(400, "woocommerce_rest_cannot_create_order_refund",
+                                   f"Invalid line item ID {item_id}.")
+            stamp = wp_date(now())
+            rid = self._next_id()
+            refund = {"id": rid, "date_created": stamp, "date_created_gmt": stamp, "amount": money(amount),
+                      "reason": str(body.get("reason") or ""), "refunded_by": 1, "refunded_payment": False,
+                      "meta_data": [], "line_items": line_items, "shipping_lines": shipping_lines,
+                      "tax_lines": [], "fee_lines": []}
+            self.refunds.setdefault(order["id"], []).insert(0, refund)  # newest first, as listed
+            order["refunds"].insert(0, {"id": rid, "reason": refund["reason"], "total": money(-amount)})
+            if refunded + amount >= Decimal(order["total"]):
+                self._set_order_status(order, "refunded")
+            order["date_modified"] = order["date_modified_gmt"] = stamp
+            self._trigger("order", "updated", order["id"])
+            return copy.deepcopy(refund)
+
     # ---- helpers -----------------------------------------------------------------------------
 
     def _order_view(self, order: dict[str, Any], base: str | None = None) -> dict[str, Any]:

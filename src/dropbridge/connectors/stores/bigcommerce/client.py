@@ -25,6 +25,8 @@ ORDERS = "/v2/orders"
 ORDER = "/v2/orders/{order_id}"
 # https://developer.bigcommerce.com/docs/rest-management/orders/order-products#list-order-products
 ORDER_PRODUCTS = "/v2/orders/{order_id}/products"
+# https://developer.bigcommerce.com/docs/rest-management/orders/order-refunds
+ORDER_REFUNDS = "/v3/orders/{order_id}/payment_actions/refunds"
 # https://developer.bigcommerce.com/docs/rest-management/orders/order-shipping-addresses#list-order-shipping-addresses
 ORDER_ADDRESSES = "/v2/orders/{order_id}/shipping_addresses"
 # https://developer.bigcommerce.com/docs/rest-management/orders/order-shipments#create-order-shipment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,7 +31,7 @@ from .client import BigCommerceClient
 INVENTORY_BATCH_LIMIT = 2000  # items per absolute adjustment
 VARIANT_BATCH_LIMIT = 50  # variants per PUT /v3/catalog/variants (413 beyond)
 V2_MAX_LIMIT = 250
-ORDER_SCOPES = ("store/order/created", "store/order/statusUpdated")
+ORDER_SCOPES = ("store/order/created", "store/order/statusUpdated", "store/order/refund/created")
 
 
 class BigCommerceStore:
@@ -100,7 +101,14 @@ class BigCommerceStore:
         oid = order["id"]
         products = self.client.get(api.ORDER_PRODUCTS.format(order_id=oid), what="bigcommerce order products")
         addresses = self.client.get(api.ORDER_ADDRESSES.format(order_id=oid), what="bigcommerce order addresses")
-        return mapping.order_from_bc(order, products or [], addresses or [])
+        ext = mapping.order_from_bc(order, products or [], addresses or [])
+        if mapping._dec(order.get("refunded_amount")) > 0:
+            # store/order/refund/created (and the status change to Partially Refunded) name no amounts: the
+            # refunds are read from the order's payment actions.
+            data = self.client.get(api.ORDER_REFUNDS.format(order_id=oid), what="bigcommerce order refunds")
+            ext = dataclasses.replace(ext, refunds=tuple(
+                mapping.refund_from_bc(r, products or [], ext.currency) for r in (data or {}).get("data") or []))
+        return ext
 
     def fetch_orders(self, cursor: str | None = None, since: datetime | None = None) -> Page[ExternalOrder]:
         """v2 pages are bare arrays without totals: a short page (or 204) is the last."""

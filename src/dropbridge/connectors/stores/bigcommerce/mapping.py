@@ -8,10 +8,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from dropbridge.domain.errors import PermanentError
+from dropbridge.domain.money import exponent as money_exponent
 from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
+    ExternalRefund,
+    ExternalRefundLine,
     Fulfillment,
     LiveProduct,
     LiveVariant,
@@ -249,6 +252,56 @@ def order_from_bc(
         created_at=parse_date(order.get("date_created")),
         taxes_included=False,  # prices ex tax and shipping_cost_ex_tax above; the tax is in total_tax
     )
+
+
+def refund_from_bc(refund: dict[str, Any], products: list[dict[str, Any]], currency: str) -> ExternalRefund:
+    """One of GET /v3/orders/{id}/payment_actions/refunds: `total_amount` went back, `total_tax` of it tax.
+    PRODUCT items name the order product and a quantity, no amount: their share of the product's
+    total_ex_tax and total_tax, in proportion. SHIPPING and ORDER (HANDLING) items carry an amount
+    (`requested_amount`); the tax beyond the products' goes with the shipping, else the order. What the total
+    holds beyond its items is refunded on the order as a whole."""
+    where = f"refund {refund.get('id')}"
+    by_id = {str(p["id"]): p for p in products}
+    exponent = Decimal(1).scaleb(-money_exponent(currency))
+
+    def money(value: Decimal, field: str):
+        return decimal_money(abs(value).quantize(exponent), currency, f"{where}.{field}")
+
+    lines, shipping, other, line_tax = [], Decimal(0), Decimal(0), Decimal(0)
+    itemised = Decimal(0)
+    for item in refund.get("items") or []:
+        kind = item.get("item_type")
+        value = _dec(item.get("requested_amount") if item.get("requested_amount") is not None
+                     else item.get("amount"))
+        if kind == "PRODUCT" and str(item.get("item_id")) in by_id:
+            product = by_id[str(item["item_id"])]
+            qty = int(item.get("quantity") or 0)
+            share = Decimal(qty) / Decimal(int(product["quantity"]))
+            net = (_dec(product.get("total_ex_tax")) * share).quantize(exponent)
+            tax = (_dec(product.get("total_tax")) * share).quantize(exponent)
+            lines.append(ExternalRefundLine(line_external_id=str(product["id"]), quantity=qty,
+                                            amount=money(net, "items.amount"),
+                                            tax=money(tax, "items.tax") if tax else None))
+            line_tax += tax
+            itemised += net + tax
+        elif kind == "SHIPPING":
+            shipping += value
+            itemised += value
+        else:
+            other += value
+            itemised += value
+    rest_tax = max(_dec(refund.get("total_tax")) - line_tax, Decimal(0))
+    other += max(_dec(refund.get("total_amount")) - itemised - rest_tax, Decimal(0))
+    return ExternalRefund(
+        external_id=str(refund["id"]), order_external_id=str(refund.get("order_id")), currency=currency,
+        lines=tuple(lines),
+        shipping=money(shipping, "shipping") if shipping else None,
+        shipping_tax=money(rest_tax, "total_tax") if rest_tax and shipping else None,
+        other=money(other, "other") if other else None,
+        other_tax=money(rest_tax, "total_tax") if rest_tax and not shipping else None,
+        reason=str(refund.get("reason") or ""),
+        created_at=datetime.fromisoformat(refund["created"]) if refund.get("created") else None,
+        taxes_included=False)
 
 
 # ---- catalog -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dropbridge.connectors.stores.shopify.client import ShopifyClient
 from dropbridge.domain.errors import ConfigurationError, PermanentError
 from dropbridge.services.ports import (
     ExternalOrder,
+    ExternalRefund,
     Fulfillment,
     InboundEvent,
     LiveProduct,
@@ -213,7 +214,7 @@ WEBHOOKS_QUERY_LEGACY = """
 query Subscriptions { webhookSubscriptions(first: 100) { nodes { id topic callbackUrl } } }
 """
 
-DEFAULT_WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_CANCELLED")
+DEFAULT_WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_CANCELLED", "REFUNDS_CREATE")
 
 
 def _encode_cursor(state: dict[str, Any]) -> str:
@@ -278,6 +279,13 @@ class ShopifyStore:
         if event.topic not in ORDER_TOPICS or not isinstance(event.payload, dict):
             return None
         return mapping.order_from_rest(event.payload)
+
+    def refunds_from_event(self, event: InboundEvent) -> list[ExternalRefund]:
+        """refunds/create carries the refund alone (its order by id); order topics carry their refunds
+        inside the order (order_from_event)."""
+        if event.topic != "refunds/create" or not isinstance(event.payload, dict):
+            return []
+        return [mapping.refund_from_rest(event.payload)]
 
     def subscribe_webhooks(self, uri: str, topics: tuple[str, ...] = DEFAULT_WEBHOOK_TOPICS) -> list[str]:
         """Subscribe `uri` to the order topics (skipping ones already subscribed); return subscription ids."""

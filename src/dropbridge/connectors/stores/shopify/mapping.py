@@ -20,6 +20,8 @@ from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
+    ExternalRefund,
+    ExternalRefundLine,
     LiveProduct,
     LiveVariant,
     PriceUpdate,
@@ -112,6 +114,59 @@ def order_from_rest(body: dict[str, Any]) -> ExternalOrder:
         cancelled=body.get("cancelled_at") is not None,
         created_at=parse_time(body.get("created_at")),
         taxes_included=body.get("taxes_included") if isinstance(body.get("taxes_included"), bool) else None,
+        refunds=tuple(refund_from_rest(r, currency, body.get("taxes_included"))
+                      for r in body.get("refunds") or []),
+    )
+
+
+def _refund_currency(body: dict[str, Any]) -> str | None:
+    for t in body.get("transactions") or []:
+        if t.get("currency"):
+            return t["currency"]
+    for item in (body.get("refund_line_items") or []) + (body.get("order_adjustments") or []):
+        for key in ("subtotal_set", "amount_set"):
+            code = ((item.get(key) or {}).get("shop_money") or {}).get("currency_code")
+            if code:
+                return code
+    return None
+
+
+def refund_from_rest(body: dict[str, Any], currency: str | None = None,
+                     taxes_included: Any = None) -> ExternalRefund:
+    """A refund (the refunds/create webhook body, or one of an order's `refunds`): refund_line_items name
+    the line (`subtotal` what was refunded for it, `total_tax` its tax); order_adjustments of kind
+    shipping_refund are shipping, other kinds (refund_discrepancy) the order as a whole; their amounts are
+    negative. Shop money throughout, as in orders."""
+    cur = currency or _refund_currency(body)
+    if not cur:
+        raise ValueError(f"refund {body.get('id')}: no currency in its transactions or amounts")
+    lines = []
+    for i, rl in enumerate(body.get("refund_line_items") or []):
+        where = f"refund_line_items[{i}]"
+        line_id = (rl.get("line_item") or {}).get("admin_graphql_api_id") or gid("LineItem", rl["line_item_id"])
+        tax = decimal_money(rl.get("total_tax") or "0", cur, where + ".total_tax")
+        lines.append(ExternalRefundLine(line_external_id=line_id, quantity=int(rl.get("quantity") or 0),
+                                        amount=decimal_money(rl.get("subtotal") or "0", cur, where + ".subtotal"),
+                                        tax=_or_none(tax)))
+    shipping = shipping_tax = other = other_tax = Money.zero(cur)
+    for i, adj in enumerate(body.get("order_adjustments") or []):
+        where = f"order_adjustments[{i}]"
+        amount = decimal_money(adj.get("amount") or "0", cur, where + ".amount")
+        tax = decimal_money(adj.get("tax_amount") or "0", cur, where + ".tax_amount")
+        amount, tax = Money(abs(amount.amount), cur), Money(abs(tax.amount), cur)
+        if adj.get("kind") == "shipping_refund":
+            shipping, shipping_tax = shipping + amount, shipping_tax + tax
+        else:
+            other, other_tax = other + amount, other_tax + tax
+    return ExternalRefund(
+        external_id=str(body.get("admin_graphql_api_id") or gid("Refund", body["id"])),
+        order_external_id=gid("Order", body["order_id"]),
+        currency=cur, lines=tuple(lines),
+        shipping=_or_none(shipping), shipping_tax=_or_none(shipping_tax),
+        other=_or_none(other), other_tax=_or_none(other_tax),
+        reason=str(body.get("note") or ""),
+        created_at=parse_time(body.get("created_at")),
+        taxes_included=taxes_included if isinstance(taxes_included, bool) else None,
     )
 
 

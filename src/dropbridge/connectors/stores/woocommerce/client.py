@@ -24,6 +24,8 @@ API = "/wp-json/wc/v3"
 ORDERS = API + "/orders"
 # https://woocommerce.github.io/woocommerce-rest-api-docs/#retrieve-an-order
 ORDER = API + "/orders/{order_id}"
+# https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-refunds
+ORDER_REFUNDS = API + "/orders/{order_id}/refunds"
 # https://woocommerce.github.io/woocommerce-rest-api-docs/#order-notes
 ORDER_NOTES = API + "/orders/{order_id}/notes"
 # https://woocommerce.github.io/woocommerce-rest-api-docs/#products

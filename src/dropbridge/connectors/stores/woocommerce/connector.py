@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import httpx
 from dropbridge.domain.errors import ConfigurationError, PermanentError, RateLimited
 from dropbridge.services.ports import (
     ExternalOrder,
+    ExternalRefund,
     Fulfillment,
     InboundEvent,
     LiveProduct,
@@ -94,7 +96,17 @@ class WooCommerceStore:
             return None
         if "line_items" not in payload:
             return None
-        return mapping.order_from_wc(payload)
+        order = mapping.order_from_wc(payload)
+        if payload.get("refunds"):
+            # The order lists only {id, reason, total} per refund (woocommerce_order_refunded fires
+            # order.updated): the lines and shipping refunded are read from the refunds themselves.
+            order = dataclasses.replace(order, refunds=self.refunds_of(order.external_id, order.currency))
+        return order
+
+    def refunds_of(self, order_id: str, currency: str) -> tuple[ExternalRefund, ...]:
+        data, _ = self.client.get(api.ORDER_REFUNDS.format(order_id=order_id), what="woocommerce order refunds",
+                                  params={"per_page": 100})
+        return tuple(mapping.refund_from_wc(order_id, currency, r) for r in data or [])
 
     def fetch_orders(self, cursor: str | None = None, since: datetime | None = None) -> Page[ExternalOrder]:
         if cursor:

@@ -16,6 +16,8 @@ from dropbridge.services.ports import (
     Address,
     ExternalOrder,
     ExternalOrderLine,
+    ExternalRefund,
+    ExternalRefundLine,
     Fulfillment,
     LiveProduct,
     LiveVariant,
@@ -123,6 +125,42 @@ def order_from_wc(data: dict[str, Any]) -> ExternalOrder:
         # WooCommerce reports line totals and shipping without tax whatever `prices_include_tax` says.
         taxes_included=False,
     )
+
+
+def refund_from_wc(order_id: Any, currency: str, data: dict[str, Any]) -> ExternalRefund:
+    """One of GET /orders/{id}/refunds: `amount` (positive) is what went back; its line_items and
+    shipping_lines carry negative totals, each naming the order item it refunds in the meta
+    `_refunded_item_id`. What the amount holds beyond its lines (a refund typed as an amount alone) is
+    refunded on the order as a whole. Totals exclude tax, as on orders."""
+    currency = currency.upper()
+    where = f"refund {data.get('id')}"
+
+    def amount(value: Any, field: str) -> Money:
+        return decimal_money(abs(_dec(value)), currency, f"{where}.{field}")
+
+    def item_of(row: dict[str, Any]) -> str:
+        for meta in row.get("meta_data") or []:
+            if meta.get("key") == "_refunded_item_id":
+                return str(meta.get("value"))
+        return str(row.get("id"))
+
+    lines = tuple(ExternalRefundLine(line_external_id=item_of(li), quantity=abs(int(li.get("quantity") or 0)),
+                                     amount=amount(li.get("total"), "line_items.total"),
+                                     tax=amount(li.get("total_tax"), "line_items.total_tax")
+                                     if _dec(li.get("total_tax")) else None)
+                  for li in data.get("line_items") or [])
+    shipping = sum((_dec(s.get("total")) for s in data.get("shipping_lines") or []), Decimal(0))
+    shipping_tax = sum((_dec(s.get("total_tax")) for s in data.get("shipping_lines") or []), Decimal(0))
+    itemised = (sum((abs(_dec(li.get("total"))) + abs(_dec(li.get("total_tax")))
+                     for li in data.get("line_items") or []), Decimal(0)) + abs(shipping) + abs(shipping_tax))
+    rest = _dec(data.get("amount")) - itemised
+    return ExternalRefund(
+        external_id=str(data["id"]), order_external_id=str(order_id), currency=currency, lines=lines,
+        shipping=amount(shipping, "shipping_lines.total") if shipping else None,
+        shipping_tax=amount(shipping_tax, "shipping_lines.total_tax") if shipping_tax else None,
+        other=amount(rest, "amount") if rest > 0 else None,
+        reason=str(data.get("reason") or ""), created_at=parse_gmt(data.get("date_created_gmt")),
+        taxes_included=False)
 
 
 # ---- products ------------------------------------------------------------------------------------
