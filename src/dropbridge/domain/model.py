@@ -159,6 +159,7 @@ class Listing:
     pushed_stock: int | None = None
     pushed_at: datetime | None = None
     compare_at_minor: int | None = None  # the compare-at ("was") price the store shows, when there is one
+    delivery_pushed: str | None = None  # the delivery window pushed to the store ("5-12" days)
 
 
 @entity

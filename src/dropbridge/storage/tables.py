@@ -215,6 +215,7 @@ listings = Table(
     Column("pushed_stock", Integer),
     Column("pushed_at", UTCDateTime),
     Column("compare_at_minor", BigInteger),
+    Column("delivery_pushed", String(20)),  # the delivery window the store shows ("5-12" days), once pushed
     UniqueConstraint("store_id", "variant_id"),
     *integers_only(nullable=("price_minor", "pushed_stock", "compare_at_minor")),
 )
