@@ -17,7 +17,10 @@ from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
 from dropbridge.services.connections import add_store, add_supplier
+from dropbridge.services.ports import TrackingUpdate
 from dropbridge.services.push_delivery import push_delivery
+from dropbridge.services.record_shipment import record_shipment
+from tests.integration.test_vendor_report import NOW, T0, D, Gen, H
 
 from .helpers import load_feed
 
@@ -141,3 +144,18 @@ def test_delivery_windows_follow_transit_and_lead_time(app, store):
     assert _drain(app, "push_delivery") == 1
     assert _windows(app, read) == {"TEE": "12-19", "MUG": "12-19"}
     assert push_delivery(app.ctx, "shop").changes == 0
+
+    # Shipments measure the lead time: two shipped after 1 and 2 days, a third recorded as the supplier
+    # reports it (after 4 days). That shipment owes the store a push at the end of its hour, which moves
+    # the window to the measured one: median 2 + 7, 90th percentile 4 + 14.
+    app.ctx.clock = lambda: NOW
+    g = Gen(app)
+    for days in (1, 2):
+        g.supplier_order(1, "shipped", 1, shipments=[(T0 + days * D, T0 + days * D, None)])
+    third = g.supplier_order(1, "submitted", 1)
+    record_shipment(app.ctx, 1, TrackingUpdate(reference=f"db-{third}-1-1", external_order_id="", carrier="DHL",
+                                               tracking_number="JD014600006281230000", shipped_at=T0 + 4 * D))
+    assert _drain(app, "push_delivery") == 0  # not before the end of the hour
+    app.ctx.clock = lambda: NOW + 2 * H
+    assert _drain(app, "push_delivery") == 1
+    assert _windows(app, read) == {"TEE": "9-18", "MUG": "9-18"}
