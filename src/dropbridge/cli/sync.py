@@ -109,9 +109,10 @@ def sync_rejects(run_id: int):
 @sync_app.command("push")
 def sync_push(store: str = typer.Argument(None, help="one store; default: every store"),
               publish: bool = typer.Option(True, help="also list offered variants the store lacks")):
-    """Push available-to-promise stock (only what changed) and publish new products to stores."""
+    """Push available-to-promise stock and delivery windows (only what changed) and publish new products to stores."""
     from dropbridge.services.follow_variants import follow_variants
     from dropbridge.services.publish_listings import publish_products, push_stock
+    from dropbridge.services.push_delivery import push_delivery
 
     ctx = load_app().ctx
     with ctx.uow(read_only=True) as uow:
@@ -132,6 +133,12 @@ def sync_push(store: str = typer.Argument(None, help="one store; default: every 
                       f"{summary.calls} calls; {len(summary.failed)} failed")
         for vid, reason in summary.failed[:20]:
             console.print(f"   {vid}: {reason}")
+        delivery = push_delivery(ctx, name)
+        if delivery.supported:
+            console.print(f"{name}: {delivery.changes} delivery windows of {delivery.listings} listings in "
+                          f"{delivery.calls} calls; {len(delivery.failed)} failed")
+            for vid, reason in delivery.failed[:20]:
+                console.print(f"   {vid}: {reason}")
 
 
 @sync_app.command("catalog")

@@ -165,5 +165,8 @@ class StoreConfig(Model):
         None, description="store_name, logo_url, message: the packing slip suppliers put in the parcel")
     dropped_variants: Literal["zero", "hide", "archive"] | None = Field(
         None, description="a variant the supplier dropped: zero stock (default), hidden, or archived")
+    delivery_country: CountryCode | None = Field(
+        None, description="the destination whose delivery window (lead time + transit days) is pushed to the "
+                          "store's variants; without it the suppliers' \"*\" transit")
 
 

@@ -160,6 +160,7 @@ class Listing:
     pushed_at: datetime | None = None
     compare_at_minor: int | None = None  # the compare-at ("was") price the store shows, when there is one
     external_inventory_id: str | None = None  # the store's inventory id when not the variant's (push_stock)
+    delivery_pushed: str | None = None  # the delivery window pushed to the store ("5-12" days)
 
 
 @entity

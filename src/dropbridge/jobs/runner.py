@@ -21,6 +21,7 @@ from dropbridge.services.import_catalog import import_catalog_images
 from dropbridge.services.inbound_events import process_webhook
 from dropbridge.services.place_supplier_order import place_supplier_order
 from dropbridge.services.publish_listings import push_stock
+from dropbridge.services.push_delivery import push_delivery
 from dropbridge.services.reconcile_invoice import fetch_supplier_invoice, reconcile_stored
 from dropbridge.services.record_shipment import push_fulfillment
 from dropbridge.services.records import correlation_id, new_correlation_id, raise_alert
@@ -36,6 +37,7 @@ HANDLERS = {
     "process_webhook": lambda ctx, p, attempt: process_webhook(ctx, p["event_id"]),
     "push_stock": lambda ctx, p, attempt: push_stock(ctx, p["store"]).changes,
     "push_prices": lambda ctx, p, attempt: reprice_store(ctx, p["store"]).changes,
+    "push_delivery": lambda ctx, p, attempt: push_delivery(ctx, p["store"]).changes,
     "follow_variants": lambda ctx, p, attempt: follow_variants(ctx, p["store"], p.get("products")).added,
     "cancel_supplier_order": lambda ctx, p, attempt: cancel_supplier_order(ctx, p["supplier_order_id"],
                                                                            p.get("late", False)),

@@ -10,7 +10,7 @@ import re
 from dropbridge.domain.errors import NotFound, ValidationError
 from dropbridge.domain.model import Store, Supplier
 
-from .records import audit, schedule_repricing
+from .records import audit, schedule_delivery, schedule_repricing
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -57,12 +57,25 @@ def _save(ctx, what: str, cls, name, type_field, type_value, base_url, credentia
         if action == "store.updated" and _prices_depend(before) != _prices_depend(config_out):
             # The rules changed: every listing is re-priced after this commit (only changed prices go out).
             schedule_repricing(uow, ctx, f"rules:{ctx.clock().isoformat()}", [(record.id, name)])
+        if record is not None and before and _delivery_depends(what, before) != _delivery_depends(what, config_out):
+            # A supplier's lead time or transit, or the store's destination, changed: windows follow.
+            schedule_delivery(uow, ctx, f"{what}:{record.id}:{ctx.clock().isoformat()}",
+                              [(record.id, name)] if what == "store" else None)
         audit(uow, ctx, action, f"{what}:{name}", {type_field: type_value, "base_url": base_url,
                                                    "credential_fields": sorted(credentials)},
               **{f"{what}_id": record.id})
         uow.commit()
         ctx.forget_connectors()
         return record.id
+
+
+def _delivery_depends(what: str, config: dict) -> tuple:
+    """What delivery windows are computed from in a store's or supplier's config."""
+    if what == "store":
+        return (config.get("delivery_country"), config.get("currency"))
+    return (config.get("lead_time_days"), config.get("transit_days"), config.get("shipping_rates"),
+            config.get("shipping_per_order"),
+            config.get("currency"))
 
 
 def _prices_depend(config: dict) -> tuple:

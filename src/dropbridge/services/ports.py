@@ -254,6 +254,7 @@ class Capability(StrEnum):
     PRICES = "prices"  # store: take price updates for listed variants (PriceWriter)
     STOCK_READ = "stock_read"  # store: read its stock levels back (StockReader)
     VARIANTS = "variants"  # store: add, retire and rename variants of a published product (VariantWriter)
+    DELIVERY = "delivery"  # store: show listed variants' delivery windows in a field or metafield (DeliveryWriter)
 
 
 # What every storefront does (the Storefront protocol): report orders, take stock, publish products, take
@@ -338,11 +339,41 @@ class VariantWriter(Protocol):
         the store refuses."""
 
 
+DELIVERY_NAMESPACE = "dropbridge"  # where the delivery window is kept on each platform (metafield/meta key)
+DELIVERY_KEY = "delivery_days"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """A listed variant's delivery window in calendar days (placing the supplier order to arrival)."""
+
+    external_variant_id: str
+    external_product_id: str | None
+    sku: str
+    earliest_days: int
+    latest_days: int
+
+    @property
+    def value(self) -> str:
+        """As every platform stores it: "5-12" (a single line of text a theme can show as it is)."""
+        return f"{self.earliest_days}-{self.latest_days}"
+
+
+@runtime_checkable
+class DeliveryWriter(Protocol):
+    """Capability.DELIVERY: write delivery windows where the platform keeps custom data on a variant (Shopify
+    metafields, WooCommerce meta_data, BigCommerce metafields), namespace DELIVERY_NAMESPACE, key DELIVERY_KEY,
+    batched to the platform's limit. Values are absolute, so repeating a push is harmless."""
+
+    def push_delivery(self, updates: list[DeliveryUpdate], idempotency_key: str) -> PushResult: ...
+
+
 # Which protocol a store connector must implement for each capability beyond the Storefront protocol.
 STORE_PORTS: dict[Capability, type] = {
     Capability.PRICES: PriceWriter,
     Capability.STOCK_READ: StockReader,
     Capability.VARIANTS: VariantWriter,
+    Capability.DELIVERY: DeliveryWriter,
 }
 
 

@@ -3,13 +3,15 @@ pushes the fulfillment to the store, which notifies the customer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dropbridge.domain.errors import NotFound, ValidationError
 from dropbridge.domain.model import Order, Shipment, Store, Supplier, SupplierOrder
 from dropbridge.domain.states import LineStatus, OrderStatus, SupplierOrderStatus, advance, can_advance
 from dropbridge.domain.tracking import carrier_for_platform, check_tracking
 from dropbridge.services.ports import Capability, Fulfillment, FulfillmentLine, TrackingSource, TrackingUpdate
 
-from .records import audit, log, raise_alert, schedule
+from .records import audit, log, raise_alert, schedule, schedule_delivery
 
 
 def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None:
@@ -52,6 +54,12 @@ def record_shipment(ctx, supplier_id: int, update: TrackingUpdate) -> int | None
         target = SupplierOrderStatus.SHIPPED if whole else SupplierOrderStatus.PARTIALLY_SHIPPED
         if so.status != target:  # a further number for a shipped order (a correction) changes nothing here
             so.status = advance("supplier order", so.status, target)
+            if target == SupplierOrderStatus.SHIPPED:
+                # The supplier's measured lead time may have moved: windows are pushed again once an hour at
+                # most (the job of this hour runs at its end, after every shipment of the hour).
+                hour = now.replace(minute=0, second=0, microsecond=0)
+                schedule_delivery(uow, ctx, f"lead:{supplier_id}:{hour:%Y%m%d%H}",
+                                  delay=(hour + timedelta(hours=1) - now).total_seconds() + 1)
             if target == SupplierOrderStatus.SHIPPED and _states_invoices(ctx, uow.get(Supplier, supplier_id)):
                 # A supplier whose API states what it bills (Printful's costs, CJ's order amounts): ask once
                 # shipped, and reconcile what it says like any invoice.

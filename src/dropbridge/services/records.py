@@ -92,3 +92,11 @@ def schedule_repricing(uow, ctx, reason: str, store_ids: list[tuple[int, str]] |
     `reason` makes the job key unique per cause (a run id, an import, a decision)."""
     for store_id, store_name in (store_ids if store_ids is not None else uow.listings.stores_with_listings()):
         schedule(uow, ctx, "push_prices", f"prices:{store_id}:{reason}", {"store": store_name})
+
+
+def schedule_delivery(uow, ctx, reason: str, store_ids: list[tuple[int, str]] | None = None, *,
+                      delay: float = 0) -> None:
+    """Owe every store with listings (or the given (id, name) pairs) a delivery-window push
+    (services/push_delivery.py: only windows that changed go out); `reason` makes the job key unique."""
+    for store_id, store_name in (store_ids if store_ids is not None else uow.listings.stores_with_listings()):
+        schedule(uow, ctx, "push_delivery", f"delivery:{store_id}:{reason}", {"store": store_name}, delay=delay)

@@ -18,7 +18,7 @@ from dropbridge.domain.money import exponent
 
 from .feed_port import FeedBatch, FeedFormatError, RowError
 from .offer_drift import quarantine_changes
-from .records import audit, log, raise_alert, schedule, schedule_repricing
+from .records import audit, log, raise_alert, schedule, schedule_delivery, schedule_repricing
 
 # Every rejected row of a run is stored (line, field, reason, raw) up to this many; the run keeps the total
 # count either way. A feed with more rejects than this is quarantined long before (error-rate threshold).
@@ -308,6 +308,8 @@ def _record(uow, ctx, run_id, supplier_id, status, reason, errors, rejected, *, 
                 schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name})
             if changed and reprice:  # costs moved: prices are re-applied after this commit
                 schedule_repricing(uow, ctx, f"run:{run_id}", stores)
+                # and which offer is cheapest, or its stated lead time: delivery windows are recomputed
+                schedule_delivery(uow, ctx, f"run:{run_id}", stores)
     audit(uow, ctx, f"feed.{status}", f"sync_run:{run_id}",
           {"source": run.source, "read": read, "changed": changed, "zeroed": zeroed, "rejected": rejected,
            "reason": reason}, supplier_id=supplier_id)

@@ -216,6 +216,7 @@ listings = Table(
     Column("pushed_at", UTCDateTime),
     Column("compare_at_minor", BigInteger),
     Column("external_inventory_id", String(100)),  # Shopify inventory item, WooCommerce parent product
+    Column("delivery_pushed", String(20)),  # the delivery window the store shows ("5-12" days), once pushed
     UniqueConstraint("store_id", "variant_id"),
     *integers_only(nullable=("price_minor", "pushed_stock", "compare_at_minor")),
 )

@@ -234,6 +234,25 @@ def build_app(emu: Any) -> FastAPI:
                 raise BcError(404, "The requested variant was not found.")
             return {"data": emu._variant_view(variant), "meta": {}}
 
+    # https://developer.bigcommerce.com/docs/rest-catalog/product-variants/metafields (§3.9)
+    @app.get(p + "/v3/catalog/products/{pid}/variants/{vid}/metafields")
+    async def variant_metafields(request: Request, pid: int, vid: int):
+        q = request.query_params
+        with emu._lock:
+            return v3_page(request, emu._variant_metafields(pid, vid, q.get("namespace"), q.get("key")))
+
+    @app.post(p + "/v3/catalog/products/{pid}/variants/{vid}/metafields")
+    async def create_variant_metafield(request: Request, pid: int, vid: int):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._create_variant_metafield(pid, vid, body), "meta": {}}
+
+    @app.put(p + "/v3/catalog/products/{pid}/variants/{vid}/metafields/{mid}")
+    async def update_variant_metafield(request: Request, pid: int, vid: int, mid: int):
+        body = await body_of(request)
+        with emu._lock:
+            return {"data": emu._update_variant_metafield(pid, vid, mid, body), "meta": {}}
+
     # https://developer.bigcommerce.com/docs/rest-catalog/product-variants#update-variants-batch
     @app.put(p + "/v3/catalog/variants")
     async def batch_variants(request: Request):

@@ -20,11 +20,12 @@ from .app import build_app
 from .catalog import CatalogMixin
 from .errors import v2_error, v3_error
 from .inventory import InventoryMixin
+from .metafields import MetafieldsMixin
 from .orders import OrdersMixin
 from .webhooks import REAL_RETRY_INTERVALS, WebhooksMixin
 
 
-class BigCommerceEmulator(CatalogMixin, InventoryMixin, OrdersMixin, WebhooksMixin, Emulator):
+class BigCommerceEmulator(CatalogMixin, MetafieldsMixin, InventoryMixin, OrdersMixin, WebhooksMixin, Emulator):
     name = "bigcommerce"
 
     def __init__(
@@ -82,6 +83,7 @@ class BigCommerceEmulator(CatalogMixin, InventoryMixin, OrdersMixin, WebhooksMix
             self.products: dict[int, dict[str, Any]] = {}
             self.variants: dict[int, dict[str, Any]] = {}
             self.categories: dict[int, dict[str, Any]] = {}
+            self.metafields: dict[int, dict[str, Any]] = {}
             self.uploads: dict[int, dict[str, Any]] = {}  # image id -> an uploaded image_file
             self.locations: dict[int, dict[str, Any]] = {}
             self._new_location(self.default_location, "Default location", "BC-LOCATION-1")

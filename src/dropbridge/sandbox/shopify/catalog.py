@@ -72,6 +72,7 @@ class CatalogMixin:
             "images": lambda a: _connection(
                 [((i,), {"__typename": "Image", "id": m["imageId"], "url": m["url"], "altText": m["alt"]})
                  for i, m in enumerate(p["media"])], a, "ImageConnection", self.max_page),
+            **self._owner_metafields(p["id"]),
         }
 
     @staticmethod
@@ -105,6 +106,7 @@ class CatalogMixin:
             "selectedOptions": [{"__typename": "SelectedOption", **o} for o in v["selectedOptions"]],
             "product": lambda a: self._product_obj(v["productId"]),
             "inventoryItem": lambda a: self._item_obj(v["inventoryItemId"]),
+            **self._owner_metafields(v["id"]),
         }
 
     def _total_available(self, item_id: str) -> int:

@@ -166,6 +166,7 @@ class GraphQLMixin:
             "productVariantsBulkUpdate": self._m_variants_bulk_update,
             "productVariantsBulkCreate": self._m_variants_bulk_create,
             "productUpdate": self._m_product_update,
+            "metafieldsSet": self._m_metafields_set,
             "inventorySetQuantities": self._m_inventory_set,
             "fulfillmentCreate": self._m_fulfillment_create,
             "webhookSubscriptionCreate": self._m_webhook_create,

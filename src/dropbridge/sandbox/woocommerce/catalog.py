@@ -184,7 +184,13 @@ class CatalogMixin:
         if "default_attributes" in body and p["type"] != "variation":
             p["default_attributes"] = copy.deepcopy(body["default_attributes"] or [])
         if "meta_data" in body:
-            merge_meta(p["meta_data"], body["meta_data"] or [], self._next_meta_id)
+            meta = body["meta_data"] or []
+            # The REST schema: an array of objects with a string `key` (rest_invalid_param otherwise).
+            for i, m in enumerate(meta if isinstance(meta, list) else [None]):
+                if not isinstance(m, dict) or (not m.get("id") and not isinstance(m.get("key"), str)):
+                    raise WooError(400, "rest_invalid_param", "Invalid parameter(s): meta_data",
+                                   params={"meta_data": f"meta_data[{i}] is not of type object with a key."})
+            merge_meta(p["meta_data"], meta, self._next_meta_id)
         if p["manage_stock"] and p["stock_quantity"] is not None:
             # §2.3: derived when WooCommerce manages the stock
             if p["stock_quantity"] > 0:

@@ -7,7 +7,8 @@ from .config import BigCommerceConfig
 from .connector import BigCommerceStore, from_config
 
 SPEC = ConnectorSpec(
-    name="bigcommerce", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.VARIANTS},
+    name="bigcommerce", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.VARIANTS,
+                                                                  Capability.DELIVERY},
     config_model=BigCommerceConfig, factory=from_config,
     credentials=("access_token",), optional_credentials=("client_secret",), needs_url=False,
     summary="BigCommerce v2 orders and shipments, v3 catalog, inventory and webhooks",

@@ -37,6 +37,9 @@ PRODUCTS = "/v3/catalog/products"
 PRODUCT_VARIANTS = "/v3/catalog/products/{product_id}/variants"
 # https://developer.bigcommerce.com/docs/rest-catalog/product-variants#update-variants-batch
 VARIANTS_BATCH = "/v3/catalog/variants"
+# https://developer.bigcommerce.com/docs/rest-catalog/product-variants/metafields (storefronts.md §3.9)
+VARIANT_METAFIELDS = "/v3/catalog/products/{product_id}/variants/{variant_id}/metafields"
+VARIANT_METAFIELD = "/v3/catalog/products/{product_id}/variants/{variant_id}/metafields/{metafield_id}"
 # https://developer.bigcommerce.com/docs/rest-catalog/products/images#create-a-product-image
 PRODUCT_IMAGES = "/v3/catalog/products/{product_id}/images"
 # https://developer.bigcommerce.com/docs/rest-catalog/products#update-a-product

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from dropbridge.domain.errors import ConfigurationError, PermanentError
 from dropbridge.services.ports import (
+    DeliveryUpdate,
     ExternalOrder,
     Fulfillment,
     InboundEvent,
@@ -170,6 +171,38 @@ class BigCommerceStore:
                 failed.extend((u.external_variant_id, str(exc)) for u in chunk)
                 continue
             applied += len(chunk)
+        return PushResult(calls=calls, applied=applied, failed=failed)
+
+    def push_delivery(self, updates: list[DeliveryUpdate], idempotency_key: str) -> PushResult:
+        """Each variant's `dropbridge.delivery_days` metafield: looked up by namespace and key, then updated
+        in place or created (two calls a variant, paced within the quota by the client; variant metafields
+        have no batch endpoint we could confirm, §3.9). A 404/409/422 fails that variant only."""
+        calls = applied = 0
+        failed: list[tuple[str, str]] = []
+        for u in updates:
+            if not u.external_product_id:
+                failed.append((u.external_variant_id, "no product id: the listing was never published here"))
+                continue
+            where = {"product_id": u.external_product_id, "variant_id": u.external_variant_id}
+            body = mapping.delivery_metafield(u)
+            try:
+                calls += 1
+                found = self.client.get(api.VARIANT_METAFIELDS.format(**where), what="bigcommerce variant metafields",
+                                        params={"namespace": body["namespace"], "key": body["key"]})
+                rows = (found or {}).get("data") or []
+                calls += 1
+                if rows:
+                    self.client.put(api.VARIANT_METAFIELD.format(**where, metafield_id=rows[0]["id"]),
+                                    {"value": body["value"]}, what="bigcommerce update variant metafield")
+                else:
+                    self.client.post(api.VARIANT_METAFIELDS.format(**where), body,
+                                     what="bigcommerce create variant metafield")
+            except PermanentError as exc:
+                if exc.status not in (404, 409, 422):
+                    raise
+                failed.append((u.external_variant_id, str(exc)))
+                continue
+            applied += 1
         return PushResult(calls=calls, applied=applied, failed=failed)
 
     # ---- fulfillment -------------------------------------------------------------------------

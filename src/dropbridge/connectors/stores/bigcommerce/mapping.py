@@ -10,7 +10,10 @@ from typing import Any
 from dropbridge.domain.errors import PermanentError
 from dropbridge.domain.money import exponent as money_exponent
 from dropbridge.services.ports import (
+    DELIVERY_KEY,
+    DELIVERY_NAMESPACE,
     Address,
+    DeliveryUpdate,
     ExternalOrder,
     ExternalOrderLine,
     ExternalRefund,
@@ -475,3 +478,10 @@ def value_renames(variants: list[dict[str, Any]], options: list[dict[str, Any]],
             if any(int(ov["id"]) == value_id for ov in v.get("option_values") or []):
                 raise PermanentError(f"variant {v.get('sku')} also uses the option value being renamed to {new!r}")
     return [(o, v, label) for (o, v), label in wanted.items()]
+
+
+def delivery_metafield(update: DeliveryUpdate) -> dict[str, Any]:
+    """A variant metafield the storefront may read (`read_and_sf_access`: themes and the GraphQL Storefront
+    API see it) holding the window as text, "5-12"."""
+    return {"namespace": DELIVERY_NAMESPACE, "key": DELIVERY_KEY, "value": update.value,
+            "permission_set": "read_and_sf_access", "description": "delivery window in days (dropbridge)"}

@@ -8,7 +8,7 @@ from dropbridge.services.ports import STOREFRONT_CAPABILITIES, Capability
 
 SPEC = ConnectorSpec(
     name="shopify", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.STOCK_READ,
-                                                                  Capability.VARIANTS},
+                                                                  Capability.VARIANTS, Capability.DELIVERY},
     config_model=ShopifyConfig, factory=from_config,
     optional_credentials=("webhook_secret",), one_of=(("access_token",), ("client_id", "client_secret")),
     summary="Shopify Admin GraphQL API: orders, inventory, products, fulfillment orders, webhooks",

@@ -14,6 +14,7 @@ from dropbridge.connectors.stores.shopify import mapping, webhooks
 from dropbridge.connectors.stores.shopify.client import ShopifyClient
 from dropbridge.domain.errors import ConfigurationError, PermanentError
 from dropbridge.services.ports import (
+    DeliveryUpdate,
     ExternalOrder,
     ExternalRefund,
     Fulfillment,
@@ -104,6 +105,17 @@ mutation SetPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
   }
 }
 """
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/metafieldsSet (storefronts.md §1.9)
+METAFIELDS_SET = """
+mutation SetDelivery($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { id }
+    userErrors { field message code elementIndex }
+  }
+}
+"""
+METAFIELDS_SET_LIMIT = 25  # §1.9: at most 25 metafields a call
 
 # https://shopify.dev/docs/api/admin-graphql/2026-01/queries/nodes
 VARIANT_ITEMS_QUERY = """
@@ -479,6 +491,34 @@ class ShopifyStore:
                         bad[index] = reason
                 failed.extend((batch[i].external_variant_id, reason) for i, reason in sorted(bad.items()))
                 applied += len(batch) - len(bad)
+        return PushResult(calls=self.client.calls - calls_before, applied=applied, failed=failed)
+
+    def push_delivery(self, updates: list[DeliveryUpdate], idempotency_key: str) -> PushResult:
+        """Each variant's delivery window as its `dropbridge.delivery_days` metafield (single_line_text_field),
+        25 a metafieldsSet call. The mutation is atomic: a userError names the element that failed and
+        nothing of that call is written, so the others of the call are sent again without it."""
+        calls_before = self.client.calls
+        failed: list[tuple[str, str]] = []
+        applied = 0
+        for start in range(0, len(updates), METAFIELDS_SET_LIMIT):
+            batch = updates[start:start + METAFIELDS_SET_LIMIT]
+            while batch:
+                data = self.client.execute(METAFIELDS_SET, {"metafields": mapping.delivery_metafields(batch)},
+                                           what="shopify metafieldsSet", idempotent=True)
+                errors = data["metafieldsSet"].get("userErrors") or []
+                if not errors:
+                    applied += len(batch)
+                    break
+                bad: dict[int, str] = {}
+                for err in errors:
+                    index = err.get("elementIndex")
+                    reason = f"{err.get('code') or 'ERROR'}: {err.get('message')}"
+                    if not isinstance(index, int) or not 0 <= index < len(batch):
+                        bad.update({i: reason for i in range(len(batch))})  # refused as a whole
+                    else:
+                        bad[index] = reason
+                failed.extend((batch[i].external_variant_id, reason) for i, reason in sorted(bad.items()))
+                batch = [u for i, u in enumerate(batch) if i not in bad]
         return PushResult(calls=self.client.calls - calls_before, applied=applied, failed=failed)
 
     # -- fulfillment -------------------------------------------------------------------------------

@@ -17,7 +17,10 @@ from urllib.parse import quote
 
 from dropbridge.domain.money import Money
 from dropbridge.services.ports import (
+    DELIVERY_KEY,
+    DELIVERY_NAMESPACE,
     Address,
+    DeliveryUpdate,
     ExternalOrder,
     ExternalOrderLine,
     ExternalRefund,
@@ -398,6 +401,12 @@ def price_variants_input(updates: list[PriceUpdate]) -> list[dict[str, Any]]:
     return [{"id": u.external_variant_id, "price": money_input(u.price),
              "compareAtPrice": money_input(u.compare_at_price) if u.compare_at_price is not None else None}
             for u in updates]
+
+
+def delivery_metafields(updates: list[DeliveryUpdate]) -> list[dict[str, Any]]:
+    """MetafieldsSetInput per variant (storefronts.md §1.9): the window as single-line text, "5-12"."""
+    return [{"ownerId": u.external_variant_id, "namespace": DELIVERY_NAMESPACE, "key": DELIVERY_KEY,
+             "type": "single_line_text_field", "value": u.value} for u in updates]
 
 
 def bulk_error_index(field: list[str] | None) -> int | None:

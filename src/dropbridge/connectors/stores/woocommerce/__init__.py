@@ -8,7 +8,8 @@ from .config import WooCommerceConfig
 from .connector import WooCommerceStore, from_config
 
 SPEC = ConnectorSpec(
-    name="woocommerce", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.VARIANTS},
+    name="woocommerce", role="store", capabilities=STOREFRONT_CAPABILITIES | {Capability.PRICES, Capability.VARIANTS,
+                                                                  Capability.DELIVERY},
     config_model=WooCommerceConfig, factory=from_config,
     credentials=("consumer_key", "consumer_secret"), optional_credentials=("webhook_secret",),
     summary="WooCommerce REST API v3: orders, stock, products and variations, tracking, webhooks",

@@ -13,6 +13,7 @@ import httpx
 
 from dropbridge.domain.errors import ConfigurationError, PermanentError, RateLimited
 from dropbridge.services.ports import (
+    DeliveryUpdate,
     ExternalOrder,
     ExternalRefund,
     Fulfillment,
@@ -145,6 +146,16 @@ class WooCommerceStore:
                 parent = None
             groups.setdefault(parent, []).append(mapping.price_item(update))
         return self._batches(groups, "woocommerce price batch")
+
+    def push_delivery(self, updates: list[DeliveryUpdate], idempotency_key: str) -> PushResult:
+        """The window as `dropbridge_delivery_days` meta, 100 per batch call, grouped as prices are."""
+        groups: dict[str | None, list[dict[str, Any]]] = {}
+        for update in updates:
+            parent = update.external_product_id
+            if parent == update.external_variant_id:
+                parent = None
+            groups.setdefault(parent, []).append(mapping.delivery_item(update))
+        return self._batches(groups, "woocommerce delivery batch")
 
     def _batches(self, groups: dict[str | None, list[dict[str, Any]]], what: str) -> PushResult:
         """`update` items per parent (None: products/batch), at most `batch_limit` a call; a 413 naming a

@@ -13,7 +13,10 @@ from typing import Any
 from dropbridge.domain.errors import ValidationError
 from dropbridge.domain.money import Money
 from dropbridge.services.ports import (
+    DELIVERY_KEY,
+    DELIVERY_NAMESPACE,
     Address,
+    DeliveryUpdate,
     ExternalOrder,
     ExternalOrderLine,
     ExternalRefund,
@@ -347,3 +350,11 @@ def shipped_quantities(records: list[dict[str, Any]], order: dict[str, Any]) -> 
         for line_id, qty in lines.items():
             shipped[line_id] = shipped.get(line_id, 0) + int(qty)
     return shipped
+
+
+DELIVERY_META = f"{DELIVERY_NAMESPACE}_{DELIVERY_KEY}"  # no leading "_": shown among the product's custom fields
+
+
+def delivery_item(update: DeliveryUpdate) -> dict[str, Any]:
+    """A batch `update` item: the window as product/variation meta (update_meta_data replaces it by key)."""
+    return {"id": int(update.external_variant_id), "meta_data": [{"key": DELIVERY_META, "value": update.value}]}
