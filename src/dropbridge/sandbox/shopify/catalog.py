@@ -349,9 +349,8 @@ class CatalogMixin:
     # -- productVariantsBulkUpdate ------------------------------------------------------------------
     # https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/productVariantsBulkUpdate
 
-    def _m_variants_bulk_update(self, a: dict[str, Any]) -> dict[str, Any]:
-        """Update variants of one product (§1.4): the given fields only; at most `max_array` variants. A bad
-        variant is a userError; without `allowPartialUpdates` it stops the whole call, with it the others apply."""
+    def _bulk_variants(self, a: dict[str, Any], mutation: str) -> list:
+        """The `variants` argument of a productVariantsBulk* mutation, checked as Shopify checks it."""
         variants = a.get("variants")
         if not isinstance(variants, list) or not a.get("productId"):
             raise GraphQLError("Arguments 'productId' (ID!) and 'variants' ([ProductVariantsBulkInput!]!) are "
@@ -359,7 +358,13 @@ class CatalogMixin:
         if len(variants) > self.max_array:
             raise GraphQLError(
                 f"The input array size of {len(variants)} is greater than the maximum allowed of "
-                f"{self.max_array}.", "MAX_INPUT_SIZE_EXCEEDED", ["productVariantsBulkUpdate", "variants"])
+                f"{self.max_array}.", "MAX_INPUT_SIZE_EXCEEDED", [mutation, "variants"])
+        return variants
+
+    def _m_variants_bulk_update(self, a: dict[str, Any]) -> dict[str, Any]:
+        """Update variants of one product (§1.4): the given fields only; at most `max_array` variants. A bad
+        variant is a userError; without `allowPartialUpdates` it stops the whole call, with it the others apply."""
+        variants = self._bulk_variants(a, "productVariantsBulkUpdate")
         result: dict[str, Any] = {"__typename": "ProductVariantsBulkUpdatePayload", "product": None,
                                   "productVariants": None, "userErrors": []}
         product = self.products.get(a["productId"])
@@ -450,14 +455,7 @@ class CatalogMixin:
         """Add variants to a product beside the existing ones (strategy DEFAULT; §1.4: the SKU in
         inventoryItem.sku, inventoryQuantities with `availableQuantity`). All or nothing: any userError and
         no variant is created. A combination the product has already is VARIANT_ALREADY_EXISTS."""
-        variants = a.get("variants")
-        if not isinstance(variants, list) or not a.get("productId"):
-            raise GraphQLError("Arguments 'productId' (ID!) and 'variants' ([ProductVariantsBulkInput!]!) are "
-                               "required", "missingRequiredArguments")
-        if len(variants) > self.max_array:
-            raise GraphQLError(
-                f"The input array size of {len(variants)} is greater than the maximum allowed of "
-                f"{self.max_array}.", "MAX_INPUT_SIZE_EXCEEDED", ["productVariantsBulkCreate", "variants"])
+        variants = self._bulk_variants(a, "productVariantsBulkCreate")
         strategy = a.get("strategy") or "DEFAULT"
         if strategy not in ("DEFAULT", "REMOVE_STANDALONE_VARIANT", "PRESERVE_STANDALONE_VARIANT"):
             raise GraphQLError(f"Argument 'strategy' has an invalid value ({strategy}).",
