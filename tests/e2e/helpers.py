@@ -10,7 +10,9 @@ import sys
 import time
 
 from dropbridge.api.app import create_app
+from dropbridge.domain.model import Job
 from dropbridge.jobs.queue import Ticker
+from dropbridge.jobs.runner import run_job
 from dropbridge.sandbox.kit.server import start_server
 from dropbridge.services.sync_feed import sync_feed
 
@@ -84,3 +86,12 @@ def stop_workers(workers) -> None:
         except subprocess.TimeoutExpired:
             w.kill()
             w.wait()
+
+
+def run_due_jobs(app, kind: str) -> int:
+    """Run every due job of `kind` inline (what a worker does after the commit that scheduled it); how many ran."""
+    with app.ctx.uow(read_only=True) as uow:
+        ids = [i for i in uow.jobs.due(app.ctx.clock()) if uow.get(Job, i).kind == kind]
+    for job_id in ids:
+        assert run_job(app.ctx, job_id) == "done"
+    return len(ids)

@@ -11,8 +11,6 @@ import sys
 
 import pytest
 
-from dropbridge.domain.model import Job
-from dropbridge.jobs.runner import run_job
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
@@ -22,7 +20,7 @@ from dropbridge.services.push_delivery import push_delivery
 from dropbridge.services.record_shipment import record_shipment
 from tests.integration.test_vendor_report import NOW, T0, D, Gen, H
 
-from .helpers import load_feed
+from .helpers import load_feed, run_due_jobs
 
 _SHOPIFY_READ = """
 query Window($id: ID!) {
@@ -81,15 +79,6 @@ def store(request, app):
     emu.stop()
 
 
-def _drain(app, kind: str) -> int:
-    ran = 0
-    with app.ctx.uow(read_only=True) as uow:
-        ids = [i for i in uow.jobs.due(app.ctx.clock()) if uow.get(Job, i).kind == kind]
-    for job_id in ids:
-        assert run_job(app.ctx, job_id) == "done"
-        ran += 1
-    return ran
-
 
 def _cli(app, *args) -> str:
     s = app.ctx.settings
@@ -122,12 +111,12 @@ def test_delivery_windows_follow_transit_and_lead_time(app, store):
 
     # The supplier's transit to DE changes: after that commits a job pushes the new windows.
     add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {}, {"transit_days": {"DE": [5, 8], "*": [7, 14]}})
-    assert _drain(app, "push_delivery") == 1
+    assert run_due_jobs(app, "push_delivery") == 1
     assert _windows(app, read) == {"TEE": "8-11", "MUG": "8-11"}
 
     # Its lead time changes.
     add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {}, {"lead_time_days": 5})
-    assert _drain(app, "push_delivery") == 1
+    assert run_due_jobs(app, "push_delivery") == 1
     assert _windows(app, read) == {"TEE": "10-13", "MUG": "10-13"}
 
     # Nothing changed: a run pushes nothing (no call to the store).
@@ -137,11 +126,11 @@ def test_delivery_windows_follow_transit_and_lead_time(app, store):
     assert emu.api_calls() == calls
     # An unrelated supplier setting schedules nothing.
     add_supplier(app.ctx, "acme", "rest", "http://127.0.0.1:9", {}, {"ack_hours": 12})
-    assert _drain(app, "push_delivery") == 0
+    assert run_due_jobs(app, "push_delivery") == 0
 
     # The store's destination has no entry of its own: the supplier's "*" transit counts.
     add_store(app.ctx, "shop", emu.name, emu.connection()["base_url"], {}, {"delivery_country": "FR"})
-    assert _drain(app, "push_delivery") == 1
+    assert run_due_jobs(app, "push_delivery") == 1
     assert _windows(app, read) == {"TEE": "12-19", "MUG": "12-19"}
     assert push_delivery(app.ctx, "shop").changes == 0
 
@@ -155,7 +144,7 @@ def test_delivery_windows_follow_transit_and_lead_time(app, store):
     third = g.supplier_order(1, "submitted", 1)
     record_shipment(app.ctx, 1, TrackingUpdate(reference=f"db-{third}-1-1", external_order_id="", carrier="DHL",
                                                tracking_number="JD014600006281230000", shipped_at=T0 + 4 * D))
-    assert _drain(app, "push_delivery") == 0  # not before the end of the hour
+    assert run_due_jobs(app, "push_delivery") == 0  # not before the end of the hour
     app.ctx.clock = lambda: NOW + 2 * H
-    assert _drain(app, "push_delivery") == 1
+    assert run_due_jobs(app, "push_delivery") == 1
     assert _windows(app, read) == {"TEE": "9-18", "MUG": "9-18"}

@@ -11,10 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from dropbridge.domain.model import Job, Listing
+from dropbridge.domain.model import Listing
 from dropbridge.domain.money import Money
 from dropbridge.domain.pricing import PricingRules, price_for
-from dropbridge.jobs.runner import run_job
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
@@ -23,7 +22,7 @@ from dropbridge.services.price_approvals import pending_prices
 from dropbridge.services.publish_listings import publish_products
 from dropbridge.services.reprice_listings import reprice_store
 
-from .helpers import load_feed
+from .helpers import load_feed, run_due_jobs
 
 PRICING = {"markup_percent": 100, "compare_at_percent": 25}
 
@@ -69,16 +68,6 @@ def store(request, app):
     emu.stop()
 
 
-def _drain(app, kind: str) -> int:
-    """Run every due job of `kind` inline (what a worker does after the feed's commit); how many ran."""
-    ran = 0
-    with app.ctx.uow(read_only=True) as uow:
-        ids = [i for i in uow.jobs.due(app.ctx.clock()) if uow.get(Job, i).kind == kind]
-    for job_id in ids:
-        assert run_job(app.ctx, job_id) == "done"
-        ran += 1
-    return ran
-
 
 def _expected(cost: str) -> tuple[str, str]:
     price, compare = price_for(Money.parse(Decimal(cost) + 1, "USD"), PricingRules.from_config(PRICING))
@@ -109,7 +98,7 @@ def test_prices_follow_costs_and_wait_for_approval(app, store):
     # A feed raises TEE's cost: after the feed commits, a job re-applies the rules and pushes TEE only.
     load_feed(app.ctx, "acme", [("TEE", 20, "10.00"), ("MUG", 5, "3.20")])
     calls = emu.api_calls()
-    assert _drain(app, "push_prices") == 1
+    assert run_due_jobs(app, "push_prices") == 1
     assert prices(vid["TEE"]) == _expected("10.00") == ("22.99", "28.99")
     assert prices(vid["MUG"]) == mug_before
     assert emu.api_calls() - calls == 1  # one batch call carried the one change
@@ -117,20 +106,20 @@ def test_prices_follow_costs_and_wait_for_approval(app, store):
     # The same feed again: nothing changed, no job, and a re-pricing run pushes nothing.
     load_feed(app.ctx, "acme", [("TEE", 20, "10.00"), ("MUG", 5, "3.20")])
     calls = emu.api_calls()
-    assert _drain(app, "push_prices") == 0
+    assert run_due_jobs(app, "push_prices") == 0
     assert reprice_store(app.ctx, "shop").changes == 0
     assert emu.api_calls() == calls
 
     # Stock moves, no cost does: the stock push is owed, no re-pricing (it would read every listing for nothing).
-    _drain(app, "push_stock")  # what the earlier feeds owed
+    run_due_jobs(app, "push_stock")  # what the earlier feeds owed
     load_feed(app.ctx, "acme", [("TEE", 7, "10.00"), ("MUG", 5, "3.20")])
-    assert _drain(app, "push_prices") == 0
-    assert _drain(app, "push_stock") == 1
+    assert run_due_jobs(app, "push_prices") == 0
+    assert run_due_jobs(app, "push_stock") == 1
 
     # A 60% cost jump (10.00 -> 16.00) moves the price beyond the 30% tolerance: it waits.
     load_feed(app.ctx, "acme", [("TEE", 20, "16.00"), ("MUG", 5, "3.20")])
     calls = emu.api_calls()
-    assert _drain(app, "push_prices") == 1
+    assert run_due_jobs(app, "push_prices") == 1
     assert emu.api_calls() == calls and prices(vid["TEE"]) == ("22.99", "28.99")
     [waiting] = pending_prices(app.ctx)
     assert (waiting["sku"], waiting["old_price"], waiting["new_price"]) == ("TEE", "22.99", _expected("16.00")[0])
@@ -144,7 +133,7 @@ def test_prices_follow_costs_and_wait_for_approval(app, store):
 
     assert "1 approved" in _cli(app, "prices", "approve", str(waiting["id"]))
     assert prices(vid["TEE"]) == ("22.99", "28.99")  # not live until the push runs
-    assert _drain(app, "push_prices") == 1
+    assert run_due_jobs(app, "push_prices") == 1
     assert prices(vid["TEE"]) == _expected("16.00") == ("34.99", "43.99")
     assert pending_prices(app.ctx) == []
     assert {n["label"]: n["count"] for n in overview(app.ctx)["needs_action"]}["Prices awaiting approval"] == 0
@@ -163,7 +152,7 @@ def test_rejected_price_stays_and_is_not_asked_again(app, store):
     with app.ctx.uow(read_only=True) as uow:
         [listing] = uow.listings.for_store(1)
     load_feed(app.ctx, "acme", [("TEE", 20, "0.00")])  # a zero cost never goes live on its own
-    _drain(app, "push_prices")
+    run_due_jobs(app, "push_prices")
     [waiting] = pending_prices(app.ctx)
     assert waiting["reason"] == "zero or missing cost"
     assert "1 rejected" in _cli(app, "prices", "reject", "--all")
@@ -193,7 +182,7 @@ def test_api_approval_queue_with_scopes_on_a_headless_store(app):
         publish_products(app.ctx, "shop")
         assert emu.prices()["TEE"]["price"] == "22.99"
         load_feed(app.ctx, "acme", [("TEE", 20, "16.00")])
-        _drain(app, "push_prices")
+        run_due_jobs(app, "push_prices")
         reader = {"Authorization": f"Bearer {create_token(app.ctx, 'reader', ['read'])}"}
         writer = {"Authorization": f"Bearer {create_token(app.ctx, 'pricer', ['prices:write'])}"}
         with TestClient(create_app(app)) as http:
@@ -204,7 +193,7 @@ def test_api_approval_queue_with_scopes_on_a_headless_store(app):
             assert emu.prices()["TEE"]["price"] == "22.99"  # refused requests changed nothing
             answer = http.post(f"/api/v1/prices/{waiting['id']}/approve", headers=writer)
             assert answer.status_code == 200 and answer.json()["status"] == "approved"
-        assert _drain(app, "push_prices") == 1
+        assert run_due_jobs(app, "push_prices") == 1
         assert emu.prices()["TEE"] == {"price": "34.99", "currency": "USD", "compare_at_price": "43.99"}
         with app.ctx.uow(read_only=True) as uow:
             approved = next(e for e in uow.audit.recent(50) if e.action == "price.approved")

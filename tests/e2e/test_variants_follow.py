@@ -10,8 +10,6 @@ import io
 
 import pytest
 
-from dropbridge.domain.model import Job
-from dropbridge.jobs.runner import run_job
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
 from dropbridge.sandbox.shopify import ShopifyEmulator
 from dropbridge.sandbox.woocommerce import WooCommerceEmulator
@@ -20,6 +18,8 @@ from dropbridge.services.follow_variants import follow_variants
 from dropbridge.services.offer_drift import confirm_offer
 from dropbridge.services.publish_listings import publish_products, push_stock
 from dropbridge.services.sync_feed import sync_feed
+
+from .helpers import run_due_jobs
 
 PRICING = {"markup_percent": 100}
 
@@ -153,15 +153,6 @@ def _feed(app, rows, title="Tee"):
     return out
 
 
-def _drain(app, kind: str) -> int:
-    ran = 0
-    with app.ctx.uow(read_only=True) as uow:
-        ids = [i for i in uow.jobs.due(app.ctx.clock()) if uow.get(Job, i).kind == kind]
-    for job_id in ids:
-        assert run_job(app.ctx, job_id) == "done"
-        ran += 1
-    return ran
-
 
 def _listings(app) -> dict[str, tuple[str, str]]:
     """Our SKU -> (store product id, store variant id), for every listing."""
@@ -190,7 +181,7 @@ def test_add_drop_rename_and_archive_on_a_published_product(app, store):
     # The supplier adds a size L: it joins the live product; S and M keep their ids.
     _feed(app, [("TEE-S", 5, "S", "active"), ("TEE-M", 7, "M", "active"), ("TEE-L", 4, "L", "active")])
     assert publish_products(app.ctx, "shop") == []  # not a product of its own
-    assert _drain(app, "follow_variants") == 1
+    assert run_due_jobs(app, "follow_variants") == 1
     now = _listings(app)
     assert {k: now[k] for k in first} == first
     assert now["TEE-L"][0] == pid
@@ -204,12 +195,12 @@ def test_add_drop_rename_and_archive_on_a_published_product(app, store):
     seen = store.all_ids()
     calls = store.emu.api_calls()
     _feed(app, [("TEE-S", 5, "S", "active"), ("TEE-M", 7, "M", "active"), ("TEE-L", 4, "L", "active")])
-    assert _drain(app, "follow_variants") == 0 and store.emu.api_calls() == calls  # same feed: nothing to follow
+    assert run_due_jobs(app, "follow_variants") == 0 and store.emu.api_calls() == calls  # same feed: nothing to follow
 
     # The supplier drops S (discontinued) and renames the product: S goes to zero and off sale, nothing deleted.
     _feed(app, [("TEE-S", 5, "S", "discontinued"), ("TEE-M", 7, "M", "active"), ("TEE-L", 4, "L", "active")],
           title="Classic Tee")
-    assert _drain(app, "follow_variants") == 1
+    assert run_due_jobs(app, "follow_variants") == 1
     live = store.variants(pid)
     s_id = now["TEE-S"][1]
     assert store.stock(s_id) == 0
@@ -226,11 +217,11 @@ def test_add_drop_rename_and_archive_on_a_published_product(app, store):
     # confirms; the next feed then renames the live variant in place.
     rows = [("TEE-S", 5, "S", "discontinued"), ("TEE-M", 7, "Medium", "active"), ("TEE-L", 4, "L", "active")]
     _feed(app, rows, title="Classic Tee")
-    _drain(app, "follow_variants")
+    run_due_jobs(app, "follow_variants")
     assert store.variants(pid)[now["TEE-M"][1]]["options"] == {"Size": "M"}  # nothing renamed while quarantined
     confirm_offer(app.ctx, "acme", "TEE-M")
     _feed(app, rows, title="Classic Tee")
-    assert _drain(app, "follow_variants") == 1
+    assert run_due_jobs(app, "follow_variants") == 1
     live = store.variants(pid)
     assert live[now["TEE-M"][1]]["options"] == {"Size": "Medium"}
     assert live[now["TEE-M"][1]]["sku"] == "TEE-M"
@@ -241,11 +232,11 @@ def test_add_drop_rename_and_archive_on_a_published_product(app, store):
 
     # Every variant dropped: the product is archived (dropped_variants: archive); back in the feed, restored.
     _feed(app, [(s, q, z, "discontinued") for s, q, z, _ in rows], title="Classic Tee")
-    _drain(app, "follow_variants")
+    run_due_jobs(app, "follow_variants")
     assert store.archived(pid)
     assert all(store.stock(vid) == 0 for _, vid in _listings(app).values())
     _feed(app, rows, title="Classic Tee")
-    _drain(app, "follow_variants")
+    run_due_jobs(app, "follow_variants")
     assert not store.archived(pid)
     assert seen <= store.all_ids()
     _all_resolve(store, _listings(app))
@@ -341,7 +332,7 @@ def test_categories_reach_the_store_created_once_and_follow_the_rules(app, store
                  {"category_rules": [{"path": "tees", "category": "Apparel > Shirts"},
                                      {"keyword": "mug", "category": "Kitchen > Mugs"}]})
     _catalog_feed(app, rows)
-    assert _drain(app, "follow_variants") == 1
+    assert run_due_jobs(app, "follow_variants") == 1
     want = "Shirts" if store.name == "shopify" else "Apparel > Shirts"
     assert [store.category(p) for p in (tee, tank)] == [want, want]
     assert store.category(mug) == ("Mugs" if store.name == "shopify" else "Kitchen > Mugs")
@@ -380,7 +371,7 @@ def test_processed_images_reach_the_store(app, store, monkeypatch):
         text = ("sku,qty,cost,parent_sku,title,option1_name,option1_value,image_url\n"
                 f"TEE-S,5,8.00,TEE,Tee,Size,S,{host.url('red.png')}\n")
         assert sync_feed(app.ctx, "acme", io.BytesIO(text.encode()), "acme.csv").status == "applied"
-        assert _drain(app, "catalog_images") == 1
+        assert run_due_jobs(app, "catalog_images") == 1
         with app.ctx.uow(read_only=True) as uow:
             [(sha, path, fmt)] = uow.listings.processed_images([1])[1]
         stored = (app.settings.data_dir / "images" / path).read_bytes()
