@@ -72,9 +72,14 @@ def test_windows_land_per_variant_in_batches_and_a_bad_variant_fails_alone(harne
         assert result.calls == 3  # two batches of 25 and 3, the first sent again without the bad one
     elif h.emulator.name == "woocommerce":
         assert result.calls == 1  # one products/batch call (<= 100)
+    else:  # the listing of fields, one batch create (partial success), then the refused variant's own lookup
+        assert result.calls == 3
     # Again with new values: updated in place, never a second field.
     again = [DeliveryUpdate(u.external_variant_id, u.external_product_id, u.sku, 6, 12) for u in updates[:3]]
-    assert h.connector.push_delivery(again, "k2").applied == 3
+    second = h.connector.push_delivery(again, "k2")
+    assert second.applied == 3
+    if h.emulator.name == "bigcommerce":
+        assert second.calls == 2  # the listing of fields, then one batch update by metafield id
     assert [_stored(h, u.external_variant_id) for u in again] == ["6-12"] * 3
     assert _stored(h, updates[3].external_variant_id) == updates[3].value
 
@@ -126,3 +131,45 @@ def test_bigcommerce_metafield_errors_in_the_v3_envelope():
         assert gone.status_code == 404 and gone.json()["type"]
         listed = httpx.get(url, params={"key": "delivery_days"}, headers=headers).json()
         assert [m["value"] for m in listed["data"]] == ["5-9"] and listed["meta"]["pagination"]["total"] == 1
+
+
+def test_bigcommerce_batch_metafields_write_the_good_items_and_name_the_rest():
+    from .bigcommerce_harness import ACCESS_TOKEN, STORE_HASH, open_harness
+    with open_harness() as h:
+        vids = [int(h.seed_product(f"B{i}", 1, "5.00")) for i in range(2)]
+        url = f"{h.emulator.url}/stores/{STORE_HASH}/v3/catalog/variants/metafields"
+        headers = {"X-Auth-Token": ACCESS_TOKEN, "Accept": "application/json"}
+        item = {"namespace": "dropbridge", "key": "delivery_days", "value": "5-9", "permission_set": "read"}
+        made = httpx.post(url, json=[{**item, "resource_id": vids[0]}, {**item, "resource_id": 999999},
+                                     {**item, "resource_id": vids[1], "permission_set": "nobody"}], headers=headers)
+        assert made.status_code == 422
+        body = made.json()
+        assert [m["resource_id"] for m in body["data"]] == [vids[0]]
+        assert body["meta"] == {"total": 3, "success": 1, "failed": 2}
+        assert [e["status"] for e in body["errors"]] == [422, 422] and "permission_set" in body["errors"][1]["errors"]
+        mid = body["data"][0]["id"]
+        assert httpx.post(url, json=[{**item, "resource_id": vids[0]}], headers=headers).json()["errors"][0][
+            "status"] == 409  # the same namespace and key twice on one variant
+        updated = httpx.put(url, json=[{"id": mid, "value": "6-10"}], headers=headers)
+        assert updated.status_code == 200 and updated.json()["data"][0]["value"] == "6-10"
+        assert httpx.put(url, json=[{"id": 424242, "value": "x"}], headers=headers).status_code == 422
+        listed = httpx.get(url, params={"namespace": "dropbridge", "key": "delivery_days"}, headers=headers).json()
+        assert [(m["resource_id"], m["value"]) for m in listed["data"]] == [(vids[0], "6-10")]
+        empty = httpx.post(url, json=[], headers=headers)
+        assert empty.status_code == 400 and empty.json()["title"]
+
+
+def test_bigcommerce_asks_per_variant_when_the_store_holds_many_more_fields():
+    """A store with far more delivery fields than one push changes: the fields are looked up per variant
+    instead of paging through them all."""
+    from .bigcommerce_harness import open_harness
+    with open_harness() as h:
+        vids = [h.seed_product(f"M{i:03d}", 1, "5.00") for i in range(510)]
+        first = h.connector.push_delivery([DeliveryUpdate(v, _product_of(h, v), "M", 5, 9) for v in vids], "k1")
+        assert first.applied == 510 and first.calls == 1 + 11  # nothing yet; 11 batch creates of <= 50
+        calls = h.api_calls()
+        one = h.connector.push_delivery([DeliveryUpdate(vids[7], _product_of(h, vids[7]), "M", 7, 11)], "k2")
+        assert one.applied == 1 and not one.failed
+        # the first page (of three), the variant's own lookup, one update; not the other two pages
+        assert one.calls == h.api_calls() - calls == 3
+        assert _stored(h, vids[7]) == "7-11" and _stored(h, vids[8]) == "5-9"

@@ -103,8 +103,10 @@ def classify(response: httpx.Response, what: str, *, quote_body: bool = True) ->
     return cls(f"{what}: HTTP {status}: {body}", status=status, retry_after=retry_after)
 
 
-def send(client: httpx.Client, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
-    """Send one request; return a 2xx response or raise a classified error.
+def send(client: httpx.Client, method: str, url: str, *, what: str, accept: tuple[int, ...] = (),
+         **kwargs: Any) -> httpx.Response:
+    """Send one request; return a 2xx response (or one whose status the caller reads itself: `accept`, such as a
+    batch's partial success) or raise a classified error.
 
     A timeout or a reset after the request left means the outcome is unknown: RetryableError,
     and the caller must look the write up before repeating it.
@@ -124,6 +126,6 @@ def send(client: httpx.Client, method: str, url: str, *, what: str, **kwargs: An
         status=response.status_code,
         ms=round((time.monotonic() - started) * 1000, 1),
     )
-    if response.is_success:
+    if response.is_success or response.status_code in accept:
         return response
     raise classify(response, what)

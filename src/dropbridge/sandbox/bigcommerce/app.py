@@ -19,7 +19,7 @@ from dropbridge.sandbox.kit.controls import add_common_controls
 from dropbridge.sandbox.kit.errors import install_error_envelope
 
 from .catalog import INCLUDES
-from .errors import NOT_FOUND_V2, BcError, respond, routing_error
+from .errors import ERROR_TYPE, NOT_FOUND_V2, BcError, respond, routing_error
 from .gate import Gate
 from .orders import parse_date
 
@@ -252,6 +252,29 @@ def build_app(emu: Any) -> FastAPI:
         body = await body_of(request)
         with emu._lock:
             return {"data": emu._update_variant_metafield(pid, vid, mid, body), "meta": {}}
+
+    # https://developer.bigcommerce.com/docs/rest-catalog/product-variants/batch-metafields (§3.9)
+    @app.get(p + "/v3/catalog/variants/metafields")
+    async def all_variant_metafields(request: Request):
+        q = request.query_params
+        with emu._lock:
+            return v3_page(request, emu._all_variant_metafields(q.get("namespace"), q.get("key")))
+
+    @app.post(p + "/v3/catalog/variants/metafields")
+    async def create_variant_metafields(request: Request):
+        return batch_answer(await body_of(request), creating=True)
+
+    @app.put(p + "/v3/catalog/variants/metafields")
+    async def update_variant_metafields(request: Request):
+        return batch_answer(await body_of(request), creating=False)
+
+    def batch_answer(body: Any, creating: bool) -> JSONResponse:
+        with emu._lock:
+            written, errors = emu._batch_metafields(body, creating)
+        meta = {"total": len(written) + len(errors), "success": len(written), "failed": len(errors)}
+        for e in errors:
+            e["type"] = ERROR_TYPE
+        return JSONResponse({"data": written, "errors": errors, "meta": meta}, 422 if errors else 200)
 
     # https://developer.bigcommerce.com/docs/rest-catalog/product-variants#update-variants-batch
     @app.put(p + "/v3/catalog/variants")

@@ -1,4 +1,7 @@
-"""Variant metafields (storefronts.md §3.9): `/v3/catalog/products/{pid}/variants/{vid}/metafields`.
+"""Variant metafields (storefronts.md §3.9): `/v3/catalog/products/{pid}/variants/{vid}/metafields`, and the
+batch endpoints `/v3/catalog/variants/metafields` (GET filtered by namespace and key; POST items naming their
+`resource_id`, PUT items naming their `id`). A batch writes every good item and answers 422 with the written
+ones in `data` and one v3 error per refused item in `errors` (partial success); all good is 200.
 
 A metafield is {id, namespace, key, value, permission_set, description, resource_type, resource_id,
 date_created, date_modified}; (namespace, key) is unique per variant: creating it twice is 409. Required on
@@ -80,3 +83,35 @@ class MetafieldsMixin:
                 row[name] = body[name]
         row["date_modified"] = _now()
         return dict(row)
+
+    def _all_variant_metafields(self, namespace: str | None, key: str | None) -> list[dict]:
+        return [dict(m) for m in self.metafields.values() if m["resource_type"] == "variant"
+                and (namespace is None or m["namespace"] == namespace) and (key is None or m["key"] == key)]
+
+    def _batch_metafields(self, body: Any, creating: bool) -> tuple[list[dict], list[dict]]:
+        """(written, errors) for a batch POST (creating) or PUT; each item stands or falls alone."""
+        if not isinstance(body, list) or not body:
+            raise BcError(400, "The request body must be a non-empty array of metafields.")
+        written, errors = [], []
+        for item in body:
+            try:
+                if not isinstance(item, dict):
+                    raise BcError(422, "Input is invalid", {"item": "must be an object"})
+                if creating:
+                    variant = self.variants.get(item.get("resource_id")) if isinstance(item.get("resource_id"),
+                                                                                      int) else None
+                    if variant is None:
+                        raise BcError(422, "Input is invalid", {"resource_id": "no variant has that id"})
+                    fields = {k: v for k, v in item.items() if k != "resource_id"}
+                    written.append(self._create_variant_metafield(variant["product_id"], variant["id"], fields))
+                else:
+                    row = self.metafields.get(item.get("id")) if isinstance(item.get("id"), int) else None
+                    if row is None or row["resource_type"] != "variant":
+                        raise BcError(422, "Input is invalid", {"id": "no variant metafield has that id"})
+                    vid = row["resource_id"]
+                    fields = {k: v for k, v in item.items() if k != "id"}
+                    written.append(self._update_variant_metafield(self.variants[vid]["product_id"], vid, row["id"],
+                                                                  fields))
+            except BcError as exc:
+                errors.append({"status": exc.status, "title": exc.title, "errors": exc.errors})
+        return written, errors

@@ -40,6 +40,8 @@ VARIANTS_BATCH = "/v3/catalog/variants"
 # https://developer.bigcommerce.com/docs/rest-catalog/product-variants/metafields (storefronts.md §3.9)
 VARIANT_METAFIELDS = "/v3/catalog/products/{product_id}/variants/{variant_id}/metafields"
 VARIANT_METAFIELD = "/v3/catalog/products/{product_id}/variants/{variant_id}/metafields/{metafield_id}"
+# https://developer.bigcommerce.com/docs/rest-catalog/product-variants/batch-metafields (§3.9)
+VARIANTS_METAFIELDS = "/v3/catalog/variants/metafields"
 # https://developer.bigcommerce.com/docs/rest-catalog/products/images#create-a-product-image
 PRODUCT_IMAGES = "/v3/catalog/products/{product_id}/images"
 # https://developer.bigcommerce.com/docs/rest-catalog/products#update-a-product
@@ -127,6 +129,7 @@ class BigCommerceClient:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
+        accept: tuple[int, ...] = (),
     ) -> httpx.Response:
         waited = 0.0
         attempt = 0
@@ -141,7 +144,7 @@ class BigCommerceClient:
                     kwargs["headers"] = {"Content-Type": "application/json"}
                 elif files is not None:
                     kwargs["files"] = files
-                return send(self._http, method, path, what=what, **kwargs)
+                return send(self._http, method, path, what=what, accept=accept, **kwargs)
             except RetryableError as exc:
                 if not isinstance(exc, RateLimited) and method != "GET":
                     raise  # a write that failed with 5xx or a timeout has an unknown outcome

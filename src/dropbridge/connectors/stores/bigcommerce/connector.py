@@ -32,6 +32,8 @@ from .client import BigCommerceClient
 INVENTORY_BATCH_LIMIT = 2000  # items per absolute adjustment
 VARIANT_BATCH_LIMIT = 50  # variants per PUT /v3/catalog/variants (413 beyond)
 V2_MAX_LIMIT = 250
+V3_MAX_LIMIT = 250  # items per page of a v3 listing (§3.7)
+METAFIELD_BATCH_LIMIT = 50  # items per batch metafield write: BigCommerce states none; 50 as its variant batch
 ORDER_SCOPES = ("store/order/created", "store/order/statusUpdated", "store/order/refund/created")
 
 
@@ -174,36 +176,88 @@ class BigCommerceStore:
         return PushResult(calls=calls, applied=applied, failed=failed)
 
     def push_delivery(self, updates: list[DeliveryUpdate], idempotency_key: str) -> PushResult:
-        """Each variant's `dropbridge.delivery_days` metafield: looked up by namespace and key, then updated
-        in place or created (two calls a variant, paced within the quota by the client; variant metafields
-        have no batch endpoint we could confirm, §3.9). A 404/409/422 fails that variant only."""
-        calls = applied = 0
-        failed: list[tuple[str, str]] = []
-        for u in updates:
-            if not u.external_product_id:
-                failed.append((u.external_variant_id, "no product id: the listing was never published here"))
-                continue
-            where = {"product_id": u.external_product_id, "variant_id": u.external_variant_id}
-            body = mapping.delivery_metafield(u)
-            try:
-                calls += 1
-                found = self.client.get(api.VARIANT_METAFIELDS.format(**where), what="bigcommerce variant metafields",
-                                        params={"namespace": body["namespace"], "key": body["key"]})
-                rows = (found or {}).get("data") or []
-                calls += 1
-                if rows:
-                    self.client.put(api.VARIANT_METAFIELD.format(**where, metafield_id=rows[0]["id"]),
-                                    {"value": body["value"]}, what="bigcommerce update variant metafield")
+        """Each variant's `dropbridge.delivery_days` metafield, through the batch endpoints (§3.9): the fields
+        that exist are found by namespace and key, then updated by id and the rest created, 50 a call. A batch
+        writes its good items and names the rest (422, partial success): those are sent again one by one, so
+        a 404/409/422 fails that variant only."""
+        before = self.client.calls
+        failed = [(u.external_variant_id, "no product id: the listing was never published here")
+                  for u in updates if not u.external_product_id]
+        updates = [u for u in updates if u.external_product_id]
+        existing = self._delivery_fields(updates)
+        applied = 0
+        for found in (True, False):
+            todo = [u for u in updates if (u.external_variant_id in existing) == found]
+            for start in range(0, len(todo), METAFIELD_BATCH_LIMIT):
+                chunk = todo[start : start + METAFIELD_BATCH_LIMIT]
+                if found:
+                    method, what = "PUT", "bigcommerce update variant metafields"
+                    items = [{"id": existing[u.external_variant_id], "value": u.value} for u in chunk]
                 else:
-                    self.client.post(api.VARIANT_METAFIELDS.format(**where), body,
-                                     what="bigcommerce create variant metafield")
-            except PermanentError as exc:
-                if exc.status not in (404, 409, 422):
-                    raise
-                failed.append((u.external_variant_id, str(exc)))
-                continue
-            applied += 1
-        return PushResult(calls=calls, applied=applied, failed=failed)
+                    method, what = "POST", "bigcommerce create variant metafields"
+                    items = [{**mapping.delivery_metafield(u), "resource_id": int(u.external_variant_id)}
+                             for u in chunk]
+                answer = self.client.request(method, api.VARIANTS_METAFIELDS, what=what, json_body=items,
+                                             accept=(422,))
+                written = {str(m.get("resource_id")) for m in (answer.json().get("data") or [])}
+                applied += sum(u.external_variant_id in written for u in chunk)
+                for u in chunk:
+                    if u.external_variant_id in written:
+                        continue
+                    try:
+                        self._push_one_delivery(u)
+                        applied += 1
+                    except PermanentError as exc:
+                        if exc.status not in (404, 409, 422):
+                            raise
+                        failed.append((u.external_variant_id, str(exc)))
+        return PushResult(calls=self.client.calls - before, applied=applied, failed=failed)
+
+    def _delivery_fields(self, updates: list[DeliveryUpdate]) -> dict[str, int]:
+        """{variant id: metafield id} of the delivery fields these variants have: from the store's whole listing
+        of them (250 a page), unless asking per variant takes fewer calls."""
+        if not updates:
+            return {}
+        params = {"namespace": mapping.DELIVERY_NAMESPACE, "key": mapping.DELIVERY_KEY, "limit": V3_MAX_LIMIT,
+                  "include_fields": "resource_id"}
+        body = self.client.get(api.VARIANTS_METAFIELDS, what="bigcommerce variant metafields",
+                               params={**params, "page": 1})
+        pages = int(((body.get("meta") or {}).get("pagination") or {}).get("total_pages") or 1)
+        wanted = {u.external_variant_id for u in updates}
+        if pages - 1 > len(updates):
+            found = {}
+            for u in updates:
+                try:
+                    rows = self._variant_delivery_fields(u)
+                except PermanentError as exc:
+                    if exc.status != 404:
+                        raise
+                    continue  # no such variant: the batch write refuses it and says why
+                if rows:
+                    found[u.external_variant_id] = rows[0]["id"]
+            return found
+        rows = list(body.get("data") or [])
+        for page in range(2, pages + 1):
+            rows += self.client.get(api.VARIANTS_METAFIELDS, what="bigcommerce variant metafields",
+                                    params={**params, "page": page}).get("data") or []
+        return {str(r["resource_id"]): r["id"] for r in rows if str(r["resource_id"]) in wanted}
+
+    def _variant_delivery_fields(self, u: DeliveryUpdate) -> list[dict]:
+        where = {"product_id": u.external_product_id, "variant_id": u.external_variant_id}
+        found = self.client.get(api.VARIANT_METAFIELDS.format(**where), what="bigcommerce variant metafields",
+                                params={"namespace": mapping.DELIVERY_NAMESPACE, "key": mapping.DELIVERY_KEY})
+        return (found or {}).get("data") or []
+
+    def _push_one_delivery(self, u: DeliveryUpdate) -> None:
+        """One variant's field on its own endpoints: looked up, then updated or created."""
+        where = {"product_id": u.external_product_id, "variant_id": u.external_variant_id}
+        rows = self._variant_delivery_fields(u)
+        if rows:
+            self.client.put(api.VARIANT_METAFIELD.format(**where, metafield_id=rows[0]["id"]), {"value": u.value},
+                            what="bigcommerce update variant metafield")
+        else:
+            self.client.post(api.VARIANT_METAFIELDS.format(**where), mapping.delivery_metafield(u),
+                             what="bigcommerce create variant metafield")
 
     # ---- fulfillment -------------------------------------------------------------------------
 
