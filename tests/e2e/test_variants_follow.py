@@ -320,8 +320,11 @@ def test_categories_reach_the_store_created_once_and_follow_the_rules(app, store
     publish_products(app.ctx, "shop")
     listed = _listings(app)
     tee, tank, mug = (listed[s][0] for s in ("TEE-M", "TANK-M", "MUG-M"))
-    if store.name == "shopify":  # a flat product type: the leaf
+    if store.name == "shopify":  # a flat product type: the leaf; and a collection per level, each made once
         assert [store.category(p) for p in (tee, tank, mug)] == ["Tees", "Tees", "Mugs"]
+        assert [store.emu.collection_titles(p) for p in (tee, tank, mug)] == [
+            ["Apparel", "Tees"], ["Apparel", "Tees"], ["Kitchen", "Mugs"]]
+        assert sorted(c["title"] for c in store.emu.collections.values()) == ["Apparel", "Kitchen", "Mugs", "Tees"]
     else:  # the path, parents first, each created once and shared
         assert [store.category(p) for p in (tee, tank, mug)] == ["Apparel > Tees", "Apparel > Tees", "Kitchen > Mugs"]
         counts = _category_ids(store)
@@ -338,6 +341,10 @@ def test_categories_reach_the_store_created_once_and_follow_the_rules(app, store
     assert store.category(mug) == ("Mugs" if store.name == "shopify" else "Kitchen > Mugs")
     if store.name != "shopify":
         assert _category_ids(store)["Apparel"] == 1
+    else:  # filed in the new path's collections too (beside the old ones: collections it was in are kept)
+        assert [store.emu.collection_titles(p)[-1] for p in (tee, tank)] == ["Shirts", "Shirts"]
+        assert sorted(c["title"] for c in store.emu.collections.values()) == [
+            "Apparel", "Kitchen", "Mugs", "Shirts", "Tees"]
     assert follow_variants(app.ctx, "shop").recategorized == 0  # in step now
 
 
