@@ -166,6 +166,10 @@ def test_a_sku_missing_from_a_full_feed_is_marked_absent_until_it_returns(acme):
     assert (out.changed, out.zeroed, out.unchanged) == (0, 2, 17)
     marked = absent(app)
     assert sorted(marked) == ["SKU-018", "SKU-019", "SKU-020"]
+    from dropbridge.services.queries.offers import list_offers
+
+    shown = {r["supplier_sku"]: r["absent_since"] for r in list_offers(app.ctx, supplier="acme")}
+    assert [sku for sku, since in sorted(shown.items()) if since] == sorted(marked) and shown["SKU-001"] is None
     again = sync_feed(app.ctx, "acme", feed(first[:17]), "c.csv")
     assert (again.changed, again.zeroed) == (0, 0) and absent(app) == marked  # still absent since the first
     delta = sync_feed(app.ctx, "acme", feed(first[:3]), "d.csv", mode="delta")
