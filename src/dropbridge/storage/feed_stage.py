@@ -148,13 +148,14 @@ MARK_ABSENT = """
     FROM feed_diff d
     WHERE supplier_offers.id = d.offer_id AND d.absent AND NOT d.was_absent"""
 # The listed products (their ids) some of whose offers this run marks absent or brings back: read before the
-# writes, for the run to have their variants followed. A full scan of the diff alone, most runs.
+# writes, for the run to have their variants followed. Listed variants as one set, built once (listings have no
+# index by variant alone). Run only when the diff shows such an offer.
 ABSENCE_CHANGED = """
     SELECT DISTINCT v.product_id FROM feed_diff d
     JOIN supplier_offers o ON o.id = d.offer_id
     JOIN variants v ON v.id = o.variant_id
     WHERE d.absent <> d.was_absent AND v.product_id IS NOT NULL
-      AND EXISTS (SELECT 1 FROM listings l WHERE l.variant_id = v.id)
+      AND v.id IN (SELECT l.variant_id FROM listings l)
     ORDER BY v.product_id"""
 # SQLite only, for this connection while it stages: the stage lives in a temp file behind a 64 MB page
 # cache of its own, and the join reads the offers through a larger cache than the 2 MB default. In a file,
