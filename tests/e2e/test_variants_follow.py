@@ -320,8 +320,11 @@ def test_categories_reach_the_store_created_once_and_follow_the_rules(app, store
     publish_products(app.ctx, "shop")
     listed = _listings(app)
     tee, tank, mug = (listed[s][0] for s in ("TEE-M", "TANK-M", "MUG-M"))
-    if store.name == "shopify":  # a flat product type: the leaf
+    if store.name == "shopify":  # a flat product type: the leaf; and a collection per level, each made once
         assert [store.category(p) for p in (tee, tank, mug)] == ["Tees", "Tees", "Mugs"]
+        assert [store.emu.collection_titles(p) for p in (tee, tank, mug)] == [
+            ["Apparel", "Tees"], ["Apparel", "Tees"], ["Kitchen", "Mugs"]]
+        assert sorted(c["title"] for c in store.emu.collections.values()) == ["Apparel", "Kitchen", "Mugs", "Tees"]
     else:  # the path, parents first, each created once and shared
         assert [store.category(p) for p in (tee, tank, mug)] == ["Apparel > Tees", "Apparel > Tees", "Kitchen > Mugs"]
         counts = _category_ids(store)
@@ -338,6 +341,10 @@ def test_categories_reach_the_store_created_once_and_follow_the_rules(app, store
     assert store.category(mug) == ("Mugs" if store.name == "shopify" else "Kitchen > Mugs")
     if store.name != "shopify":
         assert _category_ids(store)["Apparel"] == 1
+    else:  # filed in the new path's collections too (beside the old ones: collections it was in are kept)
+        assert [store.emu.collection_titles(p)[-1] for p in (tee, tank)] == ["Shirts", "Shirts"]
+        assert sorted(c["title"] for c in store.emu.collections.values()) == [
+            "Apparel", "Kitchen", "Mugs", "Shirts", "Tees"]
     assert follow_variants(app.ctx, "shop").recategorized == 0  # in step now
 
 
@@ -394,3 +401,64 @@ def test_processed_images_reach_the_store(app, store, monkeypatch):
     finally:
         api.stop()
         host.server.stop()
+
+
+@pytest.mark.parametrize("mode", ["hide", "archive"])
+def test_a_sku_gone_from_a_full_feed_is_dropped_and_comes_back(app, store, mode):
+    """A SKU that simply disappears from the supplier's full feed (no status saying so) is dropped like a
+    discontinued one: zero stock, off sale by `dropped_variants`, the product archived with `archive` once none
+    of its SKUs is listed; back in the feed, back on sale with its stock. Nothing is deleted on the way."""
+    conn = store.emu.connection()
+    add_store(app.ctx, "shop", store.name, conn["base_url"], {}, {"dropped_variants": mode})
+    caps = [(f"CAP-{n}", 3, str(n), "active") for n in range(1, 4)]  # another product: the feed stays long enough
+    tee = [("TEE-S", 5, "S", "active"), ("TEE-M", 7, "M", "active")]
+
+    def feed(rows):
+        text = "sku,qty,cost,parent_sku,title,option1_name,option1_value,status,category\n" + "".join(
+            f"{sku},{qty},8.00,{sku.split('-')[0]},{sku.split('-')[0].title()},Size,{size},{status},tees\n"
+            for sku, qty, size, status in rows)
+        out = sync_feed(app.ctx, "acme", io.BytesIO(text.encode()), "acme.csv")
+        assert out.status == "applied", out.reason
+        return out
+
+    feed(tee + caps)
+    publish_products(app.ctx, "shop")
+    listed = _listings(app)
+    pid, s_id, m_id = listed["TEE-S"][0], listed["TEE-S"][1], listed["TEE-M"][1]
+    seen = store.all_ids()
+
+    # TEE-S is simply not in the next full feed: zeroed, off sale, the product still on sale with M.
+    assert feed(tee[1:] + caps).zeroed == 1
+    assert run_due_jobs(app, "follow_variants") == 1
+    run_due_jobs(app, "push_stock")
+    assert store.stock(s_id) == 0 and store.stock(m_id) == 7
+    live = store.variants(pid)
+    if store.name != "shopify":  # a Shopify variant cannot be hidden alone (see the test above)
+        assert live[s_id]["on_sale"] is False
+    assert live[m_id]["on_sale"] is True and not store.archived(pid)
+    assert push_stock(app.ctx, "shop").changes == 0
+    calls = store.emu.api_calls()
+    feed(tee[1:] + caps)  # still absent: nothing more to follow or push
+    assert run_due_jobs(app, "follow_variants") == 0 and run_due_jobs(app, "push_stock") == 0
+    assert store.emu.api_calls() == calls
+
+    # TEE-M goes too: no SKU of the product is listed; archived only by `archive`.
+    assert feed(caps).zeroed == 1
+    assert run_due_jobs(app, "follow_variants") == 1
+    run_due_jobs(app, "push_stock")
+    assert store.stock(s_id) == 0 and store.stock(m_id) == 0
+    assert store.archived(pid) is (mode == "archive")
+    if store.name != "shopify":
+        assert not any(v["on_sale"] for v in store.variants(pid).values())
+
+    # Both are listed again: back on sale, the stock back, under the same store ids.
+    feed(tee + caps)
+    assert run_due_jobs(app, "follow_variants") == 1
+    run_due_jobs(app, "push_stock")
+    assert store.stock(s_id) == 5 and store.stock(m_id) == 7
+    assert not store.archived(pid)
+    assert all(v["on_sale"] for v in store.variants(pid).values())
+    assert _listings(app) == listed
+    assert seen <= store.all_ids()
+    _all_resolve(store, listed)
+    assert follow_variants(app.ctx, "shop").restored == 0  # in step

@@ -146,6 +146,42 @@ def test_full_feed_with_new_absent_and_changed_skus_counts_each_once(acme):
         (2, 150), (4, 450), (0, 1950), (0, 2050), (5, 100))
 
 
+def absent(app) -> dict[str, object]:
+    with app.ctx.uow(read_only=True) as uow:
+        from sqlalchemy import select
+
+        return {o.supplier_sku: o.absent_since for o in uow.session.scalars(select(SupplierOffer))
+                if o.absent_since is not None}
+
+
+def test_a_sku_missing_from_a_full_feed_is_marked_absent_until_it_returns(acme):
+    """The mark is what tells follow_variants the supplier dropped the SKU: set by the full feed that first lacks
+    it (whether or not it had stock to zero), kept while it stays out, cleared by any feed that lists it again,
+    even with nothing else changed; a delta feed marks nothing. The counts stay stock counts."""
+    app = acme
+    first = [(f"SKU-{i:03d}", 0 if i == 20 else i, f"{i}.50") for i in range(1, 21)]
+    sync_feed(app.ctx, "acme", feed(first), "a.csv")
+    assert absent(app) == {}
+    out = sync_feed(app.ctx, "acme", feed(first[:17]), "b.csv")  # 018, 019 (stock) and 020 (none) absent
+    assert (out.changed, out.zeroed, out.unchanged) == (0, 2, 17)
+    marked = absent(app)
+    assert sorted(marked) == ["SKU-018", "SKU-019", "SKU-020"]
+    from dropbridge.services.queries.offers import list_offers
+
+    shown = {r["supplier_sku"]: r["absent_since"] for r in list_offers(app.ctx, supplier="acme")}
+    assert [sku for sku, since in sorted(shown.items()) if since] == sorted(marked) and shown["SKU-001"] is None
+    again = sync_feed(app.ctx, "acme", feed(first[:17]), "c.csv")
+    assert (again.changed, again.zeroed) == (0, 0) and absent(app) == marked  # still absent since the first
+    delta = sync_feed(app.ctx, "acme", feed(first[:3]), "d.csv", mode="delta")
+    assert (delta.changed, absent(app)) == (0, marked)  # a delta feed says nothing of the SKUs it leaves out
+    # SKU-020 comes back as it was (no stock): only its mark changes; SKU-019 comes back in a delta feed.
+    back = sync_feed(app.ctx, "acme", feed(first[:17] + [first[19]]), "e.csv")
+    assert (back.changed, back.zeroed) == (1, 0)
+    assert sorted(absent(app)) == ["SKU-018", "SKU-019"]
+    sync_feed(app.ctx, "acme", feed([first[18]]), "f.csv", mode="delta")
+    assert sorted(absent(app)) == ["SKU-018"] and stock(app)["SKU-019"] == (19, 1950)
+
+
 def test_duplicates_and_odd_lines_between_plain_runs_keep_their_line_numbers(acme):
     app = acme
     plain = [f"SKU-{i:03d},{i},{i}.50" for i in range(1, 21)]

@@ -27,16 +27,18 @@ def offers_list(supplier: str = typer.Option(None, help="one supplier"),
                 limit: int = typer.Option(100, min=1, max=10_000),
                 fmt: Format = typer.Option(Format.table, "--format", help="table or json")):
     """Offers with cost, stock, reserved and available units; a quarantined offer (its supplier SKU now names
-    another item) shows what changed and promises nothing."""
+    another item) shows what changed and promises nothing; an absent one, since when its supplier's full feeds
+    lack it."""
     from dropbridge.services.queries.offers import list_offers
 
     rows = list_offers(load_app().ctx, supplier=supplier, sku=sku, limit=limit)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    shown = [{**r, "quarantined": f"yes: {r['drift']}" if r["quarantined"] else ""} for r in rows]
+    shown = [{**r, "quarantined": f"yes: {r['drift']}" if r["quarantined"] else "",
+              "absent_since": (r["absent_since"] or "")[:10]} for r in rows]
     table(shown, ["supplier", "supplier_sku", "variant_sku", "cost", "currency", "stock", "reserved", "available",
-                  "quarantined"], title="offers")
+                  "quarantined", "absent_since"], title="offers")
 
 
 

@@ -137,6 +137,8 @@ class SupplierOffer:
     # person confirms or remaps. `drift` is {field: [mapped value, value now stated]}.
     quarantined_at: datetime | None = None
     drift: dict[str, Any] | None = None
+    # Set while the SKU is missing from the supplier's full feeds: the supplier no longer lists it (dropped).
+    absent_since: datetime | None = None
 
     @property
     def cost(self) -> Money:

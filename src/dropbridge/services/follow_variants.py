@@ -6,16 +6,17 @@ catalog:
 - a variant the supplier added (offered, priceable, not listed here) is added to the store product, with its
   price and stock, beside the live ones: nothing live is deleted or recreated;
 - a variant the supplier dropped (its supplier status says discontinued/deleted/..., or no supplier offers it
-  any more) is promised zero stock and, by the store setting `dropped_variants` (zero | hide | archive), also
-  taken off sale; with `archive` the product is archived once every variant is dropped. A dropped variant
-  offered again is put back on sale;
+  any more: no offer, or every offer's SKU absent from its supplier's last full feed) is promised zero stock
+  and, by the store setting `dropped_variants` (zero | hide | archive), also taken off sale; with `archive`
+  the product is archived once every variant is dropped. A dropped variant offered again is put back on sale;
 - option values and the product title that changed are updated on the live variants and product;
 - a listing whose store variant no longer exists is pointed at the store's variant with the same SKU, or the
   variant is added again; a product the store lost is published again. No listing is left naming a store id
   that does not exist.
 
 The platform's side is the VARIANTS capability (services/ports.py VariantWriter). Runs as a job after a feed or
-catalog pull that imported catalog changes, and from `dropbridge sync push`."""
+catalog pull that imported catalog changes or whose full feed lacked (or listed again) a listed SKU, and from
+`dropbridge sync push`."""
 
 from __future__ import annotations
 
@@ -87,9 +88,9 @@ def follow_variants(ctx, store_name: str, product_ids: list[int] | None = None) 
         rates, _ = rate_table(uow)
     atp = available_to_promise(offers)
     cheapest = {vid: landed for vid, (landed, _) in cheapest_landed(offers, currency, rates).items()}
-    offered: dict[int, int] = defaultdict(int)
+    offered: dict[int, int] = defaultdict(int)  # offers whose supplier still lists the SKU
     for offer, _supplier in offers:
-        offered[offer.variant_id] += 1
+        offered[offer.variant_id] += offer.absent_since is None
     by_product: dict[int, list[Listing]] = defaultdict(list)
     for ls in listings:
         v = listed_variants.get(ls.variant_id)

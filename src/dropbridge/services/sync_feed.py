@@ -176,9 +176,12 @@ def _run(ctx, stage, run_id, supplier_id, supplier_name, cfg, batches, mode, pro
             outcome.append(_record(uow, ctx, run_id, supplier_id, "applied", "", errors, rejected, read=read,
                                    changed=changed, unchanged=good - changed, zeroed=counts["zeroed"],
                                    inserted=counts["inserted"], reprice=reprice))
-            if catalog_changed:  # published products follow their variants (after commit)
+            # Published products follow their variants (after commit): those the catalog import changed, and
+            # listed ones with a SKU gone from this full feed (dropped) or back in it.
+            follow = catalog_changed.union(stage.absence_changed)
+            if follow:
                 # The products to look at, unless too many for a job's payload: then every listed one.
-                products = sorted(catalog_changed) if len(catalog_changed) <= FOLLOW_PRODUCTS_MAX else None
+                products = sorted(follow) if len(follow) <= FOLLOW_PRODUCTS_MAX else None
                 for store_id, store_name in uow.listings.stores_with_listings():
                     schedule(uow, ctx, "follow_variants", f"variants:{store_id}:run:{run_id}",
                              {"store": store_name, "products": products})

@@ -61,11 +61,13 @@ CREATE TEMP TABLE feed_diff (
     gtin_key VARCHAR(14),
     parent_sku VARCHAR(200),
     options TEXT,
-    absent BOOLEAN NOT NULL DEFAULT FALSE
+    absent BOOLEAN NOT NULL DEFAULT FALSE,
+    was_absent BOOLEAN NOT NULL DEFAULT FALSE
 )"""
 # A staged row (s) differs from its offer (o) in what the feed sets: stock, and cost and lead time when given;
-# when some row states what the item is ({identity}: _IDENTITY_DIFFERS), that too.
-_DIFFERS = """(o.stock <> s.stock
+# when some row states what the item is ({identity}: _IDENTITY_DIFFERS), that too. An offer marked absent from
+# an earlier full feed differs whatever it carries: the mark is cleared.
+_DIFFERS = """(o.stock <> s.stock OR o.absent_since IS NOT NULL
     OR (s.cost_minor IS NOT NULL AND (o.cost_minor <> s.cost_minor OR o.currency <> COALESCE(s.currency, :cur)))
     OR (s.lead_time_days IS NOT NULL AND o.lead_time_days IS DISTINCT FROM s.lead_time_days){identity})"""
 _IDENTITY_DIFFERS = """
@@ -79,33 +81,34 @@ _CONTRADICTS = """(({s}.gtin_key IS NOT NULL AND o.gtin IS NOT NULL AND o.gtin <
 # Staged rows that are new or changed; {where} picks which.
 DIFF_FROM_STAGE = """
     INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, gtin_key, parent_sku,
-                           options)
+                           options, was_absent)
     SELECT o.id, s.sku, s.stock, s.cost_minor, COALESCE(s.currency, :cur), s.lead_time_days, s.gtin, s.gtin_key,
-           s.parent_sku, s.options
+           s.parent_sku, s.options, o.absent_since IS NOT NULL
     FROM feed_stage s
     LEFT JOIN supplier_offers o ON o.supplier_id = :sid AND o.supplier_sku = s.sku
     WHERE {where}"""
 # The supplier's offers that changed or are absent from the feed (all of them, so they can be counted).
 DIFF_FROM_OFFERS = f"""
     INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, gtin_key, parent_sku,
-                           options, absent)
+                           options, absent, was_absent)
     SELECT o.id, o.supplier_sku, COALESCE(s.stock, 0), s.cost_minor, COALESCE(s.currency, :cur), s.lead_time_days,
-           s.gtin, s.gtin_key, s.parent_sku, s.options, s.sku IS NULL
+           s.gtin, s.gtin_key, s.parent_sku, s.options, s.sku IS NULL, o.absent_since IS NOT NULL
     FROM supplier_offers o
     LEFT JOIN feed_stage s ON s.sku = o.supplier_sku
     WHERE o.supplier_id = :sid AND (s.sku IS NULL OR {_DIFFERS})"""
-# PostgreSQL: changed, new and absent (with stock to zero) in one join, hash or merge (see _diff); compared
-# as bytes ("C"), which is how the stage's SKU index is sorted. The offers' identity columns are read only
-# when some staged row states an identity ({identity_columns}).
+# PostgreSQL: changed, new and absent (with stock to zero, or not marked absent yet) in one join, hash or merge
+# (see _diff); compared as bytes ("C"), which is how the stage's SKU index is sorted. The offers' identity
+# columns are read only when some staged row states an identity ({identity_columns}).
 DIFF_FULL_JOIN = f"""
     INSERT INTO feed_diff (offer_id, sku, stock, cost_minor, currency, lead_time_days, gtin, gtin_key, parent_sku,
-                           options, absent)
+                           options, absent, was_absent)
     SELECT o.id, COALESCE(s.sku, o.supplier_sku), COALESCE(s.stock, 0), s.cost_minor, COALESCE(s.currency, :cur),
-           s.lead_time_days, s.gtin, s.gtin_key, s.parent_sku, s.options, s.sku IS NULL
+           s.lead_time_days, s.gtin, s.gtin_key, s.parent_sku, s.options, s.sku IS NULL, o.absent_since IS NOT NULL
     FROM feed_stage s
-    FULL JOIN (SELECT id, supplier_sku, stock, cost_minor, currency, lead_time_days{{identity_columns}}
+    FULL JOIN (SELECT id, supplier_sku, stock, cost_minor, currency, lead_time_days, absent_since{{identity_columns}}
                FROM supplier_offers WHERE supplier_id = :sid) o ON o.supplier_sku COLLATE "C" = s.sku COLLATE "C"
-    WHERE (s.sku IS NULL AND o.stock <> 0) OR (s.sku IS NOT NULL AND (o.id IS NULL OR {_DIFFERS}))"""
+    WHERE (s.sku IS NULL AND (o.stock <> 0 OR o.absent_since IS NULL))
+       OR (s.sku IS NOT NULL AND (o.id IS NULL OR {_DIFFERS}))"""
 # Changed offers whose cost moves (a stock-only change leaves every price as it was: no re-pricing owed).
 COST_CHANGES = """
     SELECT COUNT(*) FROM feed_diff d JOIN supplier_offers o ON o.id = d.offer_id
@@ -115,7 +118,7 @@ UPDATE_CHANGED = """
         cost_minor = COALESCE(d.cost_minor, supplier_offers.cost_minor),
         currency = CASE WHEN d.cost_minor IS NULL THEN supplier_offers.currency ELSE d.currency END,
         lead_time_days = COALESCE(d.lead_time_days, supplier_offers.lead_time_days),{identity_set}
-        as_of = :now, updated_at = :now
+        absent_since = NULL, as_of = :now, updated_at = :now
     FROM feed_diff d
     WHERE supplier_offers.id = d.offer_id AND NOT d.absent"""
 _IDENTITY_SET = """
@@ -139,6 +142,21 @@ ZERO_ABSENT = """
     UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
     FROM feed_diff d
     WHERE supplier_offers.id = d.offer_id AND d.absent AND supplier_offers.stock <> 0"""
+# Absent offers not marked yet: the supplier no longer lists the SKU (a dropped variant, services/follow_variants).
+MARK_ABSENT = """
+    UPDATE supplier_offers SET absent_since = :now, updated_at = :now
+    FROM feed_diff d
+    WHERE supplier_offers.id = d.offer_id AND d.absent AND NOT d.was_absent"""
+# The listed products (their ids) some of whose offers this run marks absent or brings back: read before the
+# writes, for the run to have their variants followed. Listed variants as one set, built once (listings have no
+# index by variant alone). Run only when the diff shows such an offer.
+ABSENCE_CHANGED = """
+    SELECT DISTINCT v.product_id FROM feed_diff d
+    JOIN supplier_offers o ON o.id = d.offer_id
+    JOIN variants v ON v.id = o.variant_id
+    WHERE d.absent <> d.was_absent AND v.product_id IS NOT NULL
+      AND v.id IN (SELECT l.variant_id FROM listings l)
+    ORDER BY v.product_id"""
 # SQLite only, for this connection while it stages: the stage lives in a temp file behind a 64 MB page
 # cache of its own, and the join reads the offers through a larger cache than the 2 MB default. In a file,
 # not in memory: a feed of tens of millions of rows (duplicates, say) must not take the process's memory
@@ -195,6 +213,8 @@ class FeedStage:
         # Offers whose stated identity changed, read in apply() for its `finish`: (offer id, sku, stored
         # Identity, staged Identity); see domain/drift.py.
         self.identity_changes: list[tuple[int, str, Identity, Identity]] = []
+        # Listed products some of whose offers apply() marked absent or brought back (ABSENCE_CHANGED).
+        self.absence_changed: list[int] = []
         self._dedupe_checked = False
         self._run_id: int | None = None
         # The database writes one batch on this thread (the drivers release the GIL meanwhile) while the
@@ -484,8 +504,8 @@ class FeedStage:
 
     def apply(self, supplier_id: int, now: datetime, *, full: bool,
               finish: Callable[[Any, dict[str, int]], None] | None = None) -> dict[str, int]:
-        """Write the differences in one transaction; returns counts (updated, inserted, zeroed, and cost_changed:
-        the updated offers whose cost moved).
+        """Write the differences in one transaction; returns counts (updated, inserted, zeroed, cost_changed: the
+        updated offers whose cost moved, and absent: the offers newly marked absent from a full feed).
 
         `finish(uow, counts)`, when given, records the run's outcome (its status, the stock pushes owed,
         settled reservations, audit) through a unit of work inside that same transaction, so a crash leaves
@@ -518,12 +538,19 @@ class FeedStage:
                     cur.execute(self._sql(IDENTITY_CHANGES))
                     self.identity_changes = [(r[0], r[1], Identity(*r[2:5]), Identity(*r[5:8]))
                                              for r in cur.fetchall()]
+                cur.execute("SELECT 1 FROM feed_diff WHERE absent <> was_absent LIMIT 1")
+                if cur.fetchone() is not None:  # the usual run marks nothing: no join
+                    cur.execute(self._sql(ABSENCE_CHANGED))
+                    self.absence_changed = [r[0] for r in cur.fetchall()]
                 cur.execute(self._fill(UPDATE_CHANGED), params)
                 updated = cur.rowcount
                 cur.execute(self._sql(ZERO_ABSENT), params)
                 zeroed = cur.rowcount
+                cur.execute(self._sql(MARK_ABSENT), params)
+                absent = cur.rowcount
             inserted = self._insert_new(cur, params)
-            counts = {"updated": updated, "inserted": inserted, "zeroed": zeroed, "cost_changed": cost_changed}
+            counts = {"updated": updated, "inserted": inserted, "zeroed": zeroed, "cost_changed": cost_changed,
+                      "absent": absent}
             if finish is not None:
                 uow = self._joined_uow()
                 finish(uow, counts)

@@ -15,8 +15,10 @@ class ListingRepo:
         self.session = session
 
     def unlisted_variants(self, store_id: int, limit: int = 1000) -> list[m.Variant]:
-        """Variants some supplier offers that this store does not list yet."""
-        offered = exists().where(t.supplier_offers.c.variant_id == t.variants.c.id)
+        """Variants some supplier offers (its SKU not absent from that supplier's last full feed) that this store
+        does not list yet."""
+        offered = exists().where(t.supplier_offers.c.variant_id == t.variants.c.id,
+                                 t.supplier_offers.c.absent_since.is_(None))
         listed = exists().where(t.listings.c.variant_id == t.variants.c.id, t.listings.c.store_id == store_id)
         q = select(m.Variant).where(offered, ~listed).order_by(t.variants.c.product_id, t.variants.c.id).limit(limit)
         return list(self.session.scalars(q))

@@ -75,7 +75,8 @@ class OfferRepo(_Repo):
         """Offers with their supplier and variant SKU, for people: filtered, in id order, a page at a time."""
         o, s, v = t.supplier_offers.c, t.suppliers.c, t.variants.c
         q = (select(o.id, s.name.label("supplier"), o.supplier_sku, v.sku.label("variant_sku"), o.cost_minor,
-                    o.currency, o.stock, o.reserved, o.lead_time_days, o.as_of, o.gtin, o.quarantined_at, o.drift)
+                    o.currency, o.stock, o.reserved, o.lead_time_days, o.as_of, o.gtin, o.quarantined_at, o.drift,
+                    o.absent_since)
              .join(t.suppliers, s.id == o.supplier_id).outerjoin(t.variants, v.id == o.variant_id)
              .where(o.id > after_id).order_by(o.id).limit(limit))
         if supplier:

@@ -197,6 +197,8 @@ supplier_offers = Table(
     Column("options", Text),
     Column("quarantined_at", UTCDateTime),
     Column("drift", JSON),
+    # Since when the SKU is missing from the supplier's full feeds (cleared when it is listed again).
+    Column("absent_since", UTCDateTime),
     UniqueConstraint("supplier_id", "supplier_sku"),
     *integers_only("cost_minor", "stock", "reserved", nullable=("lead_time_days",)),
 )

@@ -72,6 +72,7 @@ class CatalogMixin:
             "images": lambda a: _connection(
                 [((i,), {"__typename": "Image", "id": m["imageId"], "url": m["url"], "altText": m["alt"]})
                  for i, m in enumerate(p["media"])], a, "ImageConnection", self.max_page),
+            "collections": self._product_collections(p["id"]),
             **self._owner_metafields(p["id"]),
         }
 

@@ -17,6 +17,7 @@ from dropbridge.sandbox.kit import Emulator
 from .app import DATED_VERSION, build_app
 from .auth import TokensMixin
 from .catalog import CatalogMixin
+from .collections import CollectionsMixin
 from .executor import GraphQLMixin
 from .inventory import InventoryMixin
 from .metafields import MetafieldsMixin
@@ -31,8 +32,8 @@ API_VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01", "2026-04"
 REAL_RETRY_DELAYS = (60, 120, 240, 480, 960, 1920, 3840, 7680)
 
 
-class ShopifyEmulator(TokensMixin, ThrottleMixin, GraphQLMixin, CatalogMixin, MetafieldsMixin, InventoryMixin,
-                      OrdersMixin, WebhooksMixin, Emulator):
+class ShopifyEmulator(TokensMixin, ThrottleMixin, GraphQLMixin, CatalogMixin, CollectionsMixin, MetafieldsMixin,
+                      InventoryMixin, OrdersMixin, WebhooksMixin, Emulator):
     name = "shopify"
 
     def __init__(
@@ -116,6 +117,7 @@ class ShopifyEmulator(TokensMixin, ThrottleMixin, GraphQLMixin, CatalogMixin, Me
             self.variants: dict[str, dict[str, Any]] = {}
             self.items: dict[str, dict[str, Any]] = {}  # inventory items
             self.metafields: dict[tuple[str, str, str], dict[str, Any]] = {}  # (owner, namespace, key)
+            self.collections: dict[str, dict[str, Any]] = {}
             self.primary_location = gid("Location", 124656943)
             self.locations: dict[str, dict[str, Any]] = {}
             self.add_location("Warehouse", self.primary_location)

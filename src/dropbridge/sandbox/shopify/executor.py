@@ -157,6 +157,8 @@ class GraphQLMixin:
             "inventoryItem": lambda a: self._item_obj(a.get("id")),
             "fulfillmentOrder": lambda a: self._fo_obj(a.get("id")),
             "productOperation": lambda a: self._operation_obj(a.get("id")),
+            "collections": self._q_collections,
+            "collection": lambda a: self._collection_obj(a.get("id")),
             "webhookSubscriptions": self._q_subscriptions,
         }
 
@@ -167,6 +169,8 @@ class GraphQLMixin:
             "productVariantsBulkCreate": self._m_variants_bulk_create,
             "productUpdate": self._m_product_update,
             "metafieldsSet": self._m_metafields_set,
+            "collectionCreate": self._m_collection_create,
+            "collectionAddProducts": self._m_collection_add_products,
             "inventorySetQuantities": self._m_inventory_set,
             "fulfillmentCreate": self._m_fulfillment_create,
             "webhookSubscriptionCreate": self._m_webhook_create,
@@ -197,6 +201,7 @@ class GraphQLMixin:
         builder = {
             "Product": self._product_obj,
             "ProductVariant": self._variant_obj,
+            "Collection": self._collection_obj,
             "Order": self._order_obj,
             "InventoryItem": self._item_obj,
             "Location": self._location_obj,

@@ -1,6 +1,7 @@
-"""Supplier offers as people read them: supplier, SKUs, cost, stock, what is reserved and available, and
-whether the offer is quarantined because its supplier SKU now names another item (domain/drift.py), and the
-delivery window in days to a destination (services/delivery_estimates.py)."""
+"""Supplier offers as people read them: supplier, SKUs, cost, stock, what is reserved and available, whether the
+offer is quarantined because its supplier SKU now names another item (domain/drift.py), since when its SKU is
+missing from the supplier's full feeds, and the delivery window in days to a destination
+(services/delivery_estimates.py)."""
 
 from __future__ import annotations
 
@@ -27,5 +28,7 @@ def list_offers(ctx, *, supplier: str | None = None, sku: str | None = None, lim
              "gtin": r["gtin"], "quarantined": r["quarantined_at"] is not None,
              "quarantined_at": r["quarantined_at"].isoformat() if r["quarantined_at"] else None,
              "drift": describe(r["drift"]) if r["quarantined_at"] and r["drift"] else None,
+             # missing from the supplier's full feeds since then (a dropped variant), None while listed
+             "absent_since": r["absent_since"].isoformat() if r["absent_since"] else None,
              "delivery_days": [windows[r["id"]].earliest_days, windows[r["id"]].latest_days],
              "delivery_basis": windows[r["id"]].basis} for r in rows]

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import structlog
+
 from dropbridge.connectors.stores.shopify import mapping, webhooks
 from dropbridge.connectors.stores.shopify.client import ShopifyClient
 from dropbridge.domain.errors import ConfigurationError, PermanentError
@@ -28,6 +30,8 @@ from dropbridge.services.ports import (
     StockUpdate,
     VariantChanges,
 )
+
+log = structlog.get_logger("dropbridge.shopify")
 
 DEFAULT_API_VERSION = "2026-01"
 ORDER_TOPICS = {"orders/create", "orders/paid", "orders/updated", "orders/cancelled", "orders/fulfilled",
@@ -148,6 +152,7 @@ mutation PublishProduct($input: ProductSetInput!, $identifier: ProductSetIdentif
     product {
       id
       variants(first: 250) { pageInfo { hasNextPage endCursor } nodes { id sku inventoryItem { id } } }
+      collections(first: 250) { nodes { id } }
     }
     userErrors { field message code }
   }
@@ -168,6 +173,7 @@ LIVE_PRODUCT_QUERY = """
 query LiveProduct($id: ID!, $after: String) {
   product(id: $id) {
     id title status productType
+    collections(first: 250) { nodes { id title } }
     variants(first: 250, after: $after) {
       pageInfo { hasNextPage endCursor }
       nodes { id sku inventoryPolicy selectedOptions { name value } }
@@ -203,6 +209,41 @@ mutation UpdateProduct($product: ProductUpdateInput!) {
   productUpdate(product: $product) {
     product { id }
     userErrors { field message code }
+  }
+}
+"""
+
+# Category paths as collections (storefronts.md §1.10), joined with collectionAddProducts rather than productSet's
+# `collections`, which replaces the list (§1.4) and would take the product out of the merchant's own collections.
+# https://shopify.dev/docs/api/admin-graphql/2026-01/queries/collections
+COLLECTIONS_QUERY = """
+query Collections($query: String!) {
+  collections(first: 50, query: $query) { nodes { id title ruleSet { appliedDisjunctively } } }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/objects/Product (the collections a product is in)
+PRODUCT_COLLECTIONS_QUERY = """
+query ProductCollections($id: ID!) { product(id: $id) { collections(first: 250) { nodes { id } } } }
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/collectionCreate (a custom collection: no ruleSet)
+COLLECTION_CREATE = """
+mutation CreateCollection($input: CollectionInput!) {
+  collectionCreate(input: $input) {
+    collection { id title }
+    userErrors { field message }
+  }
+}
+"""
+
+# https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/collectionAddProducts
+# (manual collections only; a product already in it fails the call and adds nothing: §1.10)
+COLLECTION_ADD_PRODUCTS = """
+mutation JoinCollection($id: ID!, $productIds: [ID!]!) {
+  collectionAddProducts(id: $id, productIds: $productIds) {
+    collection { id }
+    userErrors { field message }
   }
 }
 """
@@ -272,6 +313,7 @@ class ShopifyStore:
         self._now = now
         self._location_id = location_id
         self._inventory_items: dict[str, str] = {}  # variant gid -> inventory item gid (never changes)
+        self._collections: dict[str, str | None] = {}  # title (casefolded) -> manual collection gid, None: smart
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -596,8 +638,54 @@ class ShopifyStore:
             if node.get("inventoryItem"):
                 inventory_ids[node["sku"]] = node["inventoryItem"]["id"]
                 self._inventory_items[node["id"]] = node["inventoryItem"]["id"]
+        if product.category:
+            member_of = {c["id"] for c in published["collections"]["nodes"]}
+            try:
+                self._join_collections(published["id"], product.category, member_of)
+            except PermanentError as exc:  # the product stands; follow_variants files it again (live_product)
+                log.warning("product not filed in its collections", product=published["id"], error=str(exc))
         return PublishedProduct(external_product_id=published["id"], variant_ids=variant_ids,
                                 inventory_ids=inventory_ids)
+
+    def _join_collections(self, product_id: str, category: str, member_of: set[str]) -> None:
+        """File the product in a collection for each level of its category path ("Apparel > Tees": Apparel and
+        Tees), creating those the shop lacks; collections it is in already are left as they are."""
+        for title in mapping.collection_titles(category):
+            for fresh in (False, True):
+                collection_id = self._collection_for(title, fresh=fresh)
+                if collection_id is None or collection_id in member_of:
+                    break
+                payload = self.client.execute(COLLECTION_ADD_PRODUCTS,
+                                              {"id": collection_id, "productIds": [product_id]},
+                                              what="shopify collectionAddProducts",
+                                              idempotent=False)["collectionAddProducts"]
+                if not payload["userErrors"]:
+                    break
+                if fresh:  # looked up just now and still refused
+                    self._user_errors(payload, "collectionAddProducts")
+                # else the id was remembered: the merchant may have deleted that collection; look it up again
+
+    def _collection_for(self, title: str, *, fresh: bool = False) -> str | None:
+        """The shop's manual collection with this title, created when there is none; None when the only one is a
+        smart collection (its rules decide what is in it: products cannot be added by hand, §1.10). Remembered
+        per connector unless `fresh`."""
+        key = title.casefold()
+        with self._lock:
+            if key in self._collections and not fresh:
+                return self._collections[key]
+        data = self.client.execute(COLLECTIONS_QUERY, {"query": mapping.collection_query(title)},
+                                   what="shopify collections")
+        same = [n for n in data["collections"]["nodes"] if (n.get("title") or "").strip().casefold() == key]
+        manual = next((n["id"] for n in same if n.get("ruleSet") is None), None)
+        if manual is None and not same:
+            # No idempotency key on collectionCreate: not retried here; a later run finds it by title.
+            payload = self.client.execute(COLLECTION_CREATE, {"input": {"title": title}},
+                                          what="shopify collectionCreate", idempotent=False)["collectionCreate"]
+            self._user_errors(payload, "collectionCreate")
+            manual = payload["collection"]["id"]
+        with self._lock:
+            self._collections[key] = manual
+        return manual
 
 
     # -- variants follow the supplier --------------------------------------------------------------
@@ -629,6 +717,9 @@ class ShopifyStore:
             product["title"] = changes.product.title
         if changes.recategorize and changes.product.category:
             product["productType"] = mapping.product_type(changes.product.category)
+            data = self.client.execute(PRODUCT_COLLECTIONS_QUERY, {"id": pid}, what="shopify product collections")
+            member_of = {c["id"] for c in ((data.get("product") or {}).get("collections") or {}).get("nodes", [])}
+            self._join_collections(pid, changes.product.category, member_of)
         if changes.retire_product:
             product["status"] = "ARCHIVED"
         elif changes.restore_product:

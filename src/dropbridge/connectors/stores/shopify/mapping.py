@@ -325,6 +325,17 @@ def product_type(category: str) -> str:
     return category.split(">")[-1].strip()[:255]
 
 
+def collection_titles(category: str) -> list[str]:
+    """The collections a category path files a product in: one per level ("Apparel > Tees" -> Apparel, Tees)."""
+    titles = [level.strip()[:255] for level in category.split(">")]
+    return list({t.casefold(): t for t in titles if t}.values())
+
+
+def collection_query(title: str) -> str:
+    """A collections search for `title` (quotes dropped: the search only narrows, titles are compared after)."""
+    return 'title:"' + title.replace('"', " ").replace("\\", " ") + '"'
+
+
 def option_values(options: dict[str, str], names: list[str] | None = None) -> list[dict[str, str]]:
     return [{"optionName": n, "name": options[n]} for n in (names or list(options)) if n in options]
 
@@ -346,10 +357,18 @@ def variant_create_input(v: ProductVariantDraft, location_id: str) -> dict[str, 
     return entry
 
 
+def _filed_under(node: dict[str, Any]) -> list[str]:
+    """The product's category as far as the store has it: its type, once the product is also in the collection of
+    that name (a product typed before it was filed in collections is filed again)."""
+    kind = node.get("productType") or ""
+    titles = {(c.get("title") or "").strip().casefold() for c in (node.get("collections") or {}).get("nodes", [])}
+    return [kind] if kind and kind.strip().casefold() in titles else []
+
+
 def live_product(node: dict[str, Any], variants: list[dict[str, Any]]) -> LiveProduct:
     return LiveProduct(
         external_product_id=node["id"], title=node.get("title") or "", retired=node.get("status") == "ARCHIVED",
-        categories=[node["productType"]] if node.get("productType") else [],
+        categories=_filed_under(node),
         variants=[LiveVariant(external_variant_id=v["id"], sku=v.get("sku") or "",
                               options={o["name"]: o["value"] for o in v.get("selectedOptions") or []
                                        if o.get("name") != "Title" or o.get("value") != "Default Title"})
