@@ -227,13 +227,15 @@ def send_stock(ctx, store, listings, changed, action: str = "stock.pushed", sett
         result = ctx.store_connector(store).push_stock(updates, stock_key(store, changed))
         failed = {vid for vid, _ in result.failed}
         summary.calls, summary.applied, summary.failed = result.calls, result.applied, list(result.failed)
-    settled = [(ls.id, ls.stock_due) for ls in settles
-               if ls.stock_due is not None and not (ls.external_variant_id and ls.external_variant_id in failed)]
+    pushed = [(ls.id, quantity, getattr(ls, "stock_due", None)) for ls, quantity in changed
+              if ls.external_variant_id not in failed]
+    done = {lid for lid, _, _ in pushed}
+    settled = [(ls.id, ls.stock_due) for ls in settles if ls.stock_due is not None and ls.id not in done
+               and not (ls.external_variant_id and ls.external_variant_id in failed)]
     if not changed and not settled:
         return summary
     with ctx.uow() as uow:
-        uow.listings.mark_pushed([(ls.id, quantity) for ls, quantity in changed
-                                  if ls.external_variant_id not in failed], ctx.clock())
+        uow.listings.mark_pushed(pushed, ctx.clock())  # clearing the marks it read, in the same statement
         uow.listings.settle_due(settled)
         if changed:
             audit(uow, ctx, action, f"store:{store.name}",

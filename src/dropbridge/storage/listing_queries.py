@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, case, exists, select, update
 from sqlalchemy.orm import Session
 
 from dropbridge.domain import model as m
@@ -94,14 +94,17 @@ class ListingRepo:
         return [(v, stock, reserved, quarantined, configs.get(sid)) for v, stock, reserved, quarantined, sid
                 in self.session.execute(q).all()]
 
-    def mark_pushed(self, quantities: list[tuple[int, int]], at) -> None:
-        """Record (listing id, quantity) pairs as what the store now shows, in one statement."""
+    def mark_pushed(self, quantities: list[tuple[int, int]] | list[tuple[int, int, int | None]], at) -> None:
+        """Record (listing id, quantity[, owed-push marks as read]) as what the store now shows, in one
+        statement; the marks are cleared as settle_due does."""
         if quantities:
+            due = bindparam("due")
             self.session.execute(
                 update(t.listings).where(t.listings.c.id == bindparam("lid"))
-                .values(pushed_stock=bindparam("qty"), pushed_at=at)
+                .values(pushed_stock=bindparam("qty"), pushed_at=at,
+                        stock_due=case((t.listings.c.stock_due == due, None), else_=t.listings.c.stock_due))
                 .execution_options(synchronize_session=False),
-                [{"lid": lid, "qty": qty} for lid, qty in quantities])
+                [{"lid": q[0], "qty": q[1], "due": q[2] if len(q) > 2 else None} for q in quantities])
 
     def settle_due(self, seen: list[tuple[int, int]]) -> None:
         """Clear the owed-push marks of (listing id, marks as read) pairs, in one statement; a listing marked
