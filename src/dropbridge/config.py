@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Decompressed size a feed may reach (XLSX: its XML parts); a bigger file is refused, naming the limit.
     feed_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     worker_threads: int = 4
+    # An idle job thread polls an SQLite queue at growing intervals up to this (huey's default, 10 s, let a stock
+    # push owed by a feed wait that long before it started); Redis queues block on the list instead.
+    worker_poll_max_seconds: float = Field(default=0.5, gt=0)
     # Currency rates: the ECB reference CSV (or its zip) fetched from this URL every fx_import_seconds (and when
     # the scheduler starts); an order needing a rate older than fx_max_age_hours is held (alert fx.stale).
     fx_url: str | None = None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dropbridge.connectors.kit import retry
-from dropbridge.connectors.kit.budget import RateBudget
+from dropbridge.connectors.kit.budget import RateBudget, WindowBudget
 from dropbridge.connectors.kit.webhooks import check_hmac, check_timestamp, header, hmac_digest
 from dropbridge.domain.errors import PermanentError, RateLimited, RetryableError, WebhookRejected
 
@@ -69,6 +69,30 @@ def test_the_rate_budget_spaces_calls_to_its_rate_and_refuses_long_waits():
         budget.acquire(cost=100, max_wait=5)
     assert info.value.retry_after > 5
     assert RateBudget.for_account("x:1", 1, 1) is RateBudget.for_account("x:1", 1, 1)
+
+
+def test_a_window_budget_sends_a_full_window_then_waits_for_the_first_call_to_age_out():
+    now, sent = [0.0], []
+
+    def sleep(s):
+        now[0] += s
+    budget = WindowBudget(calls=3, window=10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(7):
+        booking = budget.acquire()
+        sent.append(now[0])
+        now[0] += 0.5  # each call is answered half a second later: counted from then
+        budget.done(booking)
+    # Never more than 3 in any 10 s, and no later than that allows (a token bucket at 0.3/s would be late).
+    assert sent == [0.0, 0.5, 1.0, 10.5, 11.0, 11.5, 21.0]
+    budget.done(budget.acquire())  # at 21.5: 11.5, 21.5 and this one in the window
+    with pytest.raises(RateLimited) as info:  # the next slot opens at 22.0
+        budget.acquire(max_wait=0.1)
+    assert info.value.retry_after == pytest.approx(0.5)
+    budget.done(budget.acquire(max_wait=1.0), counted=False)  # refused by the host: its slot is free again
+    assert budget.acquire(max_wait=0.0) == pytest.approx(22.0)
+    assert WindowBudget.parse("x:1", "25/10") is WindowBudget.for_account("x:1", 25, 10.0)
+    with pytest.raises(ValueError):
+        WindowBudget.parse("x:1", "25 per 10")
 
 
 def test_webhook_helpers():

@@ -37,7 +37,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = typer.Option
 
     built = load_app(log_level="INFO")
     _recover(built)
-    consumer = built.huey.create_consumer(workers=workers or built.settings.worker_threads, worker_type="thread")
+    consumer = built.huey.create_consumer(workers=workers or built.settings.worker_threads, worker_type="thread",
+                                          max_delay=built.settings.worker_poll_max_seconds)
     ticker = Ticker(built.ctx, built.huey)
     emulators = None
     if sandbox:
@@ -68,7 +69,8 @@ def worker(threads: int = typer.Option(None, help="job threads"),
     from dropbridge.jobs.runner import sweep
 
     built = load_app(migrate=False, log_level="INFO")
-    consumer = built.huey.create_consumer(workers=threads or built.settings.worker_threads, worker_type="thread")
+    consumer = built.huey.create_consumer(workers=threads or built.settings.worker_threads, worker_type="thread",
+                                          max_delay=built.settings.worker_poll_max_seconds)
     ticker = Ticker(built.ctx, built.huey) if scheduler else None
     _recover(built)
     sweep(built.ctx, grace_seconds=0)  # recover what a crashed predecessor left

@@ -66,7 +66,7 @@ def run_demo(built, console, print_order, *, keep_running: bool = False, timeout
     settings.document_poll_seconds = 0.5
     api = start_server(create_app(built))
     env = DemoEnvironment(ctx, api.url)
-    consumer = built.huey.create_consumer(workers=4, worker_type="thread")
+    consumer = built.huey.create_consumer(workers=4, worker_type="thread", max_delay=settings.worker_poll_max_seconds)
     ticker = Ticker(ctx, built.huey)
     try:
         env.start()

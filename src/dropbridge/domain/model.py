@@ -163,6 +163,7 @@ class Listing:
     compare_at_minor: int | None = None  # the compare-at ("was") price the store shows, when there is one
     external_inventory_id: str | None = None  # the store's inventory id when not the variant's (push_stock)
     delivery_pushed: str | None = None  # the delivery window pushed to the store ("5-12" days)
+    stock_due: int | None = None  # marks of a stock push owed since the last push looked (push_stock)
 
 
 @entity

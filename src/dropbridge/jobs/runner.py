@@ -35,7 +35,7 @@ HANDLERS = {
     "submit_supplier_order": lambda ctx, p, attempt: place_supplier_order(ctx, p["supplier_order_id"], attempt),
     "push_fulfillment": lambda ctx, p, attempt: push_fulfillment(ctx, p["shipment_id"]),
     "process_webhook": lambda ctx, p, attempt: process_webhook(ctx, p["event_id"]),
-    "push_stock": lambda ctx, p, attempt: push_stock(ctx, p["store"]).changes,
+    "push_stock": lambda ctx, p, attempt: push_stock(ctx, p["store"], due_only=p.get("due", False)).changes,
     "push_prices": lambda ctx, p, attempt: reprice_store(ctx, p["store"]).changes,
     "push_delivery": lambda ctx, p, attempt: push_delivery(ctx, p["store"]).changes,
     "follow_variants": lambda ctx, p, attempt: follow_variants(ctx, p["store"], p.get("products")).added,

@@ -177,21 +177,26 @@ def _image_urls(ctx, stored: list[tuple[str, str, str]], originals: list[str]) -
     return [u for u in urls if u] if stored and all(urls) else originals
 
 
-def push_stock(ctx, store_name: str) -> PushSummary:
-    """Send the store every listed variant whose available-to-promise differs from what it last got."""
-    store, listings, atp = listed_stock(ctx, store_name)
+def push_stock(ctx, store_name: str, *, due_only: bool = False) -> PushSummary:
+    """Send the store every listed variant whose available-to-promise differs from what it last got. With
+    `due_only`, look only at listings marked as owed a push (a feed run marks those of the offers it changed,
+    in its own transaction): a few percent of a large store, where reading all of it was most of the push.
+    A mark is cleared only once its listing's push succeeded, so a push that failed or never finished is
+    made by the next one (the job's retry, the next run's, or the periodic reconcile, which reads all)."""
+    store, listings, atp = listed_stock(ctx, store_name, due_only=due_only)
     changed = [(ls, atp.get(ls.variant_id, 0)) for ls in listings
                if ls.external_variant_id and ls.pushed_stock != atp.get(ls.variant_id, 0)]
-    return send_stock(ctx, store, listings, changed)
+    return send_stock(ctx, store, listings, changed, settles=listings)
 
 
-def listed_stock(ctx, store_name: str):
-    """The store, its listings as plain rows (ListingRepo.stock_rows: id, variant_id, sku, status, external ids,
-    pushed_stock, pushed_at) and available-to-promise per variant (none for a variant the supplier dropped)."""
+def listed_stock(ctx, store_name: str, *, due_only: bool = False):
+    """The store, its listings (only those owed a push, with `due_only`) as plain rows (ListingRepo.stock_rows:
+    id, variant_id, sku, status, external ids, pushed_stock, pushed_at, stock_due) and available-to-promise per
+    variant (none for a variant the supplier dropped)."""
     with ctx.uow(read_only=True) as uow:
         store = _store(uow, store_name)
-        listings = uow.listings.stock_rows(store.id)
-        atp = _promised(uow.listings.offer_stock_for_store(store.id))
+        listings = uow.listings.stock_rows(store.id, due_only=due_only)
+        atp = _promised(uow.listings.offer_stock_for_store(store.id, due_only=due_only)) if listings else {}
     for ls in listings:
         if is_dropped(ls):  # the row carries its variant's status
             atp[ls.variant_id] = 0
@@ -207,22 +212,34 @@ def stock_key(store, changed) -> str:
     return f"db-stock-{store.id}-{hashlib.sha256(state.encode()).hexdigest()[:24]}"
 
 
-def send_stock(ctx, store, listings, changed, action: str = "stock.pushed") -> PushSummary:
-    """Push (listing row, quantity) pairs to the store and record what it took as pushed."""
+def send_stock(ctx, store, listings, changed, action: str = "stock.pushed", settles=()) -> PushSummary:
+    """Push (listing row, quantity) pairs to the store and record what it took as pushed. `settles`: the
+    listing rows this push looked at in full; their owed-push marks (as read) are cleared, unless the store
+    refused the row."""
     summary = PushSummary(store=store.name, listings=len(listings))
     summary.changes = len(changed)
-    if not changed:
+    failed: set = set()
+    if changed:
+        updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=ls.sku, quantity=q,
+                               external_inventory_id=ls.external_inventory_id,
+                               external_product_id=ls.external_product_id)
+                   for ls, q in changed]
+        result = ctx.store_connector(store).push_stock(updates, stock_key(store, changed))
+        failed = {vid for vid, _ in result.failed}
+        summary.calls, summary.applied, summary.failed = result.calls, result.applied, list(result.failed)
+    pushed = [(ls.id, quantity, getattr(ls, "stock_due", None)) for ls, quantity in changed
+              if ls.external_variant_id not in failed]
+    done = {lid for lid, _, _ in pushed}
+    settled = [(ls.id, ls.stock_due) for ls in settles if ls.stock_due is not None and ls.id not in done
+               and not (ls.external_variant_id and ls.external_variant_id in failed)]
+    if not changed and not settled:
         return summary
-    updates = [StockUpdate(external_variant_id=ls.external_variant_id, sku=ls.sku, quantity=q,
-                           external_inventory_id=ls.external_inventory_id, external_product_id=ls.external_product_id)
-               for ls, q in changed]
-    result = ctx.store_connector(store).push_stock(updates, stock_key(store, changed))
-    failed = {vid for vid, _ in result.failed}
-    summary.calls, summary.applied, summary.failed = result.calls, result.applied, list(result.failed)
     with ctx.uow() as uow:
-        uow.listings.mark_pushed([(ls.id, quantity) for ls, quantity in changed
-                                  if ls.external_variant_id not in failed], ctx.clock())
-        audit(uow, ctx, action, f"store:{store.name}",
-              {"changes": summary.changes, "calls": summary.calls, "failed": summary.failed[:20]}, store_id=store.id)
+        uow.listings.mark_pushed(pushed, ctx.clock())  # clearing the marks it read, in the same statement
+        uow.listings.settle_due(settled)
+        if changed:
+            audit(uow, ctx, action, f"store:{store.name}",
+                  {"changes": summary.changes, "calls": summary.calls, "failed": summary.failed[:20]},
+                  store_id=store.id)
         uow.commit()
     return summary

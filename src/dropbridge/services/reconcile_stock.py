@@ -28,7 +28,7 @@ def reconcile_store(ctx, store_name: str) -> PushSummary:
         current = shown.get(ls.external_variant_id, ls.pushed_stock)
         if current != promised:
             changed.append((ls, promised))
-    return send_stock(ctx, store, listings, changed, action="stock.reconciled")
+    return send_stock(ctx, store, listings, changed, action="stock.reconciled", settles=listings)
 
 
 def reconcile_all(ctx) -> dict[str, str]:

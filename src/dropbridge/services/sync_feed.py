@@ -307,8 +307,8 @@ def _record(uow, ctx, run_id, supplier_id, status, reason, errors, rejected, *, 
         _settle_reservations(uow, supplier_id, run.started_at)
         if changed or zeroed:  # stores listing these items are owed the new stock
             stores = uow.listings.stores_with_listings()
-            for store_id, store_name in stores:
-                schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name})
+            for store_id, store_name in stores:  # the listings the run marked (storage/feed_stage.py)
+                schedule(uow, ctx, "push_stock", f"push:{store_id}:run:{run_id}", {"store": store_name, "due": True})
             if changed and reprice:  # costs moved: prices are re-applied after this commit
                 schedule_repricing(uow, ctx, f"run:{run_id}", stores)
                 # and which offer is cheapest, or its stated lead time: delivery windows are recomputed

@@ -138,6 +138,13 @@ CONFLICTING_SKUS = f"""
     SELECT s.sku, CASE WHEN o.quarantined_at IS NULL THEN 1 ELSE 0 END
     FROM feed_stage s JOIN supplier_offers o ON o.supplier_id = :sid AND o.supplier_sku = s.sku
     WHERE o.quarantined_at IS NOT NULL OR {_CONTRADICTS.format(s="s")}"""
+# Listings of every offer the run changed, added or zeroed owe their store a push (publish_listings.push_stock
+# reads these marks); after the inserts, so new offers of listed variants count too. Found by SKU through the
+# offers' unique key: new offers have no offer_id in the diff.
+MARK_PUSHES_DUE = """
+    UPDATE listings SET stock_due = COALESCE(stock_due, 0) + 1
+    WHERE variant_id IN (SELECT o.variant_id FROM feed_diff d
+                         JOIN supplier_offers o ON o.supplier_id = :sid AND o.supplier_sku = d.sku)"""
 ZERO_ABSENT = """
     UPDATE supplier_offers SET stock = 0, as_of = :now, updated_at = :now
     FROM feed_diff d
@@ -549,6 +556,10 @@ class FeedStage:
                 cur.execute(self._sql(MARK_ABSENT), params)
                 absent = cur.rowcount
             inserted = self._insert_new(cur, params)
+            if diff_rows:
+                cur.execute("SELECT 1 FROM listings LIMIT 1")
+                if cur.fetchone() is not None:  # a first import lists nothing yet: no join over its diff
+                    cur.execute(self._sql(MARK_PUSHES_DUE), params)
             counts = {"updated": updated, "inserted": inserted, "zeroed": zeroed, "cost_changed": cost_changed,
                       "absent": absent}
             if finish is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, case, exists, select, update
 from sqlalchemy.orm import Session
 
 from dropbridge.domain import model as m
@@ -68,36 +68,55 @@ class ListingRepo:
         return list(self.session.scalars(select(m.Listing).where(t.listings.c.store_id == store_id)
                                           .order_by(t.listings.c.id)))
 
-    def stock_rows(self, store_id: int) -> list:
-        """The store's listings as plain rows for a stock push (id, variant_id, sku, status, external_product_id,
-        external_variant_id, external_inventory_id, pushed_stock, pushed_at): no ORM objects, which cost most of
-        a push of a large catalog."""
+    def stock_rows(self, store_id: int, *, due_only: bool = False) -> list:
+        """The store's listings (only those owed a push, with `due_only`) as plain rows for a stock push (id,
+        variant_id, sku, status, external_product_id, external_variant_id, external_inventory_id, pushed_stock,
+        pushed_at, stock_due): no ORM objects, which cost most of a push of a large catalog."""
         q = (select(t.listings.c.id, t.listings.c.variant_id, t.variants.c.sku, t.variants.c.status,
                     t.listings.c.external_product_id, t.listings.c.external_variant_id,
-                    t.listings.c.external_inventory_id, t.listings.c.pushed_stock, t.listings.c.pushed_at)
+                    t.listings.c.external_inventory_id, t.listings.c.pushed_stock, t.listings.c.pushed_at,
+                    t.listings.c.stock_due)
              .join(t.variants, t.variants.c.id == t.listings.c.variant_id)
              .where(t.listings.c.store_id == store_id).order_by(t.listings.c.id))
+        if due_only:
+            q = q.where(t.listings.c.stock_due.is_not(None))  # the partial index ix_listings_stock_due
         return list(self.session.execute(q).all())
 
-    def offer_stock_for_store(self, store_id: int) -> list:
+    def offer_stock_for_store(self, store_id: int, *, due_only: bool = False) -> list:
         """(variant_id, stock, reserved, quarantined_at, supplier config) of every offer of a variant the store
-        lists; the listed variants are a subquery, not a parameter list (which 100,000 listings would exceed)."""
+        lists (owed a push, with `due_only`); the listed variants are a subquery, not a parameter list (which
+        100,000 listings would exceed)."""
         configs = dict(self.session.execute(select(t.suppliers.c.id, t.suppliers.c.config)).all())
         listed = select(t.listings.c.variant_id).where(t.listings.c.store_id == store_id)
+        if due_only:
+            listed = listed.where(t.listings.c.stock_due.is_not(None))
         q = (select(t.supplier_offers.c.variant_id, t.supplier_offers.c.stock, t.supplier_offers.c.reserved,
                     t.supplier_offers.c.quarantined_at, t.supplier_offers.c.supplier_id)
              .where(t.supplier_offers.c.variant_id.in_(listed)))
         return [(v, stock, reserved, quarantined, configs.get(sid)) for v, stock, reserved, quarantined, sid
                 in self.session.execute(q).all()]
 
-    def mark_pushed(self, quantities: list[tuple[int, int]], at) -> None:
-        """Record (listing id, quantity) pairs as what the store now shows, in one statement."""
+    def mark_pushed(self, quantities: list[tuple[int, int]] | list[tuple[int, int, int | None]], at) -> None:
+        """Record (listing id, quantity[, owed-push marks as read]) as what the store now shows, in one
+        statement; the marks are cleared as settle_due does."""
         if quantities:
+            due = bindparam("due")
             self.session.execute(
                 update(t.listings).where(t.listings.c.id == bindparam("lid"))
-                .values(pushed_stock=bindparam("qty"), pushed_at=at)
+                .values(pushed_stock=bindparam("qty"), pushed_at=at,
+                        stock_due=case((t.listings.c.stock_due == due, None), else_=t.listings.c.stock_due))
                 .execution_options(synchronize_session=False),
-                [{"lid": lid, "qty": qty} for lid, qty in quantities])
+                [{"lid": q[0], "qty": q[1], "due": q[2] if len(q) > 2 else None} for q in quantities])
+
+    def settle_due(self, seen: list[tuple[int, int]]) -> None:
+        """Clear the owed-push marks of (listing id, marks as read) pairs, in one statement; a listing marked
+        again meanwhile (a later feed run) keeps its mark for the push that run owes."""
+        if seen:
+            self.session.execute(
+                update(t.listings).where(t.listings.c.id == bindparam("lid"),
+                                         t.listings.c.stock_due == bindparam("due"))
+                .values(stock_due=None).execution_options(synchronize_session=False),
+                [{"lid": lid, "due": due} for lid, due in seen])
 
     def offers_for(self, variant_ids: list[int]) -> list[tuple[m.SupplierOffer, m.Supplier]]:
         rows = self.session.execute(

@@ -537,6 +537,20 @@ class SupplierStatsRepo(_Repo):
         return out
 
 
+def _last_value_memo(convert):
+    """`convert` remembering its last argument: the rows of one bulk write share one timestamp object, whose
+    conversion (to UTC, then to SQLite's text) is then done once, not per row."""
+    if convert is None:
+        return None
+    last: list = [object(), None]
+
+    def memo(value):
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
+    return memo
+
+
 class CatalogImportRepo(_Repo):
     """Catalog import (services/import_catalog.py): supplier SKU -> variant links, GTIN lookups, images."""
 
@@ -582,12 +596,33 @@ class CatalogImportRepo(_Repo):
         if not rows:
             return []
         tab = self._BULK[table]
-        self.session.connection().execute(insert(tab), rows)
+        self._executemany_insert(tab, rows)
         if key is None:
             return []
         ids = dict(self.session.connection().execute(
             select(tab.c[key], tab.c.id).where(tab.c[key].in_([r[key] for r in rows]))).all())
         return [ids[r[key]] for r in rows]
+
+    def _executemany_insert(self, tab, rows: list[dict]) -> None:
+        """The driver's executemany with each column's bind conversion applied in one loop: SQLAlchemy's own
+        executemany builds and converts every row's parameters through its compiler, which was most of a
+        first catalog import's writes (measured: about 4 s of 19 for 20,000 rows). Every row has the same keys;
+        a table with a Python-side default for a column the rows leave out takes SQLAlchemy's path."""
+        conn = self.session.connection()
+        keys = list(rows[0])
+        if any(c.default is not None and c.name not in keys and not c.primary_key for c in tab.columns):
+            conn.execute(insert(tab), rows)
+            return
+        dialect = conn.dialect
+        compiled = insert(tab).values({k: bindparam(k) for k in keys}).compile(dialect=dialect)
+        order = list(compiled.positiontup) if compiled.positional else keys
+        procs = [_last_value_memo(tab.c[k].type.dialect_impl(dialect).bind_processor(dialect)) for k in order]
+        columns = list(zip(order, procs, strict=True))
+        if compiled.positional:
+            data = [tuple(r[k] if p is None else p(r[k]) for k, p in columns) for r in rows]
+        else:
+            data = [{k: r[k] if p is None else p(r[k]) for k, p in columns} for r in rows]
+        conn.exec_driver_sql(compiled.string, data)
 
     def update_rows(self, table: str, rows: list[dict]) -> None:
         """One executemany UPDATE by id; every row a dict with "id" and the same other keys."""

@@ -219,9 +219,17 @@ listings = Table(
     Column("compare_at_minor", BigInteger),
     Column("external_inventory_id", String(100)),  # Shopify inventory item, WooCommerce parent product
     Column("delivery_pushed", String(20)),  # the delivery window the store shows ("5-12" days), once pushed
+    # A stock push is owed (its offers changed since the last push looked): a count of the marks, NULL when
+    # none, so a push clears only the marks it saw (services/publish_listings.py push_stock).
+    Column("stock_due", Integer),
     UniqueConstraint("store_id", "variant_id"),
     *integers_only(nullable=("price_minor", "pushed_stock", "compare_at_minor")),
 )
+# A feed run marks the listings of the offers it changed (storage/feed_stage.py) ...
+Index("ix_listings_variant", listings.c.variant_id)
+# ... and each store's push reads those few, not the whole store.
+Index("ix_listings_stock_due", listings.c.store_id, sqlite_where=listings.c.stock_due.is_not(None),
+      postgresql_where=listings.c.stock_due.is_not(None))
 
 # Re-priced listings: pushed at once, or waiting for approval (services/reprice_listings.py).
 price_changes = Table(

@@ -155,9 +155,12 @@ class WooCommerceEmulator(CatalogMixin, OrdersMixin, WebhooksMixin, Emulator):
     def connection(self) -> dict[str, Any]:
         """What `dropbridge store add NAME --platform woocommerce` takes (connectors/stores/woocommerce
         from_config): the REST API keys and a webhook secret; `auth` says how to sign for this site."""
+        config: dict[str, Any] = {"auth": "basic" if self.ssl else "oauth1"}
+        if self.rate_limit is not None:  # the host's limiter, as its merchant would state it
+            config["rate_limit"] = f"{self.rate_limit[0]}/{self.rate_limit[1]:g}"
         return {"name": self.name, "base_url": self.url,
                 "credentials": {"consumer_key": self.consumer_key, "consumer_secret": self.consumer_secret,
                                 "webhook_secret": f"whsec-{self.consumer_secret[-8:]}"},
-                "config": {"auth": "basic" if self.ssl else "oauth1"}}
+                "config": config}
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from dropbridge.connectors.kit.budget import WindowBudget
 from dropbridge.connectors.kit.http import build_client, send
 from dropbridge.domain.errors import RateLimited, RetryableError
 
@@ -65,6 +66,7 @@ class WooCommerceClient:
         max_wait: float = 30.0,
         backoff_base: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        window: WindowBudget | None = None,
     ):
         if query_auth:
             auth = "query"
@@ -83,6 +85,9 @@ class WooCommerceClient:
         self.backoff_base = backoff_base
         self._sleep = sleep
         self.calls = 0  # requests sent, retries included
+        # The host's limit, when the merchant stated it (config `rate_limit`): calls wait for their slot
+        # instead of being refused and retried after Retry-After, which overshoots the window's end.
+        self.window = window
 
     def close(self) -> None:
         self._http.close()
@@ -114,7 +119,7 @@ class WooCommerceClient:
                 kwargs: dict[str, Any] = {"params": query}
                 if json_body is not None:
                     kwargs["json"] = json_body
-                return send(self._http, method, path, what=what, **kwargs)
+                return self._send(method, path, what, kwargs)
             except RetryableError as exc:
                 if not isinstance(exc, RateLimited) and method != "GET":
                     raise
@@ -125,6 +130,20 @@ class WooCommerceClient:
                     raise
                 self._sleep(delay)
                 waited += delay
+
+    def _send(self, method: str, path: str, what: str, kwargs: dict[str, Any]) -> httpx.Response:
+        """One request, in its slot of the host's window when it has one."""
+        if self.window is None:
+            return send(self._http, method, path, what=what, **kwargs)
+        booking = self.window.acquire(max_wait=self.max_wait)
+        counted = True
+        try:
+            return send(self._http, method, path, what=what, **kwargs)
+        except RateLimited:
+            counted = False  # the host refused it without counting it
+            raise
+        finally:
+            self.window.done(booking, counted=counted)
 
     def get(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Response]:
         response = self.request("GET", path, what=what, params=params)

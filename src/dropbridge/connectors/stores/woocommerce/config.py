@@ -19,3 +19,5 @@ class WooCommerceConfig(StoreConfig):
     max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
     max_wait: Annotated[float, Field(gt=0)] | None = None
     backoff_base: Annotated[float, Field(gt=0)] | None = None
+    rate_limit: Annotated[str, Field(pattern=r"^\d+/\d+(\.\d+)?$")] | None = Field(
+        None, description="the host's request limit, CALLS/SECONDS (e.g. 25/10): calls wait for their slot")

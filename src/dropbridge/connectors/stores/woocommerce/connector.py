@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
+from dropbridge.connectors.kit.budget import WindowBudget
 from dropbridge.domain.errors import ConfigurationError, PermanentError, RateLimited
 from dropbridge.services.ports import (
     DeliveryUpdate,
@@ -430,13 +431,23 @@ def _next_cursor(response: httpx.Response, params: Mapping[str, Any]) -> str | N
     return None
 
 
+def _window(base_url: str, spec: str | None) -> WindowBudget | None:
+    if not spec:
+        return None
+    try:
+        return WindowBudget.parse(f"woocommerce:{base_url.rstrip('/')}", spec)
+    except ValueError as exc:
+        raise ConfigurationError(f"woocommerce {exc}") from None
+
+
 def from_config(base_url: str, credentials: Mapping[str, str], config: Mapping[str, Any]) -> WooCommerceStore:
     """Credentials {"consumer_key", "consumer_secret", "webhook_secret"}; config (all optional):
     "auth": "auto" (default: Basic over https, OAuth 1.0a over http) | "basic" | "query" | "oauth1" (see
     auth.py; "oauth1" for a site behind a TLS-terminating proxy that WordPress does not know of), "page_size",
     "batch_limit", "tracking_mode": "meta" | "shipment_tracking",
     "webhook_max_age_seconds" (None disables the check), "timeout", "max_attempts", "max_wait",
-    "backoff_base"."""
+    "backoff_base", "rate_limit": "CALLS/SECONDS", the host's request limit where it has one (core WooCommerce
+    has none; hosts and WAFs do), kept by every client of the site in this process."""
     try:
         key, secret = credentials["consumer_key"], credentials["consumer_secret"]
     except KeyError as exc:
@@ -453,6 +464,7 @@ def from_config(base_url: str, credentials: Mapping[str, str], config: Mapping[s
         max_attempts=int(config.get("max_attempts", 5)),
         max_wait=float(config.get("max_wait", 30.0)),
         backoff_base=float(config.get("backoff_base", 1.0)),
+        window=_window(base_url, config.get("rate_limit")),
     )
     max_age = config.get("webhook_max_age_seconds", webhooks.DEFAULT_MAX_AGE.total_seconds())
     return WooCommerceStore(
