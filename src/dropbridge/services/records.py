@@ -73,6 +73,11 @@ def job_row(ctx, kind: str, key: str, payload: dict | None = None, *, delay: flo
             "available_at": now + timedelta(seconds=delay), "created_at": now, "updated_at": now}
 
 
+# Kinds the job runner takes many at a time (jobs/runner.py BATCH_HANDLERS): scheduled in one transaction, they
+# reach the queue in one call, as one message per batch.
+BATCHED_JOB_KINDS = frozenset({"process_webhook", "route_order", "submit_supplier_order"})
+
+
 def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0) -> Job:
     """Record owed work in the current transaction; hand it to the queue only after commit.
     The unique key makes scheduling the same work twice a no-op."""
@@ -83,7 +88,10 @@ def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, dela
     uow.flush()
     if delay <= 0:
         job_id = job.id
-        uow.after_commit(lambda: ctx.enqueue(job_id))
+        if kind in BATCHED_JOB_KINDS:
+            uow.after_commit_each(ctx.enqueue_all, job_id)
+        else:
+            uow.after_commit(lambda: ctx.enqueue(job_id))
     return job
 
 
