@@ -43,18 +43,20 @@ class JobRepo(_Repo):
     def claim_batch(self, job_ids: list[int], sizes: dict[str, int], now: datetime, lease_until: datetime,
                     claim: str) -> tuple[list[tuple[int, str, dict, int]], list[int]]:
         """Claim the claimable among `job_ids` and, for each of their kinds in `sizes` (the batched ones), other
-        due jobs of that kind, at most `sizes[kind]` jobs of it in all, under one claim. Returns the claimed
+        due jobs of that kind, at most `sizes[kind]` jobs of it in all, under one claim (a message whose jobs
+        another batch took still serves the rest of their kind's due work). Returns the claimed
         [(id, kind, payload, attempts)] and the ids of `job_ids` left due because their kind's batch was full.
         The fill is taken with SKIP LOCKED on PostgreSQL, so concurrent workers split the due work and never
         wait on or share a row; SQLite has one writer at a time."""
         due = or_(and_(t.jobs.c.status == "pending", t.jobs.c.available_at <= now),
                   and_(t.jobs.c.status == "in_flight", t.jobs.c.lease_until < now))
-        rows = self.session.execute(select(t.jobs.c.id, t.jobs.c.kind)
-                                    .where(t.jobs.c.id.in_(sorted(set(job_ids))), due).order_by(t.jobs.c.id)).all()
+        rows = self.session.execute(select(t.jobs.c.id, t.jobs.c.kind, due)
+                                    .where(t.jobs.c.id.in_(sorted(set(job_ids)))).order_by(t.jobs.c.id)).all()
         wanted, left, counts = [], [], {}
-        for job_id, kind in rows:
-            counts[kind] = counts.get(kind, 0) + 1
-            (left if kind in sizes and counts[kind] > sizes[kind] else wanted).append(job_id)
+        for job_id, kind, is_due in rows:
+            counts[kind] = counts.get(kind, 0) + int(bool(is_due))
+            if is_due:
+                (left if kind in sizes and counts[kind] > sizes[kind] else wanted).append(job_id)
         claimed = self._claim_where(t.jobs.c.id.in_(wanted), due, now, lease_until, claim) if wanted else []
         for kind in sorted(counts.keys() & sizes.keys()):
             room = sizes[kind] - sum(1 for c in claimed if c[1] == kind)
