@@ -53,6 +53,7 @@ def test_a_batch_of_jobs_goes_to_the_queue_in_one_write_as_batches_in_order(tmp_
     try:
         app.huey.flush()
         app.ctx.enqueue_many([7, 8, 9])
+        app.ctx.enqueue_many([])  # a sweep that found nothing
         assert app.huey.pending_count() == 2  # one message per batch; a batch of one is a plain job
         assert [(m.name, m.args) for m in (app.huey.dequeue() for _ in range(2))] == [
             ("dropbridge.run_jobs", ([7, 8],)), ("dropbridge.run_job", (9,))]

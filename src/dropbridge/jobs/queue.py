@@ -146,6 +146,8 @@ def register_tasks(huey: Huey, ctx):
     def enqueue_many(job_ids: list[int]) -> None:
         # Order intake and the order path's batches hand over many jobs at a time: one message per batch (the
         # worker claims them together and runs batched kinds as one), in one queue write where the storage can.
+        if not job_ids:
+            return
         size = max(1, ctx.settings.job_batch_size)
         chunks = [job_ids[i:i + size] for i in range(0, len(job_ids), size)]
         tasks = [run_job_task.s(chunk[0]) if len(chunk) == 1 else run_jobs_task.s(chunk) for chunk in chunks]
