@@ -107,11 +107,15 @@ def place_supplier_orders(ctx, items: list[tuple[int, int]]) -> dict[int, str | 
     if placed:
         try:
             with ctx.uow() as uow:
+                # Locked up front, each table in id order (as routing locks orders before offers): one
+                # statement each instead of two per order.
+                uow.supplier_orders.lock_many(list(placed))
+                uow.orders.lock_many([uow.get(SupplierOrder, so_id).order_id for so_id in placed])
                 for so_id in sorted(placed):
                     try:
                         with uow.savepoint():
                             results[so_id] = _record_placed(ctx, uow, so_id, prepared[so_id].supplier,
-                                                            *placed[so_id])
+                                                            *placed[so_id], locked=True)
                     except Exception as exc:  # noqa: BLE001 - recorded by its retry, which looks it up first
                         results[so_id] = exc
                 uow.commit()
@@ -165,9 +169,11 @@ def _send(ctx, p: _Prepared) -> tuple[PlacedOrder, bool] | str:
 
 
 def _record_placed(ctx, uow, supplier_order_id: int, supplier: Supplier, placed: PlacedOrder,
-                   found_earlier: bool) -> str:
-    """What landed at the supplier, recorded in the caller's transaction (the caller commits)."""
-    so = uow.get_for_update(SupplierOrder, supplier_order_id)
+                   found_earlier: bool, *, locked: bool = False) -> str:
+    """What landed at the supplier, recorded in the caller's transaction (the caller commits); `locked`: the
+    caller holds the supplier order's and its order's row locks and read them inside them."""
+    lock = uow.get if locked else uow.get_for_update
+    so = lock(SupplierOrder, supplier_order_id)
     if so.status == SupplierOrderStatus.CANCELLED and not so.external_id:
         # The store cancelled while our request was in flight: the supplier holds an order we no
         # longer want. Remember its id and ask the supplier to cancel it.
@@ -186,7 +192,7 @@ def _record_placed(ctx, uow, supplier_order_id: int, supplier: Supplier, placed:
     so.resend_allowed = False
     so.placement = str(placed.placement)
     record_stated_cost(so, placed.cost, placed.shipping_cost)
-    order = uow.get_for_update(Order, so.order_id)
+    order = lock(Order, so.order_id)
     record_cost_variance(uow, so, order, now)
     _maybe_mark_submitted(uow, order, now)
     owe_at_placement(uow, ctx, uow.get(Supplier, so.supplier_id), so)

@@ -78,10 +78,12 @@ def job_row(ctx, kind: str, key: str, payload: dict | None = None, *, delay: flo
 BATCHED_JOB_KINDS = frozenset({"process_webhook", "route_order", "submit_supplier_order"})
 
 
-def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0) -> Job:
+def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0,
+             new: bool = False) -> Job:
     """Record owed work in the current transaction; hand it to the queue only after commit.
-    The unique key makes scheduling the same work twice a no-op."""
-    existing = uow.jobs.by_key(key)
+    The unique key makes scheduling the same work twice a no-op (`new`: the caller knows the key cannot be
+    taken yet, so it is not looked up; were it taken, the insert would fail)."""
+    existing = None if new else uow.jobs.by_key(key)
     if existing is not None:
         return existing
     job = uow.add(Job(**job_row(ctx, kind, key, payload, delay=delay)))

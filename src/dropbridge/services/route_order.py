@@ -116,6 +116,7 @@ def route_orders(ctx, order_ids: list[int]) -> dict[int, str | Exception]:
                 line.variant_id = variants[line.sku]
         uow.offers.lock(uow.offers.ids_for_variants(sorted({ln.variant_id for ln in pending if ln.variant_id})))
         inputs = _RoutingInputs(ctx, uow)
+        inputs.count_orders(sorted(orders))
         for order_id in ids:
             try:
                 with uow.savepoint():
@@ -127,11 +128,33 @@ def route_orders(ctx, order_ids: list[int]) -> dict[int, str | Exception]:
 
 
 class _RoutingInputs:
-    """What every decision of a transaction shares, read once when first needed: FX rates and the suppliers'
-    measured reliability and lead times."""
+    """What every decision of a transaction shares, read once when first needed: FX rates, the suppliers'
+    measured reliability and lead times, each variant's offers (row-locked by a batch, so they hold still),
+    and how many supplier orders each order has per supplier (the next one's key counts on)."""
 
     def __init__(self, ctx, uow):
         self._ctx, self._uow, self._values = ctx, uow, None
+        self._candidates: dict[int, list] = {}
+        self._counts: dict[tuple[int, int], int] = {}
+        self._counted: set[int] = set()  # orders whose counts are all in _counts
+
+    def candidates(self, variant_id: int) -> list:
+        if variant_id not in self._candidates:
+            self._candidates[variant_id] = self._uow.offers.candidates(variant_id)
+        return self._candidates[variant_id]
+
+    def count_orders(self, order_ids: list[int]) -> None:
+        """Read the supplier order counts of these orders in one query."""
+        self._counts.update(self._uow.supplier_orders.counts_for(order_ids))
+        self._counted.update(order_ids)
+
+    def next_seq(self, order_id: int, supplier_id: int) -> int:
+        key = (order_id, supplier_id)
+        if key not in self._counts:
+            self._counts[key] = 0 if order_id in self._counted else \
+                self._uow.supplier_orders.count_for(order_id, supplier_id)
+        self._counts[key] += 1
+        return self._counts[key]
 
     def get(self):
         if self._values is None:
@@ -168,7 +191,7 @@ def _route_locked(ctx, uow, order: Order | None, quotes, inputs: _RoutingInputs)
         for line in pending:
             if line in routed:
                 continue
-            cands, ctx_rows = _candidates(ctx, uow, order, line, destination, outcomes, measured, now, quotes)
+            cands, ctx_rows = _candidates(ctx, inputs, order, line, destination, outcomes, measured, now, quotes)
             context[line.id] = ctx_rows
             excluded = frozenset((line.routing or {}).get("excluded", [])) | excluded_now[line.id]
             requests.append(LineRequest(line.id, line.quantity, cands, excluded, pins.get(line.sku)))
@@ -229,7 +252,8 @@ def _route_locked(ctx, uow, order: Order | None, quotes, inputs: _RoutingInputs)
             by_supplier[supplier.id].append((line, offer, supplier, terms))
     for items in by_supplier.values():
         _, _, supplier, terms = items[0]
-        _write_supplier_order(ctx, uow, order, supplier, terms, [(ln, of) for ln, of, _, _ in items], rates)
+        _write_supplier_order(ctx, uow, order, supplier, terms, [(ln, of) for ln, of, _, _ in items], rates,
+                              inputs.next_seq(order.id, supplier.id))
 
     still_pending = [ln for ln in pending if ln.status == LineStatus.PENDING]
     for line in still_pending:  # lost every race for stock: nothing left to take
@@ -325,8 +349,8 @@ def _quoted_terms(terms: SupplierTerms, quote: ShippingOption | str | None) -> S
                    note=f"shipping quoted: {quote.name or quote.method} {quote.cost}")
 
 
-def _candidates(ctx, uow, order, line, destination, outcomes, measured, now, quotes=None):
-    rows = uow.offers.candidates(line.variant_id) if line.variant_id else []
+def _candidates(ctx, inputs, order, line, destination, outcomes, measured, now, quotes=None):
+    rows = inputs.candidates(line.variant_id) if line.variant_id else []
     cands, by_offer = [], {}
     for offer, supplier in rows:
         orderable = ctx.supplier_can(supplier, Capability.ORDERS)
@@ -400,9 +424,8 @@ def _note_fx(order, currency, rates, sources) -> None:
                                               "source": sources.get((currency, order.currency), "")}}
 
 
-def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates) -> SupplierOrder:
+def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates, seq: int) -> SupplierOrder:
     now = ctx.clock()
-    seq = uow.supplier_orders.count_for(order.id, supplier.id) + 1
     key = f"db-{order.id}-{supplier.id}-{seq}"  # derived from our ids: the supplier's external reference
     shipping = terms.shipping + (terms.fees or Money.zero(terms.shipping.currency))
     so = SupplierOrder(supplier_id=supplier.id, order_id=order.id, idempotency_key=key,
@@ -446,5 +469,6 @@ def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates) -> Sup
             uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, supplier_id=supplier.id, kind=kind,
                                 amount_minor=signed(kind, converted).amount, currency=converted.currency,
                                 memo=memo, created_at=now))
-    schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id})
+    # The key is new (the supplier order's unique key was just taken), so no job can hold it yet: no look-up.
+    schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id}, new=True)
     return so

@@ -244,6 +244,23 @@ class SupplierOrderRepo(_Repo):
             )
         )
 
+    def counts_for(self, order_ids: list[int]) -> dict[tuple[int, int], int]:
+        """{(order id, supplier id): supplier orders} for these orders, one query."""
+        if not order_ids:
+            return {}
+        rows = self.session.execute(
+            select(t.supplier_orders.c.order_id, t.supplier_orders.c.supplier_id, func.count())
+            .where(t.supplier_orders.c.order_id.in_(order_ids))
+            .group_by(t.supplier_orders.c.order_id, t.supplier_orders.c.supplier_id))
+        return {(o, s): n for o, s, n in rows.all()}
+
+    def lock_many(self, ids: list[int]) -> None:
+        """Row locks on these supplier orders in id order (one statement), re-read."""
+        if ids:
+            self.session.execute(select(m.SupplierOrder).where(t.supplier_orders.c.id.in_(sorted(set(ids))))
+                                 .order_by(t.supplier_orders.c.id).with_for_update()
+                                 .execution_options(populate_existing=True)).all()
+
     def count_for(self, order_id: int, supplier_id: int) -> int:
         return self.session.scalar(
             select(func.count()).where(
