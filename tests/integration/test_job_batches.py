@@ -29,6 +29,9 @@ def _setup(app, stock=20):
     add_store(app.ctx, "shop", "headless", "http://127.0.0.1:9/none", {"webhook_secret": "w"}, {})
     add_supplier(app.ctx, "acme", "rest", emu.url, {"api_key": "k"}, {"currency": "USD"})
     load_feed(app.ctx, "acme", [("TEE", stock, "5.00")])
+    # Retries wait a minute: a routing thread keeps taking due batches, and must not meet the retry again here.
+    app.ctx.settings = app.ctx.settings.model_copy(update={"job_backoff_base_seconds": 60.0,
+                                                           "job_backoff_max_seconds": 60.0})
     queued: list[int] = []
     app.ctx.enqueue = lambda job_id, delay=0: queued.append(job_id)
     app.ctx.enqueue_many = None  # one by one, into the list above
@@ -130,7 +133,7 @@ def test_two_workers_claiming_at_once_never_share_a_job(app):
         start.wait()
         while True:
             with app.ctx.uow() as uow:
-                got, _ = uow.jobs.claim_batch(hint, {"route_order": 40}, now, now + timedelta(seconds=60),
+                got, _, _ = uow.jobs.claim_batch(hint, {"route_order": 40}, now, now + timedelta(seconds=60),
                                               uuid.uuid4().hex)
                 uow.commit()
             if not got:

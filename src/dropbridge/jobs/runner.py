@@ -12,6 +12,7 @@ another worker, whose handler checks state before acting (and asks the supplier 
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from datetime import timedelta
 
@@ -120,18 +121,55 @@ def _failed(ctx, job_id: int, claim: str, attempt: int, exc: Exception, bound) -
     return "retry"
 
 
+# Kinds whose batches queue on the same rows (routing: every order of a sale wants the same few offers), so a
+# second batch of them in one process would only hold a thread while it waits: one thread per process runs
+# them, and keeps taking batches while they are due; a thread that finds it busy leaves its jobs to it.
+SERIAL_KINDS = {"route_order": threading.Lock()}
+
+
 def run_jobs(ctx, job_ids: list[int]) -> dict[int, str]:
     """Run the claimable among `job_ids`, and with those of a batched kind up to `job_batch_size` other due
     jobs of their kind, under one claim: {job id: "done" | "retry" | "failed"}; a job not claimable (done,
-    or another worker's) is left out."""
+    or another worker's) is left out, and so is one of a serial kind another thread of this process runs."""
+    outcomes, serial = _claim_and_run(ctx, job_ids, skip=frozenset(SERIAL_KINDS))
+    for kind in sorted(serial):
+        lock = SERIAL_KINDS[kind]
+        first = job_ids
+        while lock.acquire(blocking=False):
+            try:
+                outcomes.update(_drain(ctx, kind, first))
+            finally:
+                lock.release()
+            # Jobs that arrived while the lock was being let go, when no other thread took it up.
+            first = []
+            ran, _ = _claim_and_run(ctx, [], fill=(kind,))
+            if not ran:
+                break
+            outcomes.update(ran)
+    return outcomes
+
+
+def _drain(ctx, kind: str, first: list[int]) -> dict[int, str]:
+    outcomes: dict[int, str] = {}
+    while True:
+        ran, _ = _claim_and_run(ctx, first, fill=(kind,))
+        if not ran:
+            return outcomes
+        outcomes.update(ran)
+        first = []
+
+
+def _claim_and_run(ctx, job_ids: list[int], *, skip: frozenset[str] = frozenset(),
+                   fill: tuple[str, ...] = ()) -> tuple[dict[int, str], set[str]]:
     settings = ctx.settings
     claim = uuid.uuid4().hex
     now = ctx.clock()
     sizes = {kind: min(settings.job_batch_size, most or settings.job_batch_size)
              for kind, (_, _, most) in BATCH_HANDLERS.items()}
     with ctx.uow() as uow:
-        claimed, left = uow.jobs.claim_batch(job_ids, sizes, now,
-                                             now + timedelta(seconds=settings.job_lease_seconds), claim)
+        claimed, left, skipped = uow.jobs.claim_batch(job_ids, sizes, now,
+                                                      now + timedelta(seconds=settings.job_lease_seconds),
+                                                      claim, skip=skip, fill=fill)
         uow.commit()
     if left:
         ctx.enqueue_all(left)  # more than one batch of a kind was handed over: the rest in their own batches
@@ -144,7 +182,7 @@ def run_jobs(ctx, job_ids: list[int]) -> dict[int, str]:
             outcomes[job_id] = _run_claimed(ctx, job_id, claim, kind, payload, attempt)
     for kind, jobs in by_kind.items():
         outcomes.update(_run_batch(ctx, claim, kind, jobs))
-    return outcomes
+    return outcomes, skipped
 
 
 def _run_batch(ctx, claim: str, kind: str, jobs: list[tuple[int, dict, int]]) -> dict[int, str]:

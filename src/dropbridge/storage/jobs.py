@@ -41,19 +41,25 @@ class JobRepo(_Repo):
         return result.rowcount == 1
 
     def claim_batch(self, job_ids: list[int], sizes: dict[str, int], now: datetime, lease_until: datetime,
-                    claim: str) -> tuple[list[tuple[int, str, dict, int]], list[int]]:
+                    claim: str, *, skip: frozenset[str] = frozenset(),
+                    fill: tuple[str, ...] = ()) -> tuple[list[tuple[int, str, dict, int]], list[int], set[str]]:
         """Claim the claimable among `job_ids` and, for each of their kinds in `sizes` (the batched ones), other
         due jobs of that kind, at most `sizes[kind]` jobs of it in all, under one claim (a message whose jobs
         another batch took still serves the rest of their kind's due work). Returns the claimed
-        [(id, kind, payload, attempts)] and the ids of `job_ids` left due because their kind's batch was full.
+        [(id, kind, payload, attempts)], the ids of `job_ids` left due because their kind's batch was full, and
+        the kinds in `skip` that some of `job_ids` have.
         The fill is taken with SKIP LOCKED on PostgreSQL, so concurrent workers split the due work and never
-        wait on or share a row; SQLite has one writer at a time."""
+        wait on or share a row; SQLite has one writer at a time. Jobs of a kind in `skip` are left alone;
+        kinds in `fill` are filled even when none of `job_ids` is of them."""
         due = or_(and_(t.jobs.c.status == "pending", t.jobs.c.available_at <= now),
                   and_(t.jobs.c.status == "in_flight", t.jobs.c.lease_until < now))
         rows = self.session.execute(select(t.jobs.c.id, t.jobs.c.kind, due)
                                     .where(t.jobs.c.id.in_(sorted(set(job_ids)))).order_by(t.jobs.c.id)).all()
-        wanted, left, counts = [], [], {}
+        wanted, left, counts, skipped = [], [], dict.fromkeys(fill, 0), set()
         for job_id, kind, is_due in rows:
+            if kind in skip:
+                skipped.add(kind)
+                continue
             counts[kind] = counts.get(kind, 0) + int(bool(is_due))
             if is_due:
                 (left if kind in sizes and counts[kind] > sizes[kind] else wanted).append(job_id)
@@ -65,7 +71,7 @@ class JobRepo(_Repo):
             more = (select(t.jobs.c.id).where(t.jobs.c.kind == kind, due).order_by(t.jobs.c.available_at, t.jobs.c.id)
                     .limit(room).with_for_update(skip_locked=True))
             claimed += self._claim_where(t.jobs.c.id.in_(more.scalar_subquery()), due, now, lease_until, claim)
-        return claimed, left
+        return claimed, left, skipped
 
     def _claim_where(self, which, due, now, lease_until, claim) -> list[tuple[int, str, dict, int]]:
         rows = self.session.execute(
