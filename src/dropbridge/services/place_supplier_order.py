@@ -79,6 +79,9 @@ def place_supplier_orders(ctx, items: list[tuple[int, int]]) -> dict[int, str | 
     results: dict[int, str | Exception] = {}
     prepared: dict[int, _Prepared] = {}
     with ctx.uow(read_only=True) as uow:
+        # Read together up front; the loop below then finds them in the session.
+        sos = uow.supplier_orders.by_ids([so_id for so_id, _ in items])
+        uow.orders.by_ids([so.order_id for so in sos.values()])
         for so_id, attempt in items:
             if so_id in prepared or so_id in results:
                 continue

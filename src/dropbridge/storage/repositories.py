@@ -191,6 +191,12 @@ class OfferRepo(_Repo):
 
 
 class OrderRepo(_Repo):
+    def by_ids(self, ids: list[int]) -> dict[int, m.Order]:
+        """Many orders with their lines, in two queries."""
+        if not ids:
+            return {}
+        return {o.id: o for o in self.session.scalars(select(m.Order).where(t.orders.c.id.in_(sorted(set(ids)))))}
+
     def lock_many(self, order_ids) -> list[m.Order]:
         """These orders, row-locked in id order (one statement) and re-read."""
         ids = sorted(set(order_ids))
@@ -225,6 +231,13 @@ class OrderRepo(_Repo):
 
 
 class SupplierOrderRepo(_Repo):
+    def by_ids(self, ids: list[int]) -> dict[int, m.SupplierOrder]:
+        """Many supplier orders with their lines, in two queries (a batch reads them before its loop)."""
+        if not ids:
+            return {}
+        return {so.id: so for so in self.session.scalars(select(m.SupplierOrder)
+                                                         .where(t.supplier_orders.c.id.in_(sorted(set(ids)))))}
+
     def for_order(self, order_id: int) -> list[m.SupplierOrder]:
         return list(
             self.session.scalars(
