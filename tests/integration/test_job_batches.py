@@ -30,8 +30,9 @@ def _setup(app, stock=20):
     add_supplier(app.ctx, "acme", "rest", emu.url, {"api_key": "k"}, {"currency": "USD"})
     load_feed(app.ctx, "acme", [("TEE", stock, "5.00")])
     # Retries wait a minute: a routing thread keeps taking due batches, and must not meet the retry again here.
+    # A lease that covers a batch of sends (four HTTP timeouts), so placements are batched too.
     app.ctx.settings = app.ctx.settings.model_copy(update={"job_backoff_base_seconds": 60.0,
-                                                           "job_backoff_max_seconds": 60.0})
+                                                           "job_backoff_max_seconds": 60.0, "job_lease_seconds": 60.0})
     queued: list[int] = []
     app.ctx.enqueue = lambda job_id, delay=0: queued.append(job_id)
     app.ctx.enqueue_many = None  # one by one, into the list above

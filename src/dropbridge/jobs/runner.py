@@ -129,57 +129,72 @@ SERIAL_KINDS = {"route_order": threading.Lock()}
 
 def run_jobs(ctx, job_ids: list[int]) -> dict[int, str]:
     """Run the claimable among `job_ids`, and with those of a batched kind up to `job_batch_size` other due
-    jobs of their kind, under one claim: {job id: "done" | "retry" | "failed"}; a job not claimable (done,
-    or another worker's) is left out, and so is one of a serial kind another thread of this process runs."""
-    outcomes, serial = _claim_and_run(ctx, job_ids, skip=frozenset(SERIAL_KINDS))
-    for kind in sorted(serial):
+    jobs of their kind, under one claim: {job id: "done" | "retry" | "failed" | "not claimable"}. Jobs of
+    other kinds run one at a time, each claimed as it starts (so none waits out its lease behind another);
+    one of a serial kind another thread of this process runs is left to it."""
+    sizes = _batch_sizes(ctx.settings)
+    outcomes, skipped = _claim_and_run(ctx, job_ids, {k: n for k, n in sizes.items() if k not in SERIAL_KINDS})
+    for kind, ids in sorted(skipped.items()):
+        if kind not in SERIAL_KINDS or kind not in sizes:
+            for job_id in ids:
+                outcomes[job_id] = run_job(ctx, job_id)
+            continue
         lock = SERIAL_KINDS[kind]
         first = job_ids
         while lock.acquire(blocking=False):
             try:
-                outcomes.update(_drain(ctx, kind, first))
+                outcomes.update(_drain(ctx, kind, first, sizes))
             finally:
                 lock.release()
             # Jobs that arrived while the lock was being let go, when no other thread took it up.
             first = []
-            ran, _ = _claim_and_run(ctx, [], fill=(kind,))
+            ran, _ = _claim_and_run(ctx, [], {kind: sizes[kind]}, fill=(kind,))
             if not ran:
                 break
             outcomes.update(ran)
     return outcomes
 
 
-def _drain(ctx, kind: str, first: list[int]) -> dict[int, str]:
+def _batch_sizes(settings) -> dict[str, int]:
+    """The most jobs of each batched kind in one batch. Supplier orders are batched only when the lease covers
+    a batch's sends (all at once: a look-up and a send each, two HTTP timeouts) with room to spare: past its
+    lease another worker takes the job over, and may send what is still in flight."""
+    sizes = {}
+    for kind, (_, _, most) in BATCH_HANDLERS.items():
+        if kind == "submit_supplier_order" and settings.job_lease_seconds < 4 * settings.http_timeout_seconds:
+            continue
+        sizes[kind] = min(settings.job_batch_size, most or settings.job_batch_size)
+    return sizes
+
+
+def _drain(ctx, kind: str, first: list[int], sizes: dict[str, int]) -> dict[int, str]:
     outcomes: dict[int, str] = {}
     while True:
-        ran, _ = _claim_and_run(ctx, first, fill=(kind,))
+        ran, _ = _claim_and_run(ctx, first, {kind: sizes[kind]}, fill=(kind,))
         if not ran:
             return outcomes
         outcomes.update(ran)
         first = []
 
 
-def _claim_and_run(ctx, job_ids: list[int], *, skip: frozenset[str] = frozenset(),
-                   fill: tuple[str, ...] = ()) -> tuple[dict[int, str], set[str]]:
+def _claim_and_run(ctx, job_ids: list[int], sizes: dict[str, int], *,
+                   fill: tuple[str, ...] = ()) -> tuple[dict[int, str], dict[str, list[int]]]:
+    """Claim and run batches of the kinds in `sizes`; the due jobs of other kinds among `job_ids` are returned
+    by kind, unclaimed."""
     settings = ctx.settings
     claim = uuid.uuid4().hex
     now = ctx.clock()
-    sizes = {kind: min(settings.job_batch_size, most or settings.job_batch_size)
-             for kind, (_, _, most) in BATCH_HANDLERS.items()}
     with ctx.uow() as uow:
         claimed, left, skipped = uow.jobs.claim_batch(job_ids, sizes, now,
                                                       now + timedelta(seconds=settings.job_lease_seconds),
-                                                      claim, skip=skip, fill=fill)
+                                                      claim, fill=fill)
         uow.commit()
     if left:
         ctx.enqueue_all(left)  # more than one batch of a kind was handed over: the rest in their own batches
-    outcomes: dict[int, str] = {}
     by_kind: dict[str, list] = {}
     for job_id, kind, payload, attempt in claimed:
-        if kind in BATCH_HANDLERS:
-            by_kind.setdefault(kind, []).append((job_id, payload, attempt))
-        else:
-            outcomes[job_id] = _run_claimed(ctx, job_id, claim, kind, payload, attempt)
+        by_kind.setdefault(kind, []).append((job_id, payload, attempt))
+    outcomes: dict[int, str] = {}
     for kind, jobs in by_kind.items():
         outcomes.update(_run_batch(ctx, claim, kind, jobs))
     return outcomes, skipped

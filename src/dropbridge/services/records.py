@@ -73,16 +73,18 @@ def job_row(ctx, kind: str, key: str, payload: dict | None = None, *, delay: flo
             "available_at": now + timedelta(seconds=delay), "created_at": now, "updated_at": now}
 
 
-# Kinds the job runner takes many at a time (jobs/runner.py BATCH_HANDLERS): scheduled in one transaction, they
-# reach the queue in one call, as one message per batch.
+# Kinds the job runner takes many at a time (jobs/runner.py BATCH_HANDLERS); `schedule(..., batch=True)` hands
+# such jobs of one transaction to the queue in one call, as one message per batch.
 BATCHED_JOB_KINDS = frozenset({"process_webhook", "route_order", "submit_supplier_order"})
 
 
 def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0,
-             new: bool = False) -> Job:
+             new: bool = False, batch: bool = False) -> Job:
     """Record owed work in the current transaction; hand it to the queue only after commit.
     The unique key makes scheduling the same work twice a no-op (`new`: the caller knows the key cannot be
-    taken yet, so it is not looked up; were it taken, the insert would fail)."""
+    taken yet, so it is not looked up; were it taken, the insert would fail). `batch`: a job of a batched
+    kind handed to the queue in one call with the others of this transaction (a routing batch's supplier
+    orders), as one message per batch."""
     existing = None if new else uow.jobs.by_key(key)
     if existing is not None:
         return existing
@@ -90,7 +92,7 @@ def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, dela
     uow.flush()
     if delay <= 0:
         job_id = job.id
-        if kind in BATCHED_JOB_KINDS:
+        if batch and kind in BATCHED_JOB_KINDS:
             uow.after_commit_each(ctx.enqueue_all, job_id)
         else:
             uow.after_commit(lambda: ctx.enqueue(job_id))

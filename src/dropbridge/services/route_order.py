@@ -470,5 +470,6 @@ def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates, seq: i
                                 amount_minor=signed(kind, converted).amount, currency=converted.currency,
                                 memo=memo, created_at=now))
     # The key is new (the supplier order's unique key was just taken), so no job can hold it yet: no look-up.
-    schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id}, new=True)
+    schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id}, new=True,
+             batch=True)
     return so

@@ -41,24 +41,25 @@ class JobRepo(_Repo):
         return result.rowcount == 1
 
     def claim_batch(self, job_ids: list[int], sizes: dict[str, int], now: datetime, lease_until: datetime,
-                    claim: str, *, skip: frozenset[str] = frozenset(),
-                    fill: tuple[str, ...] = ()) -> tuple[list[tuple[int, str, dict, int]], list[int], set[str]]:
+                    claim: str, *, fill: tuple[str, ...] = ()
+                    ) -> tuple[list[tuple[int, str, dict, int]], list[int], dict[str, list[int]]]:
         """Claim the claimable among `job_ids` and, for each of their kinds in `sizes` (the batched ones), other
         due jobs of that kind, at most `sizes[kind]` jobs of it in all, under one claim (a message whose jobs
         another batch took still serves the rest of their kind's due work). Returns the claimed
         [(id, kind, payload, attempts)], the ids of `job_ids` left due because their kind's batch was full, and
-        the kinds in `skip` that some of `job_ids` have.
+        the due ones of a kind not in `sizes`, by kind (left alone, for the caller to run one at a time).
         The fill is taken with SKIP LOCKED on PostgreSQL, so concurrent workers split the due work and never
-        wait on or share a row; SQLite has one writer at a time. Jobs of a kind in `skip` are left alone;
-        kinds in `fill` are filled even when none of `job_ids` is of them."""
+        wait on or share a row; SQLite has one writer at a time. Kinds in `fill` are filled even when none of
+        `job_ids` is of them."""
         due = or_(and_(t.jobs.c.status == "pending", t.jobs.c.available_at <= now),
                   and_(t.jobs.c.status == "in_flight", t.jobs.c.lease_until < now))
         rows = self.session.execute(select(t.jobs.c.id, t.jobs.c.kind, due)
                                     .where(t.jobs.c.id.in_(sorted(set(job_ids)))).order_by(t.jobs.c.id)).all()
-        wanted, left, counts, skipped = [], [], dict.fromkeys(fill, 0), set()
+        wanted, left, counts, skipped = [], [], dict.fromkeys(fill, 0), {}
         for job_id, kind, is_due in rows:
-            if kind in skip:
-                skipped.add(kind)
+            if kind not in sizes:
+                if is_due:
+                    skipped.setdefault(kind, []).append(job_id)
                 continue
             counts[kind] = counts.get(kind, 0) + int(bool(is_due))
             if is_due:
