@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 15.0
     job_lease_seconds: float = 60.0  # a claimed job is presumed lost after this; must exceed the HTTP timeout
     job_max_attempts: int = 8
+    job_batch_size: int = 100  # the most jobs of the order path (webhook, routing, placement) run as one batch
     job_backoff_base_seconds: float = 2.0
     job_backoff_max_seconds: float = 600.0
     sweep_interval_seconds: float = 5.0  # how often the sweeper re-enqueues due or abandoned work

@@ -46,14 +46,17 @@ def test_order_reaches_supplier_through_redis_queue(tmp_path, redis_url):
 
 
 @pytest.mark.parametrize("queue", ["redis", "sqlite"])
-def test_a_batch_of_jobs_goes_to_the_queue_in_one_write_and_comes_out_in_order(tmp_path, queue, request):
+def test_a_batch_of_jobs_goes_to_the_queue_in_one_write_as_batches_in_order(tmp_path, queue, request):
     queue_url = request.getfixturevalue("redis_url") if queue == "redis" else f"sqlite:///{tmp_path / 'q.db'}"
-    app = bootstrap(make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", queue_url=queue_url))
+    app = bootstrap(make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", queue_url=queue_url,
+                                  job_batch_size=2))
     try:
         app.huey.flush()
         app.ctx.enqueue_many([7, 8, 9])
-        assert app.huey.pending_count() == 3
-        assert [app.huey.dequeue().args for _ in range(3)] == [(7,), (8,), (9,)]
+        app.ctx.enqueue_many([])  # a sweep that found nothing
+        assert app.huey.pending_count() == 2  # one message per batch; a batch of one is a plain job
+        assert [(m.name, m.args) for m in (app.huey.dequeue() for _ in range(2))] == [
+            ("dropbridge.run_jobs", ([7, 8],)), ("dropbridge.run_job", (9,))]
     finally:
         app.huey.flush()
         app.close()

@@ -112,6 +112,9 @@ class Registry:
             if problems:
                 raise ConfigurationError(f"{spec.role} kind {spec.name!r} declares what it lacks: {problems}")
             self._specs[key] = spec
+        # info() is asked on hot paths (every routing decision asks what a supplier can do) and building a
+        # config model's JSON schema costs tens of milliseconds: built once per kind.
+        self._infos: dict[tuple[str, str], KindInfo] = {}
 
     @classmethod
     def default(cls) -> Registry:
@@ -135,7 +138,10 @@ class Registry:
         return [s.info() for s in self.specs(role)]
 
     def info(self, role: str, kind: str) -> KindInfo:
-        return self.spec(role, kind).info()
+        found = self._infos.get((role, kind))
+        if found is None:
+            found = self._infos[(role, kind)] = self.spec(role, kind).info()
+        return found
 
     def validate(self, role: str, kind: str, base_url: str, credentials: Mapping[str, Any],
                  config: Mapping[str, Any]) -> dict[str, Any]:

@@ -87,6 +87,10 @@ def register_tasks(huey: Huey, ctx):
     def run_job_task(job_id: int):
         return runner.run_job(ctx, job_id)
 
+    @huey.task(name="dropbridge.run_jobs")
+    def run_jobs_task(job_ids: list[int]):
+        return runner.run_jobs(ctx, job_ids)
+
     @huey.task(name="dropbridge.poll_tracking")
     def poll_tracking_task():
         return poll_tracking(ctx)
@@ -140,12 +144,18 @@ def register_tasks(huey: Huey, ctx):
             run_job_task(job_id)
 
     def enqueue_many(job_ids: list[int]) -> None:
-        # Order intake hands over a batch at a time: one queue write for all of it where the storage can.
+        # Order intake and the order path's batches hand over many jobs at a time: one message per batch (the
+        # worker claims them together and runs batched kinds as one), in one queue write where the storage can.
+        if not job_ids:
+            return
+        size = max(1, ctx.settings.job_batch_size)
+        chunks = [job_ids[i:i + size] for i in range(0, len(job_ids), size)]
+        tasks = [run_job_task.s(chunk[0]) if len(chunk) == 1 else run_jobs_task.s(chunk) for chunk in chunks]
         if hasattr(huey.storage, "enqueue_many"):
-            huey.storage.enqueue_many([huey.serialize_task(run_job_task.s(job_id)) for job_id in job_ids])
+            huey.storage.enqueue_many([huey.serialize_task(task) for task in tasks])
         else:
-            for job_id in job_ids:
-                run_job_task(job_id)
+            for task in tasks:
+                huey.enqueue(task)
 
     ctx.enqueue = enqueue
     ctx.enqueue_many = enqueue_many

@@ -21,10 +21,11 @@ from dropbridge.domain.errors import (
     WebhookRejected,
 )
 from dropbridge.domain.model import WebhookEvent
-from dropbridge.services.ports import Capability, InboundEvent, InboundSource
+from dropbridge.services.ports import Capability, InboundEvent, InboundSource, OrderReported
 
 from .facts import dispatch, store_facts
-from .records import audit, job_row
+from .ingest_order import IntakeRequest, ingest_orders
+from .records import audit, correlation_id, job_row
 
 log = structlog.get_logger("dropbridge.webhooks")
 
@@ -178,6 +179,81 @@ def process_webhook(ctx, stored_id: int) -> str:
                                  f"{exc}") from exc
     _mark(ctx, stored_id, "processed", outcome)
     return outcome
+
+
+def process_webhooks(ctx, stored_ids: list[int]) -> dict[int, str | Exception]:
+    """`process_webhook` for many inbox entries (job kind process_webhook, run in batches): the store events
+    that report a new order are parsed here and taken in by `ingest_orders` in one transaction, and marked
+    processed together; every other entry (a supplier event, a cancellation, a refund, a payload that does
+    not parse) goes through `process_webhook` on its own. Each entry gets what `process_webhook` would have
+    returned or raised for it."""
+    results: dict[int, str | Exception] = {}
+    picked: list[tuple[int, IntakeRequest]] = []
+    with ctx.uow(read_only=True) as uow:
+        events = {e.id: e for e in uow.webhook_events.many(sorted(set(stored_ids)))}
+        stores = {}
+        for e in events.values():
+            kind, name = e.source.split(":", 1)
+            if kind == "store" and name not in stores:
+                stores[name] = uow.stores.by_name(name)
+    alone = []
+    for stored_id in dict.fromkeys(stored_ids):
+        e = events.get(stored_id)
+        request = _order_request(ctx, e, stores) if e is not None else None
+        if request is None:
+            alone.append(stored_id)
+        else:
+            picked.append((stored_id, request))
+    intake = ingest_orders(ctx, [request for _, request in picked]) if picked else []
+    processed = {}
+    for (stored_id, _), result in zip(picked, intake, strict=True):
+        if isinstance(result, (ValidationError, CurrencyError, ValueError)):
+            alone.append(stored_id)  # refused: marked failed and named, as on its own
+        elif isinstance(result, Exception):
+            results[stored_id] = result
+        else:
+            processed[stored_id] = "order created" if result.created else "order already known"
+    if processed:
+        _mark_many(ctx, {i: events[i] for i in processed}, processed)
+        results.update(processed)
+    for stored_id in alone:
+        try:
+            results[stored_id] = process_webhook(ctx, stored_id)
+        except Exception as exc:  # noqa: BLE001 - this entry's job retries or fails with it, alone
+            results[stored_id] = exc
+    return results
+
+
+def _order_request(ctx, stored: WebhookEvent, stores: dict) -> IntakeRequest | None:
+    """The intake request when this entry is a store webhook whose only fact is an order reported; None
+    for anything else (processed on its own)."""
+    kind, name = stored.source.split(":", 1)
+    record = stores.get(name) if kind == "store" else None
+    if record is None or (stored.channel or "webhook") != "webhook" or not stored.raw_body:
+        return None
+    try:
+        payload = json.loads(stored.raw_body)
+        event = InboundEvent(event_id=stored.event_id, topic=stored.topic, payload=payload, raw_body=stored.raw_body,
+                             channel="webhook")
+        connector = ctx.store_connector(record)
+        refunds = connector.refunds_from_event(event) if hasattr(connector, "refunds_from_event") else []
+        facts = store_facts(connector.order_from_event(event), refunds)
+    except Exception:  # noqa: BLE001 - on its own it fails (or is refused) the way it always has
+        return None
+    if len(facts) != 1 or not isinstance(facts[0], OrderReported):
+        return None
+    return IntakeRequest(record.name, facts[0].order, source=f"webhook:{stored.topic}",
+                         correlation_id=correlation_id.get())
+
+
+def _mark_many(ctx, events: dict[int, WebhookEvent], outcomes: dict[int, str]) -> None:
+    """`_mark` for many processed entries, one transaction."""
+    with ctx.uow() as uow:
+        uow.webhook_events.mark(list(events), "processed", ctx.clock())
+        for stored_id, e in events.items():
+            audit(uow, ctx, "webhook.processed", f"webhook:{stored_id}", {"source": e.source, "topic": e.topic,
+                                                                          "outcome": outcomes[stored_id]})
+        uow.commit()
 
 
 def _process(ctx, kind: str, record, raw: bytes, event_id: str, topic: str, channel: str, stored_id: int) -> str:

@@ -9,6 +9,9 @@ stock, refused) releases the stock and re-routes the lines to the next offer."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 from dropbridge.domain.errors import AlreadyPlaced, AuthExpired, NotSent, PermanentError, RateLimited
 from dropbridge.domain.model import Order, Store, Supplier, SupplierOrder
 from dropbridge.domain.money import Money
@@ -19,6 +22,7 @@ from dropbridge.services.ports import (
     Branding,
     Capability,
     OrderDesk,
+    PlacedOrder,
     Placement,
     SupplierOrderItem,
     SupplierOrderLineRequest,
@@ -34,21 +38,114 @@ from .supplier_replies import return_lines_to_routing
 # Failures that say the supplier did not act on the request: throttled, credentials refused, or never sent.
 NOT_ACTED = (RateLimited, AuthExpired, NotSent)
 
+# The most supplier orders of one batch in flight at once (each is one HTTP request to its supplier).
+SEND_THREADS = 16
+
+
+@dataclass
+class _Prepared:
+    """What sending one supplier order needs, read before any request goes out."""
+
+    supplier_order_id: int
+    supplier: Supplier
+    desk: OrderDesk
+    request: SupplierOrderRequest
+    key: str
+    first_try: bool
+    resend_allowed: bool
+
+
 def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
     with ctx.uow(read_only=True) as uow:
-        so: SupplierOrder = uow.get(SupplierOrder, supplier_order_id)
-        if so is None or so.status != SupplierOrderStatus.PENDING:
-            return "already handled"
-        supplier = uow.get(Supplier, so.supplier_id)
-        order = uow.get(Order, so.order_id)
-        request = order_request(uow, so, order)
-        first_try = attempt <= 1 and so.last_error is None
-        resend_allowed = bool(so.resend_allowed)
-    desk: OrderDesk = ctx.supplier_connector(supplier, Capability.ORDERS)
+        prepared = _prepare(ctx, uow, supplier_order_id, attempt)
+    if isinstance(prepared, str):
+        return prepared
+    sent = _send(ctx, prepared)
+    if isinstance(sent, str):
+        return sent
+    with ctx.uow() as uow:
+        outcome = _record_placed(ctx, uow, supplier_order_id, prepared.supplier, *sent)
+        uow.commit()
+    return outcome
 
-    placed = None if first_try else desk.find_order(so.idempotency_key)
+
+def place_supplier_orders(ctx, items: list[tuple[int, int]]) -> dict[int, str | Exception]:
+    """`place_supplier_order` for many (job kind submit_supplier_order, run in batches; items are (supplier
+    order id, attempt)): {id: what it returns, or the exception it would raise}. The orders are read in one
+    transaction, sent concurrently (still one request each, keyed by our ids), and what landed is recorded
+    in one transaction, each in a savepoint. Nothing here raises once a request went out: an order that
+    landed but could not be recorded gets the error, so its job retries, and the retry asks the supplier
+    before sending (a repeat attempt always does)."""
+    results: dict[int, str | Exception] = {}
+    prepared: dict[int, _Prepared] = {}
+    with ctx.uow(read_only=True) as uow:
+        # Read together up front; the loop below then finds them in the session.
+        sos = uow.supplier_orders.by_ids([so_id for so_id, _ in items])
+        uow.orders.by_ids([so.order_id for so in sos.values()])
+        for so_id, attempt in items:
+            if so_id in prepared or so_id in results:
+                continue
+            found = _prepare(ctx, uow, so_id, attempt)
+            if isinstance(found, str):
+                results[so_id] = found
+            else:
+                prepared[so_id] = found
+    if not prepared:
+        return results
+
+    def send(p: _Prepared):
+        try:
+            return _send(ctx, p)
+        except Exception as exc:  # noqa: BLE001 - this order's job retries or fails with it, alone
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(prepared)), thread_name_prefix="send") as pool:
+        sent = dict(zip(prepared, pool.map(send, prepared.values()), strict=True))
+    placed = {}
+    for so_id, outcome in sent.items():
+        if isinstance(outcome, (str, Exception)):
+            results[so_id] = outcome
+        else:
+            placed[so_id] = outcome
+    if placed:
+        try:
+            with ctx.uow() as uow:
+                # Locked up front, each table in id order (as routing locks orders before offers): one
+                # statement each instead of two per order.
+                uow.supplier_orders.lock_many(list(placed))
+                uow.orders.lock_many([uow.get(SupplierOrder, so_id).order_id for so_id in placed])
+                for so_id in sorted(placed):
+                    try:
+                        with uow.savepoint():
+                            results[so_id] = _record_placed(ctx, uow, so_id, prepared[so_id].supplier,
+                                                            *placed[so_id], locked=True)
+                    except Exception as exc:  # noqa: BLE001 - recorded by its retry, which looks it up first
+                        results[so_id] = exc
+                uow.commit()
+        except Exception as exc:  # noqa: BLE001 - as above, for every order of the failed transaction
+            for so_id in placed:
+                results[so_id] = exc
+    return results
+
+
+def _prepare(ctx, uow, supplier_order_id: int, attempt: int) -> _Prepared | str:
+    so: SupplierOrder = uow.get(SupplierOrder, supplier_order_id)
+    if so is None or so.status != SupplierOrderStatus.PENDING:
+        return "already handled"
+    supplier = uow.get(Supplier, so.supplier_id)
+    order = uow.get(Order, so.order_id)
+    return _Prepared(supplier_order_id, supplier, ctx.supplier_connector(supplier, Capability.ORDERS),
+                     order_request(uow, so, order), so.idempotency_key,
+                     first_try=attempt <= 1 and so.last_error is None, resend_allowed=bool(so.resend_allowed))
+
+
+def _send(ctx, p: _Prepared) -> tuple[PlacedOrder, bool] | str:
+    """Ask (on a repeat attempt) and send: (what landed, whether an earlier attempt had), or the outcome when
+    nothing is to be recorded; retryable failures raise, after noting the attempt."""
+    supplier_order_id, supplier, desk = p.supplier_order_id, p.supplier, p.desk
+    placed = None if p.first_try else desk.find_order(p.key)
     if placed is CANNOT_KNOW:
-        if not resend_allowed:
+        if not p.resend_allowed:
             _cannot_know(ctx, supplier_order_id, supplier.name)
             return "cannot know whether it landed: waiting for the merchant"
         _use_resend(ctx, supplier_order_id)  # once: a crash during this send must not allow another
@@ -56,7 +153,7 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
     found_earlier = placed is not None
     if placed is None:
         try:
-            placed = desk.place_order(request)
+            placed = desk.place_order(p.request)
         except PermanentError as exc:
             _reject(ctx, supplier_order_id, str(exc))
             return "rejected"
@@ -71,41 +168,45 @@ def place_supplier_order(ctx, supplier_order_id: int, attempt: int = 1) -> str:
         except Exception as exc:
             _note_error(ctx, supplier_order_id, exc)
             raise
+    return placed, found_earlier
 
-    with ctx.uow() as uow:
-        so = uow.get_for_update(SupplierOrder, supplier_order_id)
-        if so.status == SupplierOrderStatus.CANCELLED and not so.external_id:
-            # The store cancelled while our request was in flight: the supplier holds an order we no
-            # longer want. Remember its id and ask the supplier to cancel it.
-            so.external_id = placed.external_id
-            schedule(uow, ctx, "cancel_supplier_order", f"cancel:{so.idempotency_key}:late",
-                     {"supplier_order_id": so.id, "late": True})
-            uow.commit()
-            return "landed after cancellation: cancelling at the supplier"
-        if so.status != SupplierOrderStatus.PENDING:
-            return "already handled"
-        now = ctx.clock()
-        so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
-        so.external_id = placed.external_id or None  # a PO sent by email or queued has no supplier id yet
-        so.submitted_at = now
-        so.updated_at = now
-        so.last_error = None
-        so.resend_allowed = False
-        so.placement = str(placed.placement)
-        record_stated_cost(so, placed.cost, placed.shipping_cost)
-        order = uow.get_for_update(Order, so.order_id)
-        record_cost_variance(uow, so, order, now)
-        _maybe_mark_submitted(uow, order, now)
-        owe_at_placement(uow, ctx, uow.get(Supplier, so.supplier_id), so)
-        if placed.placement == Placement.AWAITING_PAYMENT:
-            raise_alert(uow, ctx, "supplier_order.awaiting_payment",
-                        f"{so.idempotency_key} was created at {supplier.name} ({placed.external_id}) and waits "
-                        "for payment there", order_id=order.id, supplier_id=so.supplier_id)
-        audit(uow, ctx, "supplier_order.submitted", f"supplier_order:{so.id}",
-              {"key": so.idempotency_key, "external_id": placed.external_id, "found_earlier": found_earlier,
-               "placement": str(placed.placement)},
-              supplier_id=so.supplier_id, store_id=order.store_id)
-        uow.commit()
+
+def _record_placed(ctx, uow, supplier_order_id: int, supplier: Supplier, placed: PlacedOrder,
+                   found_earlier: bool, *, locked: bool = False) -> str:
+    """What landed at the supplier, recorded in the caller's transaction (the caller commits); `locked`: the
+    caller holds the supplier order's and its order's row locks and read them inside them."""
+    lock = uow.get if locked else uow.get_for_update
+    so = lock(SupplierOrder, supplier_order_id)
+    if so.status == SupplierOrderStatus.CANCELLED and not so.external_id:
+        # The store cancelled while our request was in flight: the supplier holds an order we no
+        # longer want. Remember its id and ask the supplier to cancel it.
+        so.external_id = placed.external_id
+        schedule(uow, ctx, "cancel_supplier_order", f"cancel:{so.idempotency_key}:late",
+                 {"supplier_order_id": so.id, "late": True})
+        return "landed after cancellation: cancelling at the supplier"
+    if so.status != SupplierOrderStatus.PENDING:
+        return "already handled"
+    now = ctx.clock()
+    so.status = advance("supplier order", so.status, SupplierOrderStatus.SUBMITTED)
+    so.external_id = placed.external_id or None  # a PO sent by email or queued has no supplier id yet
+    so.submitted_at = now
+    so.updated_at = now
+    so.last_error = None
+    so.resend_allowed = False
+    so.placement = str(placed.placement)
+    record_stated_cost(so, placed.cost, placed.shipping_cost)
+    order = lock(Order, so.order_id)
+    record_cost_variance(uow, so, order, now)
+    _maybe_mark_submitted(uow, order, now)
+    owe_at_placement(uow, ctx, uow.get(Supplier, so.supplier_id), so)
+    if placed.placement == Placement.AWAITING_PAYMENT:
+        raise_alert(uow, ctx, "supplier_order.awaiting_payment",
+                    f"{so.idempotency_key} was created at {supplier.name} ({placed.external_id}) and waits "
+                    "for payment there", order_id=order.id, supplier_id=so.supplier_id)
+    audit(uow, ctx, "supplier_order.submitted", f"supplier_order:{so.id}",
+          {"key": so.idempotency_key, "external_id": placed.external_id, "found_earlier": found_earlier,
+           "placement": str(placed.placement)},
+          supplier_id=so.supplier_id, store_id=order.store_id)
     return "found earlier attempt" if found_earlier else "submitted"
 
 

@@ -73,17 +73,29 @@ def job_row(ctx, kind: str, key: str, payload: dict | None = None, *, delay: flo
             "available_at": now + timedelta(seconds=delay), "created_at": now, "updated_at": now}
 
 
-def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0) -> Job:
+# Kinds the job runner takes many at a time (jobs/runner.py BATCH_HANDLERS); `schedule(..., batch=True)` hands
+# such jobs of one transaction to the queue in one call, as one message per batch.
+BATCHED_JOB_KINDS = frozenset({"process_webhook", "route_order", "submit_supplier_order"})
+
+
+def schedule(uow, ctx, kind: str, key: str, payload: dict | None = None, *, delay: float = 0,
+             new: bool = False, batch: bool = False) -> Job:
     """Record owed work in the current transaction; hand it to the queue only after commit.
-    The unique key makes scheduling the same work twice a no-op."""
-    existing = uow.jobs.by_key(key)
+    The unique key makes scheduling the same work twice a no-op (`new`: the caller knows the key cannot be
+    taken yet, so it is not looked up; were it taken, the insert would fail). `batch`: a job of a batched
+    kind handed to the queue in one call with the others of this transaction (a routing batch's supplier
+    orders), as one message per batch."""
+    existing = None if new else uow.jobs.by_key(key)
     if existing is not None:
         return existing
     job = uow.add(Job(**job_row(ctx, kind, key, payload, delay=delay)))
     uow.flush()
     if delay <= 0:
         job_id = job.id
-        uow.after_commit(lambda: ctx.enqueue(job_id))
+        if batch and kind in BATCHED_JOB_KINDS:
+            uow.after_commit_each(ctx.enqueue_all, job_id)
+        else:
+            uow.after_commit(lambda: ctx.enqueue(job_id))
     return job
 
 

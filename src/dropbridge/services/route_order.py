@@ -92,144 +92,231 @@ def route_order(ctx, order_id: int) -> str:
     quotes = shipping_quotes(ctx, order_id)  # before the transaction: suppliers are asked over the network
     with ctx.uow() as uow:
         order: Order = uow.get_for_update(Order, order_id)
-        if order is None or order.status not in ROUTABLE:
-            return "nothing to route"
-        pending = [ln for ln in order.lines if ln.status == LineStatus.PENDING]
-        if not pending:
-            return "nothing to route"
-        store = uow.get(Store, order.store_id)
-        rules, pins, floor = merchant_rules(store)
-        destination = (order.ship_to or {}).get("country_code")
-        rates, sources = rate_table(uow)
-        now = ctx.clock()
-        outcomes = uow.supplier_stats.outcomes(now - STATS_WINDOW)
-        measured = uow.supplier_stats.shipping_days(now - STATS_WINDOW)
-
-        for line in pending:
-            if line.variant_id is None:
-                variant = uow.catalog.variant_by_sku(line.sku)
-                line.variant_id = variant.id if variant else None
-
-        unroutable, routed = [], []
-        assigned: dict[int, tuple] = {}  # line id -> (offer, supplier, terms) reserved for it
-        excluded_now: dict[int, set[int]] = defaultdict(set)  # offers another order took meanwhile
-        for _attempt in range(5):
-            requests, context = [], {}
-            for line in pending:
-                if line in routed:
-                    continue
-                cands, ctx_rows = _candidates(ctx, uow, order, line, destination, outcomes, measured, now, quotes)
-                context[line.id] = ctx_rows
-                excluded = frozenset((line.routing or {}).get("excluded", [])) | excluded_now[line.id]
-                requests.append(LineRequest(line.id, line.quantity, cands, excluded, pins.get(line.sku)))
-            if not requests:
-                break
-            plan = plan_order(requests, order.currency, destination=destination, rates=rates, rules=rules)
-            if floor is not None and not (order.flags or {}).get("accept_low_margin"):
-                held = _margin_hold(uow, order, plan, floor)
-                if held:
-                    for line in pending:
-                        line.routing = {**(plan[line.id].as_dict() if line.id in plan else {}),
-                                        "excluded": (line.routing or {}).get("excluded", [])}
-                    order.hold_reason = held
-                    order.status = advance("order", order.status, OrderStatus.ON_HOLD)
-                    order.updated_at = now
-                    raise_alert(uow, ctx, "order.margin_below_floor", f"order {order.external_id}: {held}",
-                                order_id=order.id, store_id=order.store_id)
-                    audit(uow, ctx, "order.held", f"order:{order.id}", {"reason": held}, store_id=order.store_id)
-                    uow.commit()
-                    return "on hold: margin"
-            stale = _stale_conversions(ctx, uow, order, plan, context, now)
-            if stale:
-                return _hold_for_fx(ctx, uow, order, pending, plan, stale, now)
-            raced = False
-            for req in requests:
-                line = next(ln for ln in pending if ln.id == req.line_id)
-                decision = plan[line.id]
-                previous = line.routing or {}
-                line.routing = {**decision.as_dict(), "excluded": sorted(req.excluded - excluded_now[line.id]),
-                                "attempt": previous.get("attempt", 0) + 1,
-                                **({"rejected_by": previous["rejected_by"]} if "rejected_by" in previous else {})}
-                if decision.offer_id is None:
-                    line.status = LineStatus.UNROUTABLE
-                    line.offer_id = None
-                    unroutable.append(line)
-                    routed.append(line)
-                    continue
-                offer, supplier, terms = context[line.id][decision.offer_id]
-                if not uow.offers.try_reserve(offer.id, line.quantity, terms.buffer):
-                    excluded_now[line.id].add(offer.id)  # taken by a concurrent order: decide again
-                    raced = True
-                    continue
-                uow.add(Reservation(offer_id=offer.id, order_line_id=line.id, quantity=line.quantity,
-                                    created_at=now))
-                line.status = LineStatus.ROUTED
-                line.offer_id = offer.id
-                assigned[line.id] = (offer, supplier, terms)
-                _note_fx(order, offer.currency, rates, sources)
-                routed.append(line)
-            if not raced:
-                break
-            uow.flush()  # keep what this pass decided, then re-read stock that other orders changed
-            uow.session.expire_all()
-
-        by_supplier: dict[int, list] = defaultdict(list)
-        for line in pending:
-            if line.id in assigned:
-                offer, supplier, terms = assigned[line.id]
-                by_supplier[supplier.id].append((line, offer, supplier, terms))
-        for items in by_supplier.values():
-            _, _, supplier, terms = items[0]
-            _write_supplier_order(ctx, uow, order, supplier, terms, [(ln, of) for ln, of, _, _ in items], rates)
-
-        still_pending = [ln for ln in pending if ln.status == LineStatus.PENDING]
-        for line in still_pending:  # lost every race for stock: nothing left to take
-            line.status = LineStatus.UNROUTABLE
-            line.routing = {**(line.routing or {}), "reason": "stock taken by concurrent orders"}
-            unroutable.append(line)
-        if unroutable:
-            order.hold_reason = "lines without an eligible supplier"
-            order.status = advance("order", order.status, OrderStatus.ON_HOLD)
-            for line in unroutable:
-                raise_alert(uow, ctx, "order.unroutable",
-                            f"order {order.external_id} line {line.line_no} ({line.sku} x{line.quantity}): "
-                            f"{line.routing['reason']}", severity="error", order_id=order.id,
-                            store_id=order.store_id, dedupe_key=f"order.unroutable:{order.id}:{line.line_no}")
-        elif order.status != OrderStatus.ROUTED and all(ln.status != LineStatus.PENDING for ln in order.lines):
-            order.hold_reason = None
-            order.status = advance("order", order.status, OrderStatus.ROUTED)
-        order.updated_at = now
-        audit(uow, ctx, "order.routed", f"order:{order.id}",
-              {"lines": {ln.line_no: (ln.routing or {}).get("reason") for ln in pending},
-               "unroutable": [ln.line_no for ln in unroutable]}, store_id=order.store_id)
+        outcome = _route_locked(ctx, uow, order, quotes, _RoutingInputs(ctx, uow))
         uow.commit()
-        return "routed" if not unroutable else "on hold"
+        return outcome
+
+
+def route_orders(ctx, order_ids: list[int]) -> dict[int, str | Exception]:
+    """`route_order` for many orders in one transaction (job kind route_order, run in batches): {order id:
+    what `route_order` returns, or the exception it would raise}. The orders and every offer they may take
+    are row-locked first, each in id order, so concurrent batches queue on the offers they share instead of
+    deadlocking, and stock is reserved by the same conditional update as one order at a time. Each order
+    is routed in a savepoint: one that fails leaves the others' routing standing."""
+    ids = sorted(set(order_ids))
+    quotes = shipping_quotes_many(ctx, ids)
+    results: dict[int, str | Exception] = {}
+    with ctx.uow() as uow:
+        orders = {o.id: o for o in uow.orders.lock_many(ids)}
+        pending = [ln for o in orders.values() if o.status in ROUTABLE
+                   for ln in o.lines if ln.status == LineStatus.PENDING]
+        variants = uow.catalog.variant_ids_by_sku(sorted({ln.sku for ln in pending if ln.variant_id is None}))
+        for line in pending:
+            if line.variant_id is None and line.sku in variants:
+                line.variant_id = variants[line.sku]
+        uow.offers.lock(uow.offers.ids_for_variants(sorted({ln.variant_id for ln in pending if ln.variant_id})))
+        inputs = _RoutingInputs(ctx, uow)
+        inputs.count_orders(sorted(orders))
+        for order_id in ids:
+            try:
+                with uow.savepoint():
+                    results[order_id] = _route_locked(ctx, uow, orders.get(order_id), quotes.get(order_id, {}), inputs)
+            except Exception as exc:  # noqa: BLE001 - this order's job retries or fails with it, alone
+                results[order_id] = exc
+        uow.commit()
+    return results
+
+
+class _RoutingInputs:
+    """What every decision of a transaction shares, read once when first needed: FX rates, the suppliers'
+    measured reliability and lead times, each variant's offers (row-locked by a batch, so they hold still),
+    and how many supplier orders each order has per supplier (the next one's key counts on)."""
+
+    def __init__(self, ctx, uow):
+        self._ctx, self._uow, self._values = ctx, uow, None
+        self._candidates: dict[int, list] = {}
+        self._counts: dict[tuple[int, int], int] = {}
+        self._counted: set[int] = set()  # orders whose counts are all in _counts
+
+    def candidates(self, variant_id: int) -> list:
+        if variant_id not in self._candidates:
+            self._candidates[variant_id] = self._uow.offers.candidates(variant_id)
+        return self._candidates[variant_id]
+
+    def count_orders(self, order_ids: list[int]) -> None:
+        """Read the supplier order counts of these orders in one query."""
+        self._counts.update(self._uow.supplier_orders.counts_for(order_ids))
+        self._counted.update(order_ids)
+
+    def next_seq(self, order_id: int, supplier_id: int) -> int:
+        key = (order_id, supplier_id)
+        if key not in self._counts:
+            self._counts[key] = 0 if order_id in self._counted else \
+                self._uow.supplier_orders.count_for(order_id, supplier_id)
+        self._counts[key] += 1
+        return self._counts[key]
+
+    def get(self):
+        if self._values is None:
+            uow, now = self._uow, self._ctx.clock()
+            rates, sources = rate_table(uow)
+            self._values = (rates, sources, uow.supplier_stats.outcomes(now - STATS_WINDOW),
+                            uow.supplier_stats.shipping_days(now - STATS_WINDOW))
+        return self._values
+
+
+def _route_locked(ctx, uow, order: Order | None, quotes, inputs: _RoutingInputs) -> str:
+    """Route `order` (row-locked by the caller) inside the caller's transaction; the caller commits."""
+    if order is None or order.status not in ROUTABLE:
+        return "nothing to route"
+    pending = [ln for ln in order.lines if ln.status == LineStatus.PENDING]
+    if not pending:
+        return "nothing to route"
+    store = uow.get(Store, order.store_id)
+    rules, pins, floor = merchant_rules(store)
+    destination = (order.ship_to or {}).get("country_code")
+    rates, sources, outcomes, measured = inputs.get()
+    now = ctx.clock()
+
+    for line in pending:
+        if line.variant_id is None:
+            variant = uow.catalog.variant_by_sku(line.sku)
+            line.variant_id = variant.id if variant else None
+
+    unroutable, routed = [], []
+    assigned: dict[int, tuple] = {}  # line id -> (offer, supplier, terms) reserved for it
+    excluded_now: dict[int, set[int]] = defaultdict(set)  # offers another order took meanwhile
+    for _attempt in range(5):
+        requests, context = [], {}
+        for line in pending:
+            if line in routed:
+                continue
+            cands, ctx_rows = _candidates(ctx, inputs, order, line, destination, outcomes, measured, now, quotes)
+            context[line.id] = ctx_rows
+            excluded = frozenset((line.routing or {}).get("excluded", [])) | excluded_now[line.id]
+            requests.append(LineRequest(line.id, line.quantity, cands, excluded, pins.get(line.sku)))
+        if not requests:
+            break
+        plan = plan_order(requests, order.currency, destination=destination, rates=rates, rules=rules)
+        if floor is not None and not (order.flags or {}).get("accept_low_margin"):
+            held = _margin_hold(uow, order, plan, floor)
+            if held:
+                for line in pending:
+                    line.routing = {**(plan[line.id].as_dict() if line.id in plan else {}),
+                                    "excluded": (line.routing or {}).get("excluded", [])}
+                order.hold_reason = held
+                order.status = advance("order", order.status, OrderStatus.ON_HOLD)
+                order.updated_at = now
+                raise_alert(uow, ctx, "order.margin_below_floor", f"order {order.external_id}: {held}",
+                            order_id=order.id, store_id=order.store_id)
+                audit(uow, ctx, "order.held", f"order:{order.id}", {"reason": held}, store_id=order.store_id)
+                return "on hold: margin"
+        stale = _stale_conversions(ctx, uow, order, plan, context, now)
+        if stale:
+            return _hold_for_fx(ctx, uow, order, pending, plan, stale, now)
+        raced = False
+        for req in requests:
+            line = next(ln for ln in pending if ln.id == req.line_id)
+            decision = plan[line.id]
+            previous = line.routing or {}
+            line.routing = {**decision.as_dict(), "excluded": sorted(req.excluded - excluded_now[line.id]),
+                            "attempt": previous.get("attempt", 0) + 1,
+                            **({"rejected_by": previous["rejected_by"]} if "rejected_by" in previous else {})}
+            if decision.offer_id is None:
+                line.status = LineStatus.UNROUTABLE
+                line.offer_id = None
+                unroutable.append(line)
+                routed.append(line)
+                continue
+            offer, supplier, terms = context[line.id][decision.offer_id]
+            if not uow.offers.try_reserve(offer.id, line.quantity, terms.buffer):
+                excluded_now[line.id].add(offer.id)  # taken by a concurrent order: decide again
+                raced = True
+                continue
+            uow.add(Reservation(offer_id=offer.id, order_line_id=line.id, quantity=line.quantity,
+                                created_at=now))
+            line.status = LineStatus.ROUTED
+            line.offer_id = offer.id
+            assigned[line.id] = (offer, supplier, terms)
+            _note_fx(order, offer.currency, rates, sources)
+            routed.append(line)
+        if not raced:
+            break
+        uow.flush()  # keep what this pass decided, then re-read stock that other orders changed
+        uow.session.expire_all()
+
+    by_supplier: dict[int, list] = defaultdict(list)
+    for line in pending:
+        if line.id in assigned:
+            offer, supplier, terms = assigned[line.id]
+            by_supplier[supplier.id].append((line, offer, supplier, terms))
+    for items in by_supplier.values():
+        _, _, supplier, terms = items[0]
+        _write_supplier_order(ctx, uow, order, supplier, terms, [(ln, of) for ln, of, _, _ in items], rates,
+                              inputs.next_seq(order.id, supplier.id))
+
+    still_pending = [ln for ln in pending if ln.status == LineStatus.PENDING]
+    for line in still_pending:  # lost every race for stock: nothing left to take
+        line.status = LineStatus.UNROUTABLE
+        line.routing = {**(line.routing or {}), "reason": "stock taken by concurrent orders"}
+        unroutable.append(line)
+    if unroutable:
+        order.hold_reason = "lines without an eligible supplier"
+        order.status = advance("order", order.status, OrderStatus.ON_HOLD)
+        for line in unroutable:
+            raise_alert(uow, ctx, "order.unroutable",
+                        f"order {order.external_id} line {line.line_no} ({line.sku} x{line.quantity}): "
+                        f"{line.routing['reason']}", severity="error", order_id=order.id,
+                        store_id=order.store_id, dedupe_key=f"order.unroutable:{order.id}:{line.line_no}")
+    elif order.status != OrderStatus.ROUTED and all(ln.status != LineStatus.PENDING for ln in order.lines):
+        order.hold_reason = None
+        order.status = advance("order", order.status, OrderStatus.ROUTED)
+    order.updated_at = now
+    audit(uow, ctx, "order.routed", f"order:{order.id}",
+          {"lines": {ln.line_no: (ln.routing or {}).get("reason") for ln in pending},
+           "unroutable": [ln.line_no for ln in unroutable]}, store_id=order.store_id)
+    return "routed" if not unroutable else "on hold"
 
 
 def shipping_quotes(ctx, order_id: int) -> dict[int, ShippingOption | str]:
     """Per supplier able to quote shipping and offering some pending line of the order: the cheapest option
     it quotes for those lines to the order's address, or why there is none (then its configured terms
     apply). Asked outside any transaction; a supplier that fails does not stop the others."""
+    return shipping_quotes_many(ctx, [order_id]).get(order_id, {})
+
+
+def shipping_quotes_many(ctx, order_ids: list[int]) -> dict[int, dict[int, ShippingOption | str]]:
+    """`shipping_quotes` for many orders ({order id: its quotes}), read in one transaction; when no supplier
+    can quote shipping at all, nothing more is read."""
+    asks: dict[int, tuple] = {}  # order id -> (ship_to, currency, {supplier id: (supplier, [items])})
     with ctx.uow(read_only=True) as uow:
-        order: Order | None = uow.get(Order, order_id)
-        if order is None or order.status not in ROUTABLE:
+        if not any(ctx.supplier_can(s, Capability.SHIPPING_QUOTE) for s in uow.suppliers.all()):
             return {}
-        ship_to = order.ship_to or {}
-        if not ship_to.get("country_code"):
-            return {}
-        wanted: dict[int, tuple] = {}  # supplier id -> (supplier, [items])
-        for line in order.lines:
-            if line.status != LineStatus.PENDING:
+        for order_id in order_ids:
+            order: Order | None = uow.get(Order, order_id)
+            if order is None or order.status not in ROUTABLE:
                 continue
-            variant_id = line.variant_id
-            if variant_id is None:
-                variant = uow.catalog.variant_by_sku(line.sku)
-                variant_id = variant.id if variant else None
-            for offer, supplier in uow.offers.candidates(variant_id) if variant_id else []:
-                if offer.quarantined_at is None and ctx.supplier_can(supplier, Capability.SHIPPING_QUOTE):
-                    wanted.setdefault(supplier.id, (supplier, []))[1].append(
-                        SupplierOrderItem(offer.supplier_sku, line.quantity))
-        currency = order.currency
+            ship_to = order.ship_to or {}
+            if not ship_to.get("country_code"):
+                continue
+            wanted: dict[int, tuple] = {}  # supplier id -> (supplier, [items])
+            for line in order.lines:
+                if line.status != LineStatus.PENDING:
+                    continue
+                variant_id = line.variant_id
+                if variant_id is None:
+                    variant = uow.catalog.variant_by_sku(line.sku)
+                    variant_id = variant.id if variant else None
+                for offer, supplier in uow.offers.candidates(variant_id) if variant_id else []:
+                    if offer.quarantined_at is None and ctx.supplier_can(supplier, Capability.SHIPPING_QUOTE):
+                        wanted.setdefault(supplier.id, (supplier, []))[1].append(
+                            SupplierOrderItem(offer.supplier_sku, line.quantity))
+            if wanted:
+                asks[order_id] = (ship_to, order.currency, wanted)
+    return {order_id: _ask_quotes(ctx, order_id, *ask) for order_id, ask in asks.items()}
+
+
+def _ask_quotes(ctx, order_id: int, ship_to: dict, currency: str, wanted: dict) -> dict[int, ShippingOption | str]:
     quotes: dict[int, ShippingOption | str] = {}
     for supplier_id, (supplier, items) in wanted.items():
         cur = (supplier.config or {}).get("currency", currency)  # the currency its terms are in
@@ -262,8 +349,8 @@ def _quoted_terms(terms: SupplierTerms, quote: ShippingOption | str | None) -> S
                    note=f"shipping quoted: {quote.name or quote.method} {quote.cost}")
 
 
-def _candidates(ctx, uow, order, line, destination, outcomes, measured, now, quotes=None):
-    rows = uow.offers.candidates(line.variant_id) if line.variant_id else []
+def _candidates(ctx, inputs, order, line, destination, outcomes, measured, now, quotes=None):
+    rows = inputs.candidates(line.variant_id) if line.variant_id else []
     cands, by_offer = [], {}
     for offer, supplier in rows:
         orderable = ctx.supplier_can(supplier, Capability.ORDERS)
@@ -327,7 +414,6 @@ def _hold_for_fx(ctx, uow, order, pending, plan, stale: list[str], now) -> str:
     raise_alert(uow, ctx, "fx.stale", f"order {order.external_id}: {reason}"[:1000], order_id=order.id,
                 store_id=order.store_id, dedupe_key=f"fx.stale:{order.id}")
     audit(uow, ctx, "order.held", f"order:{order.id}", {"reason": reason[:300]}, store_id=order.store_id)
-    uow.commit()
     return "on hold: fx"
 
 
@@ -338,9 +424,8 @@ def _note_fx(order, currency, rates, sources) -> None:
                                               "source": sources.get((currency, order.currency), "")}}
 
 
-def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates) -> SupplierOrder:
+def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates, seq: int) -> SupplierOrder:
     now = ctx.clock()
-    seq = uow.supplier_orders.count_for(order.id, supplier.id) + 1
     key = f"db-{order.id}-{supplier.id}-{seq}"  # derived from our ids: the supplier's external reference
     shipping = terms.shipping + (terms.fees or Money.zero(terms.shipping.currency))
     so = SupplierOrder(supplier_id=supplier.id, order_id=order.id, idempotency_key=key,
@@ -384,5 +469,7 @@ def _write_supplier_order(ctx, uow, order, supplier, terms, items, rates) -> Sup
             uow.add(LedgerEntry(order_id=order.id, store_id=order.store_id, supplier_id=supplier.id, kind=kind,
                                 amount_minor=signed(kind, converted).amount, currency=converted.currency,
                                 memo=memo, created_at=now))
-    schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id})
+    # The key is new (the supplier order's unique key was just taken), so no job can hold it yet: no look-up.
+    schedule(uow, ctx, "submit_supplier_order", f"submit:{key}", {"supplier_order_id": so.id}, new=True,
+             batch=True)
     return so

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from dropbridge.domain import model as m
 
@@ -116,17 +118,40 @@ class OfferRepo(_Repo):
     def try_reserve(self, offer_id: int, quantity: int, buffer: int) -> bool:
         """Take `quantity` from what is available to promise, atomically: a conditional UPDATE, so two
         concurrent orders can never both take the last unit (row lock on PostgreSQL, the single writer
-        on SQLite)."""
-        result = self.session.execute(
+        on SQLite). The offer loaded in this session learns its new `reserved`, so the next decision in
+        the same transaction (a batch of orders) plans with it."""
+        row = self.session.execute(
             update(t.supplier_offers)
             .where(
                 t.supplier_offers.c.id == offer_id,
                 t.supplier_offers.c.stock - t.supplier_offers.c.reserved - buffer >= quantity,
             )
             .values(reserved=t.supplier_offers.c.reserved + quantity)
+            .returning(t.supplier_offers.c.reserved)
             .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
+        ).first()
+        if row is None:
+            return False
+        loaded = self.session.identity_map.get(identity_key(m.SupplierOffer, offer_id))
+        if loaded is not None:
+            set_committed_value(loaded, "reserved", row.reserved)
+        return True
+
+    def ids_for_variants(self, variant_ids: list[int]) -> list[int]:
+        """Every offer of these variants (what routing them may reserve)."""
+        if not variant_ids:
+            return []
+        return list(self.session.scalars(select(t.supplier_offers.c.id)
+                                         .where(t.supplier_offers.c.variant_id.in_(variant_ids))))
+
+    def lock(self, offer_ids) -> None:
+        """Row locks on these offers in id order (one statement), re-read: a batch of orders reserves
+        under them, and two batches that need the same offers queue instead of deadlocking."""
+        ids = sorted(set(offer_ids))
+        if ids:
+            self.session.execute(select(m.SupplierOffer).where(t.supplier_offers.c.id.in_(ids))
+                                 .order_by(t.supplier_offers.c.id).with_for_update()
+                                 .execution_options(populate_existing=True)).all()
 
     def release(self, offer_id: int, quantity: int) -> None:
         self.session.execute(
@@ -167,6 +192,20 @@ class OfferRepo(_Repo):
 
 
 class OrderRepo(_Repo):
+    def by_ids(self, ids: list[int]) -> dict[int, m.Order]:
+        """Many orders with their lines, in two queries."""
+        if not ids:
+            return {}
+        return {o.id: o for o in self.session.scalars(select(m.Order).where(t.orders.c.id.in_(sorted(set(ids)))))}
+
+    def lock_many(self, order_ids) -> list[m.Order]:
+        """These orders, row-locked in id order (one statement) and re-read."""
+        ids = sorted(set(order_ids))
+        if not ids:
+            return []
+        return list(self.session.scalars(select(m.Order).where(t.orders.c.id.in_(ids)).order_by(t.orders.c.id)
+                                          .with_for_update().execution_options(populate_existing=True)))
+
     def by_idempotency_key(self, store_id: int, key: str) -> m.Order | None:
         return self.session.scalar(
             select(m.Order).where(t.orders.c.store_id == store_id, t.orders.c.idempotency_key == key)
@@ -193,6 +232,13 @@ class OrderRepo(_Repo):
 
 
 class SupplierOrderRepo(_Repo):
+    def by_ids(self, ids: list[int]) -> dict[int, m.SupplierOrder]:
+        """Many supplier orders with their lines, in two queries (a batch reads them before its loop)."""
+        if not ids:
+            return {}
+        return {so.id: so for so in self.session.scalars(select(m.SupplierOrder)
+                                                         .where(t.supplier_orders.c.id.in_(sorted(set(ids)))))}
+
     def for_order(self, order_id: int) -> list[m.SupplierOrder]:
         return list(
             self.session.scalars(
@@ -211,6 +257,23 @@ class SupplierOrderRepo(_Repo):
                 t.supplier_orders.c.supplier_id == supplier_id, t.supplier_orders.c.external_id == external_id
             )
         )
+
+    def counts_for(self, order_ids: list[int]) -> dict[tuple[int, int], int]:
+        """{(order id, supplier id): supplier orders} for these orders, one query."""
+        if not order_ids:
+            return {}
+        rows = self.session.execute(
+            select(t.supplier_orders.c.order_id, t.supplier_orders.c.supplier_id, func.count())
+            .where(t.supplier_orders.c.order_id.in_(order_ids))
+            .group_by(t.supplier_orders.c.order_id, t.supplier_orders.c.supplier_id))
+        return {(o, s): n for o, s, n in rows.all()}
+
+    def lock_many(self, ids: list[int]) -> None:
+        """Row locks on these supplier orders in id order (one statement), re-read."""
+        if ids:
+            self.session.execute(select(m.SupplierOrder).where(t.supplier_orders.c.id.in_(sorted(set(ids))))
+                                 .order_by(t.supplier_orders.c.id).with_for_update()
+                                 .execution_options(populate_existing=True)).all()
 
     def count_for(self, order_id: int, supplier_id: int) -> int:
         return self.session.scalar(
@@ -480,6 +543,14 @@ class SyncRunRepo(_Repo):
 class WebhookEventRepo(_Repo):
     # A finished event is processed, or failed for good (a payload our mapping refuses).
     FINISHED = ("processed", "failed")
+
+    def many(self, ids: list[int]) -> list[m.WebhookEvent]:
+        return list(self.session.scalars(select(m.WebhookEvent).where(t.webhook_events.c.id.in_(ids))))
+
+    def mark(self, ids: list[int], status: str, at: datetime) -> None:
+        """Many entries' status and processing time, one statement."""
+        self.session.execute(update(t.webhook_events).where(t.webhook_events.c.id.in_(ids))
+                             .values(status=status, processed_at=at).execution_options(synchronize_session=False))
 
     def purge_bodies(self, before: datetime) -> int:
         """Clear the raw body and headers of events finished before `before`; the row stays, so a late

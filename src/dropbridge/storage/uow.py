@@ -36,6 +36,7 @@ class UnitOfWork:
     def __init__(self, session: Session):
         self.session = session
         self._after_commit: list[Callable[[], Any]] = []
+        self._collected: dict[Callable, list] = {}
         self.stores = r.StoreRepo(session)
         self.listings = ListingRepo(session)
         self.suppliers = r.SupplierRepo(session)
@@ -87,14 +88,48 @@ class UnitOfWork:
     def after_commit(self, fn: Callable[[], Any]) -> None:
         self._after_commit.append(fn)
 
+    def after_commit_each(self, fn: Callable[[list], Any], item: Any) -> None:
+        """`fn(items)` once after commit, with every item given for the same `fn` in this transaction (a batch
+        that schedules a hundred jobs hands them to the queue in one call)."""
+        items = self._collected.get(fn)
+        if items is None:
+            items = self._collected[fn] = []
+            self._after_commit.append(lambda: fn(items))
+        items.append(item)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Part of the transaction that can fail alone: on an exception what it wrote and the after-commit
+        work it registered are undone, the rest of the transaction stands, and the exception goes on (a
+        database error as StorageError)."""
+        callbacks, collected = len(self._after_commit), {fn: len(items) for fn, items in self._collected.items()}
+        nested = self.session.begin_nested()
+        try:
+            yield
+            nested.commit()
+        except BaseException as exc:
+            if nested.is_active:
+                nested.rollback()
+            del self._after_commit[callbacks:]
+            for fn in list(self._collected):
+                if fn in collected:
+                    del self._collected[fn][collected[fn]:]
+                else:
+                    del self._collected[fn]
+            if isinstance(exc, SQLAlchemyError):
+                raise translate(exc) from exc
+            raise
+
     def commit(self) -> None:
         self.session.commit()
+        self._collected = {}
         callbacks, self._after_commit = self._after_commit, []
         for fn in callbacks:
             fn()
 
     def rollback(self) -> None:
         self._after_commit.clear()
+        self._collected = {}
         self.session.rollback()
 
 
@@ -107,6 +142,7 @@ class JoinedUnitOfWork(UnitOfWork):
 
     def run_after_commit(self) -> None:
         callbacks, self._after_commit = self._after_commit, []
+        self._collected = {}
         for fn in callbacks:
             fn()
 
