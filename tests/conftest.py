@@ -15,9 +15,9 @@ import pytest
 
 REQUIRE = os.environ.get("DROPBRIDGE_REQUIRE_SERVICES") == "1"
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # An xdist worker starts with COLUMNS=80 in its environment. Rich fixes a console's width from COLUMNS when the console is
-    # made (dropbridge.cli.output, at import), so the tests that set a wider COLUMNS for the in-process CLI
-    # would see tables squeezed to 80 columns in a worker and not in a plain run.
+    # An xdist worker starts with COLUMNS=80 in its environment. Rich fixes a console's width from COLUMNS
+    # when the console is made (dropbridge.cli.output, at import), so the tests that set a wider COLUMNS for
+    # the in-process CLI would see tables squeezed to 80 columns in a worker and not in a plain run.
     os.environ.pop("COLUMNS", None)
     os.environ.pop("LINES", None)
 PG_ADMIN_URL = os.environ.get("DROPBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
