@@ -39,13 +39,15 @@ def test_sigkill_during_submission_places_exactly_one_order(app, supplier_and_st
     harness = supplier_and_store
     skip_unless_faults(harness, "hang_after_accept")
     harness.inject("hang_after_accept", count=1, seconds=60)  # records the order, never answers
-    worker = start_worker(app.settings)
+    # The kill must land while the request hangs, before the worker's own timeout ends it: 8 s (not the usual
+    # 2 s) leaves room for a loaded machine; the lease stays longer than the timeout, as Settings requires.
+    worker = start_worker(app.settings, DROPBRIDGE_HTTP_TIMEOUT_SECONDS="8", DROPBRIDGE_JOB_LEASE_SECONDS="10")
     try:
         ext = ExternalOrder(external_id="K-1", currency="USD",
                             ship_to=Address(name="J", address1="1 Main", city="X", country_code="US"),
                             lines=[ExternalOrderLine("1", "TEE", 1, Money(2400, "USD"))])
         ingest_order(app.ctx, "shop", ext)
-        wait_for(lambda: len(harness.orders()) == 1, timeout=30)
+        wait_for(lambda: len(harness.orders()) == 1, timeout=60)  # a worker's start is slow on a loaded machine
         worker.send_signal(signal.SIGKILL)  # mid-submission: the request is in flight
         worker.wait(timeout=10)
         with app.ctx.uow(read_only=True) as uow:
@@ -59,7 +61,7 @@ def test_sigkill_during_submission_places_exactly_one_order(app, supplier_and_st
                 found = uow.get(SupplierOrder, so.id)
                 return found if found.status == outcome else None
 
-        done = wait_for(settled, timeout=40)
+        done = wait_for(settled, timeout=60)  # after the killed worker's lease (10 s) runs out
         assert [o["reference"] for o in harness.orders()] == [so.idempotency_key]  # exactly once
         if harness.can_look_up:
             assert done.external_id == harness.orders()[0]["external_id"]

@@ -70,3 +70,41 @@ def test_concurrent_reservations_never_take_more_than_available(app):
     assert sorted(wins) == [False] * 7 + [True] * 5  # stock 6 minus a buffer of 1
     with app.ctx.uow(read_only=True) as uow:
         assert uow.get(SupplierOffer, offer_id).reserved == 5
+
+
+def test_the_head_read_from_the_version_files_is_alembics(app):
+    from alembic.script import ScriptDirectory
+
+    from dropbridge.storage.migrate import alembic_config, file_head, stamped
+
+    assert file_head() == ScriptDirectory.from_config(alembic_config(app.engine)).get_current_head()
+    assert stamped(app.engine) == [file_head()]
+
+
+def test_a_database_behind_head_is_still_upgraded(tmp_path, db_url):
+    from dropbridge.storage.db import make_engine
+    from dropbridge.storage.migrate import file_head, stamped, upgrade
+
+    engine = make_engine(db_url)
+    try:
+        assert stamped(engine) == []  # an empty database: no alembic_version table yet
+        upgrade(engine, "0017_benches")
+        assert stamped(engine) == ["0017_benches"]
+        upgrade(engine)
+        assert stamped(engine) == [file_head()] and current(engine) == file_head()
+        assert "supplier_offers" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_a_command_on_a_database_at_head_does_not_import_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    code = ("import sys\nfrom dropbridge.storage.db import make_engine\n"
+            "from dropbridge.storage.migrate import upgrade\n"
+            f"upgrade(make_engine({url!r}))\nprint('alembic' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+            for _ in range(2)]
+    assert runs == ["True", "False"]  # the first run migrates; the second finds the database at head

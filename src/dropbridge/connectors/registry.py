@@ -6,6 +6,7 @@ README's configuration reference and `dropbridge connectors` print."""
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from dropbridge.domain.errors import ConfigurationError, ValidationError
 from dropbridge.services.ports import STORE_PORTS, SUPPLIER_PORTS, Capability, ConnectorServices, KindInfo
 
-# Explicit wiring (no import-time discovery): every package here exposes SPEC.
+# Explicit wiring (no import-time discovery): every package here exposes SPEC, named by the package's last part.
 STORE_PACKAGES = (
     "dropbridge.connectors.stores.shopify",
     "dropbridge.connectors.stores.woocommerce",
@@ -100,35 +101,57 @@ def _missing_store_ports(spec: ConnectorSpec) -> list[str]:
 
 
 class Registry:
-    """ConnectorDirectory (services/ports.py) over the declared specs."""
+    """ConnectorDirectory (services/ports.py) over the declared specs. `default()` imports a connector package
+    when its kind is first asked for: a `dropbridge` command pays for the connectors it uses, not all twelve.
+    Each spec is checked (ports, name) as it is loaded; `specs()` loads and checks them all."""
 
-    def __init__(self, specs: list[ConnectorSpec]):
+    def __init__(self, specs: list[ConnectorSpec], packages: Mapping[tuple[str, str], str] | None = None):
         self._specs: dict[tuple[str, str], ConnectorSpec] = {}
-        for spec in specs:
-            key = (spec.role, spec.name)
-            if key in self._specs:
-                raise ConfigurationError(f"{spec.role} kind {spec.name!r} registered twice")
-            problems = missing_ports(spec)
-            if problems:
-                raise ConfigurationError(f"{spec.role} kind {spec.name!r} declares what it lacks: {problems}")
-            self._specs[key] = spec
+        self._packages = dict(packages or {})  # (role, kind) -> package not imported yet
+        self._lock = threading.RLock()
         # info() is asked on hot paths (every routing decision asks what a supplier can do) and building a
         # config model's JSON schema costs tens of milliseconds: built once per kind.
         self._infos: dict[tuple[str, str], KindInfo] = {}
+        for spec in specs:
+            if (spec.role, spec.name) in self._specs or (spec.role, spec.name) in self._packages:
+                raise ConfigurationError(f"{spec.role} kind {spec.name!r} registered twice")
+            self._add(spec)
+
+    def _add(self, spec: ConnectorSpec) -> None:
+        problems = missing_ports(spec)
+        if problems:
+            raise ConfigurationError(f"{spec.role} kind {spec.name!r} declares what it lacks: {problems}")
+        self._specs[(spec.role, spec.name)] = spec
+
+    def _load(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            package = self._packages.get(key)
+            if package is None:
+                return
+            spec = importlib.import_module(package).SPEC
+            if (spec.role, spec.name) != key:
+                raise ConfigurationError(f"{package} declares {spec.role} kind {spec.name!r}, not {key[0]} {key[1]!r}")
+            self._add(spec)
+            del self._packages[key]
 
     @classmethod
     def default(cls) -> Registry:
-        packages = (*STORE_PACKAGES, *SUPPLIER_PACKAGES)
-        return cls([importlib.import_module(name).SPEC for name in packages])
+        packages = {("store", name.rsplit(".", 1)[1]): name for name in STORE_PACKAGES}
+        packages.update({("supplier", name.rsplit(".", 1)[1]): name for name in SUPPLIER_PACKAGES})
+        return cls([], packages)
 
     def specs(self, role: str | None = None) -> list[ConnectorSpec]:
+        for key in list(self._packages):
+            if role is None or key[0] == role:
+                self._load(key)
         return [s for (r, _), s in sorted(self._specs.items()) if role is None or r == role]
 
     def spec(self, role: str, kind: str) -> ConnectorSpec:
+        self._load((role, kind))
         spec = self._specs.get((role, kind))
         if spec is None:
             what = "platform" if role == "store" else "kind"
-            known = sorted(name for (r, name) in self._specs if r == role)
+            known = sorted(name for (r, name) in (*self._specs, *self._packages) if r == role)
             raise ValidationError(f"unknown {role} {what} {kind!r}; one of {', '.join(known)}", what)
         return spec
 
