@@ -14,9 +14,29 @@ from collections.abc import Callable
 from dropbridge.domain.errors import RateLimited
 
 
-class RateBudget:
-    _accounts: dict[str, RateBudget] = {}
-    _accounts_lock = threading.Lock()
+class _PerAccount:
+    """One budget per platform account and limit, made on first use; each subclass keeps its own."""
+
+    _accounts: dict
+    _accounts_lock: threading.Lock
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._accounts, cls._accounts_lock = {}, threading.Lock()
+
+    def _limit(self) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def _shared(cls, key: str, *limit):
+        with cls._accounts_lock:
+            budget = cls._accounts.get(key)
+            if budget is None or budget._limit() != limit:
+                budget = cls._accounts[key] = cls(*limit)
+            return budget
+
+
+class RateBudget(_PerAccount):
 
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
@@ -28,14 +48,13 @@ class RateBudget:
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
 
+    def _limit(self) -> tuple:
+        return (self.rate, self.burst)
+
     @classmethod
     def for_account(cls, key: str, rate: float, burst: float) -> RateBudget:
         """The shared budget of one platform account (e.g. "printful:<token hash>"), made on first use."""
-        with cls._accounts_lock:
-            budget = cls._accounts.get(key)
-            if budget is None or (budget.rate, budget.burst) != (rate, burst):
-                budget = cls._accounts[key] = cls(rate, burst)
-            return budget
+        return cls._shared(key, rate, burst)
 
     def acquire(self, cost: float = 1.0, max_wait: float = 30.0) -> float:
         """Take `cost` tokens, waiting as long as the budget needs; returns the seconds waited. Raises
@@ -53,7 +72,7 @@ class RateBudget:
         return wait
 
 
-class WindowBudget:
+class WindowBudget(_PerAccount):
     """At most `calls` requests in any `window` seconds, the shape of a host limiter that counts requests in
     a sliding window (a WooCommerce host's, say). A token bucket cannot stand in for it: refilled at
     calls/window, it lets calls beyond the first `calls` through before the window has passed. Shared per
@@ -62,9 +81,6 @@ class WindowBudget:
     A call is counted from when its answer came (`done`): the host counted it somewhere between sending and
     answering, so counting from the send would reopen a slot the host still sees taken. A call the host
     refused (429) is not counted by it, nor here."""
-
-    _accounts: dict[str, WindowBudget] = {}
-    _accounts_lock = threading.Lock()
 
     def __init__(self, calls: int, window: float, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
@@ -75,13 +91,12 @@ class WindowBudget:
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
 
+    def _limit(self) -> tuple:
+        return (self.calls, self.window)
+
     @classmethod
     def for_account(cls, key: str, calls: int, window: float) -> WindowBudget:
-        with cls._accounts_lock:
-            budget = cls._accounts.get(key)
-            if budget is None or (budget.calls, budget.window) != (calls, window):
-                budget = cls._accounts[key] = cls(calls, window)
-            return budget
+        return cls._shared(key, calls, window)
 
     @classmethod
     def parse(cls, key: str, spec: str) -> WindowBudget:
