@@ -95,3 +95,15 @@ def run_due_jobs(app, kind: str) -> int:
     for job_id in ids:
         assert run_job(app.ctx, job_id) == "done"
     return len(ids)
+
+
+def run_cli(app, *args) -> str:
+    """`dropbridge ARGS` as a merchant types it, on the test's database (a process each, about two seconds:
+    few per test); its standard output, after checking it succeeded."""
+    s = app.ctx.settings
+    env = {**os.environ, "DROPBRIDGE_DATA_DIR": str(s.data_dir), "DROPBRIDGE_DATABASE_URL": s.resolved_database_url,
+           "DROPBRIDGE_QUEUE_URL": s.resolved_queue_url, "DROPBRIDGE_SECRET_KEYS": s.secret_keys, "COLUMNS": "250"}
+    proc = subprocess.run([sys.executable, "-m", "dropbridge.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout

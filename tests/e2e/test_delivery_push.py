@@ -5,10 +5,6 @@ changed transit or lead time changes it (a job after the change commits); an unc
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from dropbridge.sandbox.bigcommerce import BigCommerceEmulator
@@ -20,7 +16,7 @@ from dropbridge.services.push_delivery import push_delivery
 from dropbridge.services.record_shipment import record_shipment
 from tests.integration.test_vendor_report import NOW, T0, D, Gen, H
 
-from .helpers import load_feed, run_due_jobs
+from .helpers import load_feed, run_cli, run_due_jobs
 
 _SHOPIFY_READ = """
 query Window($id: ID!) {
@@ -80,14 +76,6 @@ def store(request, app):
 
 
 
-def _cli(app, *args) -> str:
-    s = app.ctx.settings
-    env = {**os.environ, "DROPBRIDGE_DATA_DIR": str(s.data_dir), "DROPBRIDGE_DATABASE_URL": s.resolved_database_url,
-           "DROPBRIDGE_QUEUE_URL": s.resolved_queue_url, "DROPBRIDGE_SECRET_KEYS": s.secret_keys, "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "dropbridge.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def _windows(app, read) -> dict[str, str | None]:
@@ -103,7 +91,7 @@ def _windows(app, read) -> dict[str, str | None]:
 def test_delivery_windows_follow_transit_and_lead_time(app, store):
     emu, read = store
     load_feed(app.ctx, "acme", [("TEE", 20, "8.50"), ("MUG", 5, "3.20")])
-    out = _cli(app, "sync", "push", "shop")
+    out = run_cli(app, "sync", "push", "shop")
     assert "shop: published 2 variants" in out
     assert "shop: 2 delivery windows of 2 listings" in out, out
     # lead 3 days + transit to DE 4..6

@@ -6,16 +6,13 @@ order routes to the supplier. The headless store and the REST supplier are emula
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 
 from dropbridge.services.order_actions import retry_order
 from dropbridge.services.order_view import list_alerts, order_detail
 from dropbridge.services.publish_listings import publish_products
 from dropbridge.services.sync_feed import sync_feed
 
-from .helpers import order_body, wait_for
+from .helpers import order_body, run_cli, wait_for
 
 FIRST, SECOND = "00036000291452", "04006381333931"
 
@@ -28,15 +25,6 @@ def _feed(app, wht_gtin: str):
     assert out.status == "applied", out.reason
 
 
-def _cli(app, *args) -> str:
-    """`dropbridge ARGS` as a merchant types it, on the test's database (about two seconds each: few)."""
-    s = app.ctx.settings
-    env = {**os.environ, "DROPBRIDGE_DATA_DIR": str(s.data_dir), "DROPBRIDGE_DATABASE_URL": s.resolved_database_url,
-           "DROPBRIDGE_QUEUE_URL": s.resolved_queue_url, "DROPBRIDGE_SECRET_KEYS": s.secret_keys, "COLUMNS": "250"}
-    proc = subprocess.run([sys.executable, "-m", "dropbridge.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def test_changed_gtin_quarantines_zeroes_holds_and_confirm_releases(world):
@@ -55,7 +43,7 @@ def test_changed_gtin_quarantines_zeroes_holds_and_confirm_releases(world):
     listed = http.get("/api/v1/offers", params={"supplier": "acme"}).json()["offers"]
     assert sorted((o["supplier_sku"], o["quarantined"]) for o in listed) == [("MUG", False), ("TEE", False),
                                                                            ("WHT", True)]
-    table = _cli(app, "offers", "list", "--supplier", "acme")
+    table = run_cli(app, "offers", "list", "--supplier", "acme")
     assert "quarantined" in table and f"yes: GTIN {FIRST} -> {SECOND}" in table
 
     # An order for it routes nowhere: held, with an alert, and nothing sent to the supplier.
@@ -74,7 +62,7 @@ def test_changed_gtin_quarantines_zeroes_holds_and_confirm_releases(world):
     r = http.post("/api/v1/offers/remap", json={"supplier": "acme", "sku": "WHT", "variant": "NOPE"})
     assert (r.status_code, r.json()["detail"]) == (404, "no variant with our SKU 'NOPE'")
 
-    out = _cli(app, "offers", "confirm", "acme", "WHT")
+    out = run_cli(app, "offers", "confirm", "acme", "WHT")
     assert f"acme WHT: confirmed (GTIN {FIRST} -> {SECOND})" in out
     assert f"orders on hold for this item: {order_id}" in out
     wait_for(lambda: store.stock()["WHT"] == 5)

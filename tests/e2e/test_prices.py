@@ -4,9 +4,6 @@ same feed again pushes nothing; a 60% cost jump waits for `dropbridge prices app
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
@@ -22,7 +19,7 @@ from dropbridge.services.price_approvals import pending_prices
 from dropbridge.services.publish_listings import publish_products
 from dropbridge.services.reprice_listings import reprice_store
 
-from .helpers import load_feed, run_due_jobs
+from .helpers import load_feed, run_cli, run_due_jobs
 
 PRICING = {"markup_percent": 100, "compare_at_percent": 25}
 
@@ -74,15 +71,6 @@ def _expected(cost: str) -> tuple[str, str]:
     return str(price.to_decimal()), str(compare.to_decimal())
 
 
-def _cli(app, *args) -> str:
-    """`dropbridge ARGS` as a merchant types it, on the test's database."""
-    s = app.ctx.settings
-    env = {**os.environ, "DROPBRIDGE_DATA_DIR": str(s.data_dir), "DROPBRIDGE_DATABASE_URL": s.resolved_database_url,
-           "DROPBRIDGE_QUEUE_URL": s.resolved_queue_url, "DROPBRIDGE_SECRET_KEYS": s.secret_keys, "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "dropbridge.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def test_prices_follow_costs_and_wait_for_approval(app, store):
@@ -131,7 +119,7 @@ def test_prices_follow_costs_and_wait_for_approval(app, store):
     needs = {n["label"]: n["count"] for n in overview(app.ctx)["needs_action"]}
     assert needs["Prices awaiting approval"] == 1  # the dashboard's overview says so
 
-    assert "1 approved" in _cli(app, "prices", "approve", str(waiting["id"]))
+    assert "1 approved" in run_cli(app, "prices", "approve", str(waiting["id"]))
     assert prices(vid["TEE"]) == ("22.99", "28.99")  # not live until the push runs
     assert run_due_jobs(app, "push_prices") == 1
     assert prices(vid["TEE"]) == _expected("16.00") == ("34.99", "43.99")
@@ -155,7 +143,7 @@ def test_rejected_price_stays_and_is_not_asked_again(app, store):
     run_due_jobs(app, "push_prices")
     [waiting] = pending_prices(app.ctx)
     assert waiting["reason"] == "zero or missing cost"
-    assert "1 rejected" in _cli(app, "prices", "reject", "--all")
+    assert "1 rejected" in run_cli(app, "prices", "reject", "--all")
     calls = emu.api_calls()
     assert reprice_store(app.ctx, "shop").changes == 0 and pending_prices(app.ctx) == []
     assert emu.api_calls() == calls and prices(listing.external_variant_id) == ("19.99", "24.99")
