@@ -75,9 +75,6 @@ def store(request, app):
     emu.stop()
 
 
-
-
-
 def _windows(app, read) -> dict[str, str | None]:
     """SKU -> the window the store holds, read back through the platform's API."""
     with app.ctx.uow(read_only=True) as uow:

@@ -25,8 +25,6 @@ def _feed(app, wht_gtin: str):
     assert out.status == "applied", out.reason
 
 
-
-
 def test_changed_gtin_quarantines_zeroes_holds_and_confirm_releases(world):
     app, api, http, store, sups = world
     _feed(app, FIRST)  # the SKU's identity is learnt: nothing drifts

@@ -65,12 +65,9 @@ def store(request, app):
     emu.stop()
 
 
-
 def _expected(cost: str) -> tuple[str, str]:
     price, compare = price_for(Money.parse(Decimal(cost) + 1, "USD"), PricingRules.from_config(PRICING))
     return str(price.to_decimal()), str(compare.to_decimal())
-
-
 
 
 def test_prices_follow_costs_and_wait_for_approval(app, store):
